@@ -11,27 +11,43 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(
             name: "TopiaryCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        .target(
+            name: "TopiaryStore",
+            dependencies: [
+                "TopiaryCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "topiary",
             dependencies: [
                 "TopiaryCore",
+                "TopiaryStore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "topiary-bench",
-            dependencies: ["TopiaryCore"],
+            dependencies: ["TopiaryCore", "TopiaryStore"],
             path: "bench/Sources/topiary-bench"
         ),
         .testTarget(
             name: "TopiaryCoreTests",
             dependencies: ["TopiaryCore"]
+        ),
+        .testTarget(
+            name: "TopiaryStoreTests",
+            dependencies: ["TopiaryStore", "TopiaryCore"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,1 +1,18 @@
-print("placeholder")
+import Foundation
+
+// Benchmarks print figures; they never assert timings. Usage: topiary-bench SUITE [options]
+let args = Array(CommandLine.arguments.dropFirst())
+let suites: [String: ([String]) throws -> Void] = [
+    "core": CoreBench.run,
+    "store": StoreBench.run,
+]
+guard let name = args.first, let suite = suites[name] else {
+    FileHandle.standardError.write(Data("usage: topiary-bench \(suites.keys.sorted().joined(separator: "|")) [options]\n".utf8))
+    exit(2)
+}
+do {
+    try suite(Array(args.dropFirst()))
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+}

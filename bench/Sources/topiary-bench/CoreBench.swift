@@ -1,0 +1,3 @@
+enum CoreBench {
+    static func run(_ args: [String]) throws {}
+}
