@@ -43,7 +43,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TopiaryCoreTests",
-            dependencies: ["TopiaryCore"]
+            dependencies: ["TopiaryCore"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TopiaryStoreTests",

@@ -80,6 +80,7 @@ extension SearchSpace {
     /// parameter order (controllers come before what they control).
     func complete(_ partial: [String: ChoiceValue], using rng: inout SeededGenerator) -> [String: ChoiceValue] {
         var out: [String: ChoiceValue] = [:]
+        out.reserveCapacity(parameters.count)
         for p in parameters where !p.isFixed {
             guard isActive(p, out) else { continue }
             if let v = partial[p.name] {

@@ -14,19 +14,20 @@ extension NetworkGraph {
         build(candidate, in: space).compressed(candidate.compression)
     }
 
-    /// Shape of a node's output given its inputs' shapes.
-    static func inferShape(_ op: Op, _ inputs: [TensorShape]) -> TensorShape {
+    /// Shape of a node's output given its first input's shape (every op's output
+    /// shape follows from that one).
+    static func inferShape(_ op: Op, _ first: TensorShape) -> TensorShape {
         switch op {
-        case .input: return inputs[0]
+        case .input: return first
         case .conv(let c):
-            let s = inputs[0]
+            let s = first
             return TensorShape(channels: c.outChannels,
                                height: ConvArithmetic.output(s.height, kernel: c.kernel, stride: c.stride, padding: c.padding),
                                width: ConvArithmetic.output(s.width, kernel: c.kernel, stride: c.stride, padding: c.padding))
-        case .batchNorm, .activation, .identity, .zero, .add, .multiply: return inputs[0]
-        case .globalAvgPool: return TensorShape(channels: inputs[0].channels, height: 1, width: 1)
+        case .batchNorm, .activation, .identity, .zero, .add, .multiply: return first
+        case .globalAvgPool: return TensorShape(channels: first.channels, height: 1, width: 1)
         case let .avgPool(k, s, p):
-            let x = inputs[0]
+            let x = first
             return TensorShape(channels: x.channels,
                                height: ConvArithmetic.output(x.height, kernel: k, stride: s, padding: p),
                                width: ConvArithmetic.output(x.width, kernel: k, stride: s, padding: p))
@@ -47,6 +48,29 @@ public func makeDivisible(_ value: Double, _ divisor: Int) -> Int {
 /// Rounds half to even, like Python's `round`, so that counts agree with PyTorch tools.
 public func roundHalfEven(_ x: Double) -> Int { Int(x.rounded(.toNearestOrEven)) }
 
+/// The resolved fields of one inverted-residual block.
+struct BlockFields {
+    var identity = false
+    var kernel = 3
+    var expansion = 1.0
+    var se = false
+    var activation = Activation.relu
+
+    mutating func set(_ field: BlockField, _ v: ChoiceValue) {
+        switch field {
+        case .type: identity = v.stringValue == "identity"
+        case .kernel: kernel = v.intValue ?? kernel
+        case .expansion: expansion = v.doubleValue ?? expansion
+        case .se: se = v.boolValue ?? se
+        case .activation: activation = v.stringValue.flatMap(Activation.init(rawValue:)) ?? activation
+        }
+    }
+
+    mutating func merge(_ fixed: [String: ChoiceValue]) {
+        for (k, v) in fixed { if let f = BlockField(rawValue: k) { set(f, v) } }
+    }
+}
+
 struct GraphBuilder {
     var nodes: [NetworkGraph.Node] = []
 
@@ -55,8 +79,8 @@ struct GraphBuilder {
     }
 
     @discardableResult
-    mutating func add(_ op: NetworkGraph.Op, _ inputs: [Int], _ label: LayerLabel, prunable: Bool = false, follow: Int? = nil) -> Int {
-        let shape = NetworkGraph.inferShape(op, inputs.map { nodes[$0].shape })
+    mutating func add(_ op: NetworkGraph.Op, _ inputs: NodeInputs, _ label: LayerLabel, prunable: Bool = false, follow: Int? = nil) -> Int {
+        let shape = NetworkGraph.inferShape(op, nodes[inputs[0]].shape)
         nodes.append(NetworkGraph.Node(op: op, inputs: inputs, shape: shape, label: label, weights: nil, prunable: prunable, channelsFollow: follow))
         return nodes.count - 1
     }
@@ -90,9 +114,9 @@ struct GraphBuilder {
             let out = ch(v(stage.width).intValue!)
             for bi in 1...depth {
                 let names = stage.blocks[bi - 1]
-                var fields: [String: ChoiceValue] = [:]
-                if let op = names["op"] { fields = stage.variants[v(op).stringValue!]! }
-                for (f, p) in names where f != "op" { fields[f] = v(p) }
+                var fields = BlockFields()
+                if let op = names.op { fields.merge(stage.variants[v(op).stringValue!]!) }
+                for (f, p) in names.fields { fields.set(f, v(p)) }
                 let stride = bi == 1 ? stage.stride : 1
                 x = invertedResidual(x, out: out, stride: stride, fields: fields, divisor: divisor, scope: stage.name, block: bi)
             }
@@ -114,18 +138,14 @@ struct GraphBuilder {
         }
     }
 
-    mutating func invertedResidual(_ input: Int, out: Int, stride: Int, fields: [String: ChoiceValue], divisor: Int,
+    mutating func invertedResidual(_ input: Int, out: Int, stride: Int, fields: BlockFields, divisor: Int,
                                    scope: String, block: Int) -> Int {
         let inC = nodes[input].shape.channels
-        let type = fields["type"]?.stringValue ?? "mbconv"
-        if type == "identity" {
+        if fields.identity {
             if stride == 1 && inC == out { return input }
             return convBN(input, out: out, kernel: 1, stride: stride, act: .none, LayerLabel(scope, block: block, .shortcut))
         }
-        let t = fields["expansion"]!.doubleValue!
-        let k = fields["kernel"]!.intValue!
-        let act = Activation(rawValue: fields["activation"]?.stringValue ?? "relu") ?? .relu
-        let se = fields["se"]?.boolValue ?? false
+        let t = fields.expansion, k = fields.kernel, act = fields.activation, se = fields.se
         var x = input
         var hidden = inC
         if t != 1 {
@@ -185,7 +205,7 @@ struct GraphBuilder {
                         case .avgPool3x3: terms.append(add(.avgPool(kernel: 3, stride: 1, padding: 1), [src], label))
                         }
                     }
-                    nodeOut.append(terms.count == 1 ? terms[0] : add(.add, terms, LayerLabel(scope, block: cell + 1, .node, index: j)))
+                    nodeOut.append(terms.count == 1 ? terms[0] : add(.add, NodeInputs(terms), LayerLabel(scope, block: cell + 1, .node, index: j)))
                 }
                 x = nodeOut[spec.nodes - 1]
             }

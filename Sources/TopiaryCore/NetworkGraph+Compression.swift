@@ -51,10 +51,10 @@ extension NetworkGraph {
     /// gates follow the tensor they scale.
     mutating func propagateShapes() {
         for i in nodes.indices {
-            let ins = nodes[i].inputs.map { nodes[$0].shape }
+            guard let first = nodes[i].inputs.first.map({ nodes[$0].shape }) else { continue }
             switch nodes[i].op {
             case .conv(var conv):
-                let inC = ins[0].channels
+                let inC = first.channels
                 if conv.isDepthwise {
                     conv.groups = inC
                     conv.outChannels = inC
@@ -63,11 +63,11 @@ extension NetworkGraph {
                 if let f = nodes[i].channelsFollow { conv.outChannels = nodes[f].shape.channels }
                 nodes[i].op = .conv(conv)
             case .linear(var lin):
-                lin.inFeatures = ins[0].channels
+                lin.inFeatures = first.channels
                 nodes[i].op = .linear(lin)
             default: break
             }
-            if !ins.isEmpty { nodes[i].shape = Self.inferShape(nodes[i].op, ins) }
+            nodes[i].shape = Self.inferShape(nodes[i].op, first)
         }
     }
 
@@ -85,7 +85,7 @@ extension NetworkGraph {
         var remap = [Int](repeating: 0, count: nodes.count)
         for (i, node) in nodes.enumerated() {
             var n = node
-            n.inputs = node.inputs.map { remap[$0] }
+            if out.count != i { for k in n.inputs.indices { n.inputs[k] = remap[n.inputs[k]] } }
             n.channelsFollow = node.channelsFollow.map { remap[$0] }
             switch node.op {
             case .conv(let c) where c.isPointwise:

@@ -19,9 +19,8 @@ public struct CostReport: Sendable {
 /// The cost of one layer: a weight op with the batch norm and activation fused into it,
 /// or a pooling, add or multiply.
 public struct LayerCost: Sendable {
-    public var name: String
-    /// Operations fused in the layer, e.g. `conv3x3/s2+bn+relu`.
-    public var ops: String
+    public var label: LayerLabel
+    public var name: String { label.description }
     public var category: NetworkGraph.Category
     public var output: TensorShape
     public var macs: Int
@@ -32,8 +31,8 @@ public struct LayerCost: Sendable {
     public var activationBytes: Int
     /// Element-wise work (activations, adds, batch norm that is not folded), in elements.
     public var elementwiseOps: Int
-    /// Indices of the graph nodes in this layer.
-    public var nodes: [Int]
+    /// Indices of the graph nodes in this layer (consecutive in execution order).
+    public var nodes: Range<Int>
 }
 
 extension NetworkGraph {
@@ -67,9 +66,11 @@ extension NetworkGraph {
     public func cost() -> CostReport {
         let actBytes = max(1, activationBits / 8)
         var report = CostReport(macs: 0, sparseMACs: 0, params: 0, nonzeroParams: 0, sizeBytes: 0, peakActivationBytes: 0, layers: [])
+        report.layers.reserveCapacity(nodes.count / 2)
         var current: LayerCost?
         var currentLabel: LayerLabel?
-        for (i, node) in nodes.enumerated() {
+        for i in nodes.indices {
+            let node = nodes[i]
             let macs = node.macs
             let zeros = node.weights?.zeros ?? 0
             let w = node.weightCount
@@ -82,45 +83,30 @@ extension NetworkGraph {
             report.sizeBytes += bytes
             if case .input = node.op { continue }
 
-            var elementwise = 0
-            var opName: String
-            switch node.op {
-            case .conv(let c):
-                opName = c.isDepthwise ? "dwconv\(c.kernel)x\(c.kernel)" : "conv\(c.kernel)x\(c.kernel)"
-                if c.stride > 1 { opName += "/s\(c.stride)" }
-            case .linear: opName = "linear"
-            case .batchNorm: opName = "bn"; elementwise = node.shape.elements
-            case .activation(let a): opName = a.rawValue; elementwise = node.shape.elements
-            case .add: opName = "add"; elementwise = node.shape.elements * max(1, node.inputs.count - 1)
-            case .multiply: opName = "mul"; elementwise = node.shape.elements
-            case .globalAvgPool: opName = "gap"; elementwise = nodes[node.inputs[0]].shape.elements
-            case let .avgPool(k, s, _): opName = "avgpool\(k)x\(k)" + (s > 1 ? "/s\(s)" : ""); elementwise = node.shape.elements * k * k
-            case .identity: opName = "identity"
-            case .zero: opName = "zero"; elementwise = node.shape.elements
-            case .input: opName = "input"
-            }
+            let elementwise = node.elementwiseOps(inputElements: nodes[node.inputs[0]].shape.elements)
             // A layer starts at each weight op and at each op with a new label; BN and
             // activations join the op before them.
-            let joins: Bool = {
-                guard let cur = current, currentLabel == node.label else { return false }
+            var joins = false
+            if let cur = current, currentLabel == node.label {
                 switch node.op {
-                case .batchNorm, .activation: return cur.nodes.last == node.inputs.first
-                default: return false
+                case .batchNorm, .activation: joins = cur.nodes.upperBound - 1 == node.inputs[0]
+                default: break
                 }
-            }()
-            let io = node.inputs.reduce(node.shape.elements) { $0 + nodes[$1].shape.elements } * actBytes
+            }
+            var io = node.shape.elements
+            for j in node.inputs { io += nodes[j].shape.elements }
+            io *= actBytes
             if joins {
-                current!.ops += "+" + opName
                 current!.output = node.shape
                 current!.params += node.params
                 current!.sizeBytes += bytes
                 current!.elementwiseOps += elementwise
-                current!.nodes.append(i)
+                current!.nodes = current!.nodes.lowerBound..<(i + 1)
             } else {
                 if let cur = current { report.layers.append(cur) }
-                current = LayerCost(name: node.label.description, ops: opName, category: node.category, output: node.shape,
+                current = LayerCost(label: node.label, category: node.category, output: node.shape,
                                     macs: macs, sparseMACs: sparse, params: node.params, sizeBytes: bytes,
-                                    activationBytes: io + bytes, elementwiseOps: elementwise, nodes: [i])
+                                    activationBytes: io + bytes, elementwiseOps: elementwise, nodes: i..<(i + 1))
                 currentLabel = node.label
             }
         }
@@ -131,50 +117,94 @@ extension NetworkGraph {
 
     /// Peak number of activation elements alive at once (see `CostReport.peakActivationBytes`).
     public func peakActivationElements() -> Int {
-        var lastUse = [Int](repeating: 0, count: nodes.count)
-        for (i, n) in nodes.enumerated() {
-            lastUse[i] = i
-            for j in n.inputs { lastUse[j] = max(lastUse[j], i) }
-        }
-        lastUse[output] = nodes.count
-        var buffer = [Int](repeating: -1, count: nodes.count)   // node -> buffer (node index that allocated it)
-        var bufferEnd = [Int](repeating: 0, count: nodes.count)
-        var bufferSize = [Int](repeating: 0, count: nodes.count)
-        var live = 0
-        var peak = 0
-        var alive: [Int] = []
-        for (i, n) in nodes.enumerated() {
-            var inPlace = false
-            switch n.op {
-            case .batchNorm, .activation, .identity:
-                if let x = n.inputs.first, lastUse[x] == i, x != 0 { inPlace = true }
-            default: break
-            }
-            if inPlace {
-                let b = buffer[n.inputs[0]]
-                buffer[i] = b
-                bufferEnd[b] = max(bufferEnd[b], lastUse[i])
-            } else {
-                buffer[i] = i
-                bufferEnd[i] = lastUse[i]
-                bufferSize[i] = n.shape.elements
-                live += n.shape.elements
-                alive.append(i)
-            }
-            peak = max(peak, live)
-            // Free every buffer whose last reader has run.
-            var k = 0
-            while k < alive.count {
-                let b = alive[k]
-                if bufferEnd[b] <= i {
-                    live -= bufferSize[b]
-                    alive.swapAt(k, alive.count - 1)
-                    alive.removeLast()
-                } else {
-                    k += 1
+        let n = nodes.count
+        // One scratch allocation: last use per node, buffer per node, buffer end, buffer size.
+        var scratch = [Int](repeating: 0, count: 4 * n)
+        return scratch.withUnsafeMutableBufferPointer { s in
+            nodes.withUnsafeBufferPointer { g in
+                let lastUse = UnsafeMutableBufferPointer(rebasing: s[0..<n])
+                let buffer = UnsafeMutableBufferPointer(rebasing: s[n..<(2 * n)])
+                let bufferEnd = UnsafeMutableBufferPointer(rebasing: s[(2 * n)..<(3 * n)])
+                let bufferSize = UnsafeMutableBufferPointer(rebasing: s[(3 * n)..<(4 * n)])
+                for i in 0..<n {
+                    lastUse[i] = i
+                    for j in g[i].inputs { lastUse[j] = Swift.max(lastUse[j], i) }
                 }
+                lastUse[output] = n
+                var live = 0, peak = 0
+                var firstAlive = 0  // buffers are freed in order of their end, so scan from here
+                for i in 0..<n {
+                    var inPlace = false
+                    switch g[i].op {
+                    case .batchNorm, .activation, .identity:
+                        let x = g[i].inputs[0]
+                        inPlace = lastUse[x] == i && x != 0
+                    default: break
+                    }
+                    if inPlace {
+                        let b = buffer[g[i].inputs[0]]
+                        buffer[i] = b
+                        bufferEnd[b] = Swift.max(bufferEnd[b], lastUse[i])
+                        bufferSize[i] = 0
+                    } else {
+                        buffer[i] = i
+                        bufferEnd[i] = lastUse[i]
+                        bufferSize[i] = g[i].shape.elements
+                        live += bufferSize[i]
+                    }
+                    peak = Swift.max(peak, live)
+                    // Free every buffer whose last reader has run.
+                    var k = firstAlive
+                    while k <= i {
+                        if bufferSize[k] > 0 && buffer[k] == k && bufferEnd[k] <= i {
+                            live -= bufferSize[k]
+                            bufferSize[k] = 0
+                        }
+                        if k == firstAlive && bufferSize[k] == 0 { firstAlive += 1 }
+                        k += 1
+                    }
+                }
+                return peak
             }
         }
-        return peak
+    }
+}
+
+extension NetworkGraph {
+    /// The operations fused in a layer, e.g. `conv3x3/s2+bn+relu`.
+    public func opsDescription(_ layer: LayerCost) -> String {
+        nodes[layer.nodes].map(\.opName).joined(separator: "+")
+    }
+}
+
+extension NetworkGraph.Node {
+    /// A short name of the operation, e.g. `dwconv5x5/s2`, `bn`, `hswish`.
+    public var opName: String {
+        switch op {
+        case .conv(let c):
+            let base = c.isDepthwise ? "dwconv\(c.kernel)x\(c.kernel)" : "conv\(c.kernel)x\(c.kernel)"
+            return c.stride > 1 ? base + "/s\(c.stride)" : base
+        case .linear: return "linear"
+        case .batchNorm: return "bn"
+        case .activation(let a): return a.rawValue
+        case .add: return "add"
+        case .multiply: return "mul"
+        case .globalAvgPool: return "gap"
+        case let .avgPool(k, s, _): return "avgpool\(k)x\(k)" + (s > 1 ? "/s\(s)" : "")
+        case .identity: return "identity"
+        case .zero: return "zero"
+        case .input: return "input"
+        }
+    }
+
+    /// Element-wise work in elements touched (activations, adds, batch norm, pooling).
+    func elementwiseOps(inputElements: Int) -> Int {
+        switch op {
+        case .batchNorm, .activation, .multiply, .zero: return shape.elements
+        case .add: return shape.elements * Swift.max(1, inputs.count - 1)
+        case .globalAvgPool: return inputElements
+        case let .avgPool(k, _, _): return shape.elements * k * k
+        default: return 0
+        }
     }
 }

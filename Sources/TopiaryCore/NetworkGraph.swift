@@ -10,7 +10,7 @@ public struct NetworkGraph: Sendable {
 
     public struct Node: Sendable {
         public var op: Op
-        public var inputs: [Int]
+        public var inputs: NodeInputs
         public var shape: TensorShape
         public var label: LayerLabel
         /// How the node's weights are stored, for conv and linear nodes.

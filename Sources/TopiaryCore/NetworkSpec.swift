@@ -7,6 +7,11 @@ public enum NetworkSpec: Sendable {
     case cell(CellSpec)
 }
 
+/// A field of an inverted-residual block that a space can fix or search.
+public enum BlockField: String, Sendable, CaseIterable {
+    case type, kernel, expansion, se, activation
+}
+
 public enum Activation: String, Sendable, CaseIterable {
     case relu, relu6, hswish, hsigmoid, sigmoid, swish, none
 }
@@ -33,11 +38,16 @@ public struct MobileNetSpec: Sendable {
         public var depth: String
         public var maxDepth: Int
         public var width: String
-        /// Parameter names per block field, for blocks 1...maxDepth: `op`, `type`,
-        /// `kernel`, `expansion`, `se`, `activation`.
-        public var blocks: [[String: String]]
+        /// Parameter names per block, for blocks 1...maxDepth.
+        public var blocks: [BlockParameters]
         /// Named block variants (`op` choices), each a set of fixed block fields.
         public var variants: [String: [String: ChoiceValue]]
+    }
+
+    /// The parameters that set one block: the variant (`op`) and the single fields.
+    public struct BlockParameters: Sendable {
+        public var op: String?
+        public var fields: [(BlockField, String)] = []
     }
 
     public enum HeadLayer: Sendable {

@@ -252,13 +252,13 @@ private struct SpaceBuilder {
                 throw reader.error(bm.node, "\(key).block.op", "kernel \(k) must be odd (same padding)")
             }
         }
-        var blocks: [[String: String]] = []
+        var blocks: [MobileNetSpec.BlockParameters] = []
         for b in 1...maxDepth {
-            var names: [String: String] = [:]
+            var names = MobileNetSpec.BlockParameters()
             for (f, c) in blockChoices {
                 let pname = "\(name).b\(b).\(f)"
                 add(pname, c, .arch, group: name, when: b > minDepth ? .atLeast("\(name).depth", b) : nil)
-                names[f] = pname
+                if let field = BlockField(rawValue: f) { names.fields.append((field, pname)) } else { names.op = pname }
             }
             blocks.append(names)
         }
@@ -301,7 +301,7 @@ private struct SpaceBuilder {
         let stemMap = try reader.mapping(top["stem"]!, key: "stem", allowed: ["width"], required: ["width"])
         let stemWidth = try stemMap.int("width", 1...8192)
         let cm = try reader.mapping(top["cell"]!, key: "cell", allowed: ["nodes", "ops"], required: ["ops"])
-        let nodes = try cm.int("nodes", 2...8, default: 4)
+        let nodes = try cm.int("nodes", 2...NodeInputs.capacity, default: 4)
         let ops = try cm.choices("ops", .word(CellSpec.Op.allCases.map(\.rawValue)))
         let stageNodes = try reader.sequence(top["stages"]!, key: "stages")
         if stageNodes.isEmpty { throw reader.error(top["stages"], "stages", "a network needs at least one stage") }

@@ -34,6 +34,7 @@ struct Topiary: AsyncParsableCommand {
         case let e as CandidateError: fail(e.description, code: 2)
         case let e as InputError: fail(e.description, code: 2)
         case let e as RuntimeError: fail(e.description, code: 1)
+        case let e as ExitCode: Foundation.exit(e.rawValue)
         default:
             let code = exitCode(for: error)
             if code == .success {

@@ -21,9 +21,10 @@ struct CandidateCommand: AsyncParsableCommand {
             let s = try SearchSpace.load(path: space)
             let candidates = try Inputs.candidates(try Inputs.text(file), source: file == "-" ? "<stdin>" : file, space: s)
             for c in candidates {
-                let r = NetworkGraph.build(compressed: c, in: s).cost()
+                let graph = NetworkGraph.build(compressed: c, in: s)
+                let r = graph.cost()
                 if json {
-                    print(Self.json(c, r, perLayer: candidates.count == 1).text(pretty: candidates.count == 1))
+                    print(Self.json(c, graph, r, perLayer: candidates.count == 1).text(pretty: candidates.count == 1))
                     continue
                 }
                 if candidates.count > 1 {
@@ -33,7 +34,7 @@ struct CandidateCommand: AsyncParsableCommand {
                 print("candidate \(c.id) in \(s.name)   compression: \(c.compression.summary)")
                 var t = TextTable(["layer", "ops", "output", "MACs", "params", "bytes"])
                 for l in r.layers {
-                    t.add([l.name, l.ops, l.output.description, Format.grouped(l.macs), Format.grouped(l.params), Format.grouped(l.sizeBytes)])
+                    t.add([l.name, graph.opsDescription(l), l.output.description, Format.grouped(l.macs), Format.grouped(l.params), Format.grouped(l.sizeBytes)])
                 }
                 t.rightAligned = [3, 4, 5]
                 print(t.render())
@@ -44,7 +45,7 @@ struct CandidateCommand: AsyncParsableCommand {
             }
         }
 
-        static func json(_ c: Candidate, _ r: CostReport, perLayer: Bool) -> JSONValue {
+        static func json(_ c: Candidate, _ graph: NetworkGraph, _ r: CostReport, perLayer: Bool) -> JSONValue {
             var pairs: [(String, JSONValue)] = [
                 ("id", .string(c.id)), ("macs", .int(r.macs)), ("sparse_macs", .int(r.sparseMACs)),
                 ("params", .int(r.params)), ("nonzero_params", .int(r.nonzeroParams)),
@@ -52,7 +53,7 @@ struct CandidateCommand: AsyncParsableCommand {
             ]
             if perLayer {
                 pairs.append(("layers", .array(r.layers.map { l in
-                    .object([("name", .string(l.name)), ("ops", .string(l.ops)), ("category", .string(l.category.rawValue)),
+                    .object([("name", .string(l.name)), ("ops", .string(graph.opsDescription(l))), ("category", .string(l.category.rawValue)),
                              ("output", .array([.int(l.output.channels), .int(l.output.height), .int(l.output.width)])),
                              ("macs", .int(l.macs)), ("params", .int(l.params)), ("size_bytes", .int(l.sizeBytes))])
                 })))
