@@ -20,6 +20,10 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .target(
+            name: "TopiaryHardware",
+            dependencies: ["TopiaryCore", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
             name: "TopiaryStore",
             dependencies: [
                 "TopiaryCore",
@@ -32,19 +36,24 @@ let package = Package(
             dependencies: [
                 "TopiaryCore",
                 "TopiaryStore",
+                "TopiaryHardware",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "topiary-bench",
-            dependencies: ["TopiaryCore", "TopiaryStore"],
+            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware"],
             path: "bench/Sources/topiary-bench"
         ),
         .testTarget(
             name: "TopiaryCoreTests",
             dependencies: ["TopiaryCore"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TopiaryHardwareTests",
+            dependencies: ["TopiaryHardware", "TopiaryCore"]
         ),
         .testTarget(
             name: "TopiaryStoreTests",

@@ -6,7 +6,7 @@ struct CandidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "candidate",
         abstract: "Inspect candidates: what they cost.",
-        subcommands: [Cost.self]
+        subcommands: [Cost.self, Graph.self]
     )
 
     struct Cost: AsyncParsableCommand {
@@ -59,6 +59,24 @@ struct CandidateCommand: AsyncParsableCommand {
                 })))
             }
             return .object(pairs)
+        }
+    }
+
+    struct Graph: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the candidate's network graph as JSON (what workers build and train).",
+            discussion: "Nodes in execution order with their ops, inputs and output shapes. --uncompressed skips the compression transforms.")
+        @Argument(help: "Candidate JSON file, or - for standard input.") var file: String = "-"
+        @Option(help: "The candidate's search-space YAML file.") var space: String
+        @Flag(help: "The network before compression.") var uncompressed = false
+        @Flag(help: "Indent the JSON.") var pretty = false
+
+        func run() async throws {
+            let s = try SearchSpace.load(path: space)
+            for c in try Inputs.candidates(try Inputs.text(file), source: file == "-" ? "<stdin>" : file, space: s) {
+                let g = uncompressed ? NetworkGraph.build(c, in: s) : NetworkGraph.build(compressed: c, in: s)
+                print(g.json.text(pretty: pretty))
+            }
         }
     }
 }
