@@ -1,2 +1,150 @@
+import Foundation
 import GRDB
-import TopiaryCore
+import Logging
+
+/// The Topiary database: searches, candidates, trials and their results, latency figures,
+/// workers and the event log, in one SQLite file in WAL mode (readers never wait for the
+/// writer).
+///
+/// Every method is one transaction: either all of its rows are committed or none. Methods
+/// are synchronous and safe to call from any thread; writes are serialised by SQLite's
+/// single writer connection.
+public final class Store: Sendable {
+    /// Whether opening may create the file.
+    public enum OpenMode: Sendable {
+        /// Create the database (and run every migration) if the file does not exist.
+        case createIfMissing
+        /// Refuse a missing file: for commands that only read.
+        case mustExist
+    }
+
+    /// How hard a commit works to survive a power cut. Both survive a killed process.
+    public enum Durability: Sendable {
+        /// `synchronous = FULL`: a committed transaction survives power loss too.
+        case full
+        /// `synchronous = NORMAL`: faster commits; the last transactions may be lost on power loss.
+        case normal
+    }
+
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    /// Opens (or creates) the database at `path` and brings its schema up to date.
+    ///
+    /// A database written by an older Topiary is migrated in place; one written by a newer
+    /// Topiary, or a file that is not a Topiary database, is refused and left untouched.
+    /// - Parameters:
+    ///   - clock: the time stamped on rows and events; tests pass a fixed clock.
+    public init(path: String, mode: OpenMode = .createIfMissing, durability: Durability = .full,
+                logger: Logger = Logger(label: "topiary.store"),
+                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.path = path
+        self.logger = logger
+        self.clock = clock
+        let exists = FileManager.default.fileExists(atPath: path)
+        if !exists && mode == .mustExist { throw StoreError.missingDatabase(path: path) }
+        if exists { try Self.preflight(path: path) }
+
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.label = "topiary.store"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            if durability == .full {
+                // Set after opening: GRDB puts WAL connections to NORMAL when it enables WAL.
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            }
+            let before = try pool.read { db in
+                try Self.refuseNewer(db, path: path)
+                return try StoreSchema.migrator.appliedMigrations(db)
+            }
+            try StoreSchema.migrator.migrate(pool)
+            let applied = StoreSchema.migrations.filter { !before.contains($0) }
+            if !applied.isEmpty {
+                logger.notice("database schema migrated", metadata: [
+                    "path": "\(path)", "from": "\(before.count)", "to": "\(StoreSchema.version)",
+                    "migrations": "\(applied.joined(separator: ","))",
+                ])
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch let e as DatabaseError {
+            throw Self.openError(e, path: path)
+        }
+    }
+
+    /// Refuses, without writing anything, a file that is not ours or is from a newer Topiary.
+    /// (Read-write, so that SQLite can recover the WAL index after a crash; it writes nothing.)
+    static func preflight(path: String) throws {
+        let config = Configuration()
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            try queue.read { db in
+                let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+                let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                if tables > 0 && appID != StoreSchema.applicationID {
+                    throw StoreError.notTopiaryDatabase(
+                        path: path, detail: String(format: "application_id is 0x%08x, expected 0x%08x",
+                                                   UInt32(bitPattern: appID), UInt32(bitPattern: StoreSchema.applicationID)))
+                }
+                try refuseNewer(db, path: path)
+            }
+            try queue.close()
+        } catch let e as StoreError {
+            throw e
+        } catch let e as DatabaseError {
+            throw openError(e, path: path)
+        }
+    }
+
+    /// Throws `newerSchema` when the database holds migrations this build does not know.
+    static func refuseNewer(_ db: Database, path: String) throws {
+        let applied = try StoreSchema.migrator.appliedIdentifiers(db)
+        let known = Set(StoreSchema.migrations)
+        let unknown = applied.subtracting(known).sorted()
+        let userVersion = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        if !unknown.isEmpty || userVersion > StoreSchema.version {
+            throw StoreError.newerSchema(path: path, found: max(userVersion, applied.count),
+                                         supported: StoreSchema.version, unknownMigrations: unknown)
+        }
+    }
+
+    static func openError(_ e: DatabaseError, path: String) -> StoreError {
+        switch e.resultCode {
+        case .SQLITE_NOTADB: return .notTopiaryDatabase(path: path, detail: "not an SQLite database")
+        case .SQLITE_CANTOPEN: return .database(operation: "opening \(path)", message: "cannot open the file (check the path and permissions)")
+        default: return .database(operation: "opening \(path)", message: e.message ?? "\(e)")
+        }
+    }
+
+    /// Runs `body` in one write transaction, turning SQLite errors into `StoreError.database`.
+    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.write(body)
+        } catch let e as StoreError {
+            throw e
+        } catch let e as DatabaseError {
+            throw StoreError.database(operation: operation, message: e.message ?? "\(e)")
+        }
+    }
+
+    /// Runs `body` on a read-only snapshot.
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch let e as StoreError {
+            throw e
+        } catch let e as DatabaseError {
+            throw StoreError.database(operation: operation, message: e.message ?? "\(e)")
+        }
+    }
+
+    /// Closes the connections; further calls fail. Deinit closes too.
+    public func close() throws {
+        try pool.close()
+    }
+}

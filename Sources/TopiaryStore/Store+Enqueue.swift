@@ -1,0 +1,54 @@
+import Foundation
+import GRDB
+
+extension Store {
+    /// Stores candidates not seen before (by id; those already stored are left as they
+    /// are). Returns how many were new.
+    @discardableResult
+    public func addCandidates(_ candidates: [CandidateRecord]) throws -> Int {
+        try write("adding \(candidates.count) candidates") { db in
+            try insertCandidates(db, candidates, at: clock())
+        }
+    }
+
+    /// Adds a batch of trials to a search, storing their candidates first if new, in one
+    /// transaction. The trials start `queued` on attempt 1; they are returned with their ids,
+    /// in the order requested.
+    public func enqueue(search: Int64, _ requests: [TrialRequest]) throws -> [TrialRecord] {
+        for (i, r) in requests.enumerated() where !(r.fidelity.isFinite && r.fidelity > 0) {
+            throw StoreError.invalidValue(field: "requests[\(i)].fidelity", detail: "must be a positive number, got \(r.fidelity)")
+        }
+        return try write("enqueueing \(requests.count) trials for search \(search)") { db in
+            guard let s = try SearchRecord.fetchOne(db, key: search) else { throw StoreError.noSuchSearch(search) }
+            guard s.state == .active || s.state == .paused else { throw StoreError.searchNotOpen(search: search, state: s.state) }
+            let now = clock()
+            let newCandidates = try insertCandidates(db, requests.map(\.candidate), at: now)
+            var trials: [TrialRecord] = []
+            trials.reserveCapacity(requests.count)
+            for r in requests {
+                var t = TrialRecord(id: nil, searchID: search, candidateID: r.candidate.id, kind: r.kind, fidelity: r.fidelity,
+                                    state: .queued, attempt: 1, workerID: nil, queuedAt: now, startedAt: nil, finishedAt: nil,
+                                    metrics: nil, accuracy: nil, error: nil)
+                try t.insert(db)
+                trials.append(t)
+            }
+            if !requests.isEmpty {
+                try appendEvent(db, kind: "trials.enqueued",
+                                message: "\(requests.count) trials queued (\(newCandidates) new candidates)", search: search)
+            }
+            logger.debug("trials enqueued", metadata: ["search": "\(search)", "trials": "\(requests.count)", "new_candidates": "\(newCandidates)"])
+            return trials
+        }
+    }
+
+    /// INSERT OR IGNORE of candidates; returns how many rows were new.
+    func insertCandidates(_ db: Database, _ candidates: [CandidateRecord], at now: Date) throws -> Int {
+        var added = 0
+        for var c in candidates {
+            c.createdAt = now
+            try c.insert(db, onConflict: .ignore)
+            added += db.changesCount
+        }
+        return added
+    }
+}
