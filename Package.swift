@@ -13,11 +13,29 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
             name: "TopiaryCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(
+            name: "TopiaryWire",
+            dependencies: ["CZeroMQ", "TopiaryCore"]
+        ),
+        .target(
+            name: "TopiaryCoordinator",
+            dependencies: ["TopiaryWire", "TopiaryCore", "TopiaryStore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "TopiaryWorker",
+            dependencies: ["TopiaryWire", "TopiaryCore", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "TopiaryHardware",
@@ -37,7 +55,11 @@ let package = Package(
                 "TopiaryCore",
                 "TopiaryStore",
                 "TopiaryHardware",
+                "TopiaryWire",
+                "TopiaryCoordinator",
+                "TopiaryWorker",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +76,11 @@ let package = Package(
         .testTarget(
             name: "TopiaryHardwareTests",
             dependencies: ["TopiaryHardware", "TopiaryCore"]
+        ),
+        .testTarget(
+            name: "TopiaryIntegrationTests",
+            dependencies: ["TopiaryStore", "TopiaryCore", "TopiaryWire"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TopiaryStoreTests",

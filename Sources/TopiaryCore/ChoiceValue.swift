@@ -58,7 +58,8 @@ public enum ChoiceValue: Hashable, Sendable, CustomStringConvertible {
         return false
     }
 
-    static func formatDouble(_ d: Double) -> String {
+    /// Shortest text that reads back as the same double; integral values keep ".0".
+    public static func formatDouble(_ d: Double) -> String {
         if d == d.rounded() && abs(d) < 1e15 { return String(Int(d)) + ".0" }
         return "\(d)"
     }

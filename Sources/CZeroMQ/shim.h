@@ -1,0 +1,4 @@
+#ifndef TOPIARY_CZEROMQ_SHIM_H
+#define TOPIARY_CZEROMQ_SHIM_H
+#include <zmq.h>
+#endif

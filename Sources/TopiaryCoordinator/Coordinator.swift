@@ -1,0 +1,534 @@
+import Foundation
+import Logging
+import Synchronization
+import TopiaryCore
+import TopiaryStore
+import TopiaryWire
+
+/// Settings of the daemon (`topiary serve`).
+public struct CoordinatorConfig: Sendable {
+    public var bind: String
+    public var control: String
+    public var heartbeatMs = Wire.defaultHeartbeatMs
+    public var liveness = Wire.defaultLiveness
+    /// On shutdown, wait this long for running trials to finish before leaving them to
+    /// be reclaimed after a restart (0: leave at once).
+    public var drainSeconds = 0.0
+    /// Queued trials kept ready per search, beyond the free slots.
+    public var lookahead = 8
+    /// Most workers served at once; more are refused.
+    public var maxWorkers = 1_000
+
+    public init(bind: String, control: String) {
+        self.bind = bind
+        self.control = control
+    }
+}
+
+/// The coordinator daemon: keeps every active search going, hands trials to workers over
+/// ZeroMQ, and records what comes back in the store.
+///
+/// One thread (the caller of `run()`) owns both sockets and all scheduling state; the
+/// store is the only shared resource. Writes from one turn of the loop are batched.
+public final class Coordinator: Sendable {
+    let config: CoordinatorConfig
+    let store: Store
+    let logger: Logger
+    private let stopFlag = Atomic<Bool>(false)
+    private let boundEndpoints = Mutex<(String, String)?>(nil)
+
+    public init(config: CoordinatorConfig, store: Store, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Asks the loop to finish (graceful shutdown).
+    public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// The worker and control endpoints actually bound, once `run()` has bound them.
+    public var endpoints: (workers: String, control: String)? { boundEndpoints.withLock { $0.map { ($0.0, $0.1) } } }
+
+    public func run() throws {
+        var loop = try CoordinatorLoop(config: config, store: store, logger: logger)
+        boundEndpoints.withLock { $0 = (loop.workerSocket.lastEndpoint, loop.controlSocket.lastEndpoint) }
+        try loop.run(shouldStop: { self.stopFlag.load(ordering: .relaxed) })
+    }
+}
+
+struct WorkerState {
+    var name: String
+    var identity: [UInt8]
+    var host: String
+    var slots: Int
+    var tags: Set<String>
+    var trainers: Set<String>
+    var lastHeard: Date
+    var lastSent: Date
+    var connectedAt: Date
+    var running: [AttemptRef: Int64] = [:]   // attempt -> search
+    var done = 0
+
+    var free: Int { slots - running.count }
+}
+
+struct CoordinatorLoop {
+    let config: CoordinatorConfig
+    let store: Store
+    let logger: Logger
+    let context = ZMQContext()
+    let workerSocket: ZMQSocket
+    let controlSocket: ZMQSocket
+    var workers: [String: WorkerState] = [:]
+    var byIdentity: [[UInt8]: String] = [:]
+    var searches: [Int64: SearchRuntime] = [:]
+    /// Trials left running by a previous daemon, waiting for their workers to reconnect.
+    var orphans: [Int64: (attempt: Int, search: Int64)] = [:]
+    var orphanDeadline = Date.distantFuture
+    var stopping = false
+    var stopDeadline = Date.distantFuture
+    // Batched writes of one loop turn.
+    var pendingResults: [(TrialResult, worker: String)] = []
+    var pendingProgress: [TrialProgress] = []
+    var lastSeenFlush = Date()
+    var dispatched = 0
+
+    init(config: CoordinatorConfig, store: Store, logger: Logger) throws {
+        self.config = config
+        self.store = store
+        self.logger = logger
+        workerSocket = try ZMQSocket(context, .router)
+        try workerSocket.setRouterMandatory()
+        try workerSocket.setMaxMessageSize(Wire.maxMessageBytes)
+        try workerSocket.bind(config.bind)
+        controlSocket = try ZMQSocket(context, .router)
+        try controlSocket.setMaxMessageSize(Wire.maxMessageBytes)
+        try controlSocket.bind(config.control)
+        try recover()
+    }
+
+    var heartbeat: TimeInterval { Double(config.heartbeatMs) / 1000 }
+    var deadAfter: TimeInterval { heartbeat * Double(config.liveness) }
+
+    // MARK: Start-up
+
+    /// Resumes every active or paused search from the store. Trials left running by the
+    /// previous daemon wait one liveness period for their workers to reclaim them, then
+    /// go back to the queue.
+    mutating func recover() throws {
+        for record in try store.searches() where record.state == .active || record.state == .paused {
+            try load(record)
+        }
+        var count = 0
+        for s in searches.values {
+            for t in try store.trials(search: s.id, state: .running) {
+                orphans[t.trialID] = (t.attempt, s.id)
+                count += 1
+            }
+        }
+        if count > 0 { orphanDeadline = Date().addingTimeInterval(deadAfter + heartbeat) }
+        logger.info("coordinator started", metadata: [
+            "workers": "\(workerSocket.lastEndpoint)", "control": "\(controlSocket.lastEndpoint)",
+            "searches": "\(searches.count)", "orphaned_trials": "\(count)",
+        ])
+    }
+
+    mutating func load(_ record: SearchRecord) throws {
+        let space = try SearchSpace.parse(yaml: record.spaceYAML, file: "search \(record.id!) space")
+        let settings = try RunSettings(json: (try? JSONText.parse(record.strategySettings)) ?? .object([]))
+        var rt = SearchRuntime(record: record, space: space, settings: settings)
+        let trials = try store.trials(search: record.id!)
+        rt.created = trials.count
+        // Replay the draws so the sequence continues where it stopped.
+        _ = rt.draw(trials.count)
+        for t in trials {
+            rt.seen.insert(t.candidateID)
+            if rt.candidates[t.candidateID] == nil, let c = try store.candidate(t.candidateID) {
+                rt.candidates[t.candidateID] = try? space.decode(json: c.canonicalJSON)
+            }
+            switch t.state {
+            case .queued: rt.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID))
+            case .running: rt.running += 1
+            default:
+                rt.finished += 1
+                if let a = t.accuracy, a > (rt.best?.accuracy ?? -Double.infinity) { rt.best = (a, t.candidateID) }
+            }
+        }
+        searches[rt.id] = rt
+        logger.info("search resumed", metadata: ["search": "\(rt.id)", "trials": "\(trials.count)", "queued": "\(rt.queued)"])
+    }
+
+    // MARK: The loop
+
+    mutating func run(shouldStop: () -> Bool) throws {
+        var poller = ZMQPoller()
+        poller.add(workerSocket)
+        poller.add(controlSocket)
+        while true {
+            if shouldStop() && !stopping { beginStop() }
+            if stopping && (Date() >= stopDeadline || workers.values.allSatisfy { $0.running.isEmpty }) { break }
+            let ready = try poller.poll(timeoutMs: 50)
+            if ready[0] {
+                var n = 0
+                while n < 10_000, let frames = try workerSocket.receive(dontWait: true) {
+                    handleWorkerMessage(frames)
+                    n += 1
+                }
+            }
+            if ready[1] {
+                while let frames = try controlSocket.receive(dontWait: true) { handleControl(frames) }
+            }
+            flush()
+            housekeeping()
+            if !stopping {
+                topUp()
+                dispatch()
+            }
+        }
+        for w in workers.values { send(w.identity, .bye("coordinator shutting down")) }
+        flush()
+        logger.info("coordinator stopped", metadata: ["running_trials": "\(workers.values.reduce(0) { $0 + $1.running.count })"])
+    }
+
+    mutating func beginStop() {
+        stopping = true
+        stopDeadline = Date().addingTimeInterval(config.drainSeconds)
+        logger.notice("shutting down: no more dispatching", metadata: ["drain_s": "\(config.drainSeconds)"])
+    }
+
+    // MARK: Sending
+
+    @discardableResult
+    mutating func send(_ identity: [UInt8], _ e: Envelope) -> Bool {
+        do {
+            try workerSocket.send([identity] + e.frames, dontWait: true)
+            if let name = byIdentity[identity] { workers[name]?.lastSent = Date() }
+            return true
+        } catch {
+            logger.debug("send failed", metadata: ["command": "\(e.command.rawValue)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    // MARK: Worker messages
+
+    mutating func handleWorkerMessage(_ frames: [[UInt8]]) {
+        guard frames.count >= 2 else { return }
+        let identity = frames[0]
+        let e: Envelope
+        do { e = try Envelope.decode(Array(frames.dropFirst())) } catch {
+            logger.warning("dropped a malformed message", metadata: ["peer": "\(printable(identity))", "reason": "\(error)"])
+            return
+        }
+        if e.command == .hello { handleHello(identity, e); return }
+        guard let name = byIdentity[identity], workers[name] != nil else {
+            // Unknown peer (e.g. we restarted): ask it to introduce itself again.
+            logger.info("message from an unknown peer; asking it to reconnect", metadata: ["peer": "\(printable(identity))", "command": "\(e.command.rawValue)"])
+            send(identity, .bye("unknown worker; send HELLO"))
+            return
+        }
+        workers[name]!.lastHeard = Date()
+        do {
+            switch e.command {
+            case .heartbeat: break
+            case .progress:
+                let ref = try attemptRef(e)
+                guard workers[name]!.running[ref] != nil else { return }
+                let f = Fields(e)
+                pendingProgress.append(TrialProgress(trial: ref.trial, attempt: ref.attempt, step: try f.int("step", default: 0),
+                                                     metrics: e.body["metrics"] ?? .object([])))
+            case .result:
+                let ref = try attemptRef(e)
+                let metrics = try Fields(e).metrics("metrics")
+                guard ownsOrOrphan(name, ref) else {
+                    logger.warning("result for a trial this worker does not hold", metadata: ["worker": "\(name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)"])
+                    send(identity, .ack(ref))
+                    return
+                }
+                var info = metrics.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.double($0.value)) }
+                if let extra = e.body["info"], extra != .null { info.append(("info", extra)) }
+                pendingResults.append((TrialResult(trial: ref.trial, attempt: ref.attempt, metrics: .object(info)), name))
+            case .failed:
+                let ref = try attemptRef(e)
+                let f = Fields(e)
+                let error = try f.string("error")
+                guard ownsOrOrphan(name, ref) else { send(identity, .ack(ref)); return }
+                let retryable = try f.bool("retryable", default: false)
+                let logPath = try f.optionalString("log")
+                recordFailure(name, ref, error: error + (logPath.map { " (log: \($0))" } ?? ""), retryable: retryable)
+                send(identity, .ack(ref))
+            case .bye:
+                logger.info("worker leaving", metadata: ["worker": "\(name)", "reason": "\(e.body["reason"]?.stringValue ?? "")"])
+                dropWorker(name, reason: "worker said goodbye")
+            default:
+                logger.warning("dropped an unexpected command", metadata: ["worker": "\(name)", "command": "\(e.command.rawValue)"])
+            }
+        } catch {
+            logger.warning("dropped a bad message", metadata: ["worker": "\(name)", "reason": "\(error)"])
+        }
+    }
+
+    /// Whether the worker may report on this attempt: it holds it, or it is a trial left
+    /// running by the previous daemon.
+    mutating func ownsOrOrphan(_ name: String, _ ref: AttemptRef) -> Bool {
+        if workers[name]?.running[ref] != nil { return true }
+        if let o = orphans[ref.trial], o.attempt == ref.attempt {
+            orphans[ref.trial] = nil
+            workers[name]?.running[ref] = o.search
+            return true
+        }
+        return false
+    }
+
+    mutating func handleHello(_ identity: [UInt8], _ e: Envelope) {
+        let hello: Hello
+        do { hello = try Hello(e) } catch {
+            logger.warning("rejected a bad HELLO", metadata: ["peer": "\(printable(identity))", "reason": "\(error)"])
+            send(identity, .reject("bad HELLO: \(error)"))
+            return
+        }
+        guard hello.version == Wire.version else {
+            send(identity, .reject("protocol version \(hello.version) is not supported; the coordinator speaks \(Wire.version)"))
+            return
+        }
+        var held: [AttemptRef: Int64] = [:]
+        if let old = workers[hello.worker] {
+            // The same worker reconnected (new socket): keep what it still runs, requeue the rest.
+            byIdentity[old.identity] = nil
+            let still = Set(hello.running)
+            for (ref, search) in old.running {
+                if still.contains(ref) { held[ref] = search } else { requeue(ref, reason: "worker \(hello.worker) reconnected without it") }
+            }
+        } else if workers.count >= config.maxWorkers {
+            send(identity, .reject("the coordinator serves at most \(config.maxWorkers) workers"))
+            return
+        }
+        for ref in hello.running where held[ref] == nil {
+            if let o = orphans[ref.trial], o.attempt == ref.attempt {
+                orphans[ref.trial] = nil
+                held[ref] = o.search
+            } else {
+                send(identity, .cancel(ref, reason: "the coordinator no longer expects this attempt"))
+            }
+        }
+        let now = Date()
+        workers[hello.worker] = WorkerState(name: hello.worker, identity: identity, host: hello.host, slots: hello.slots,
+                                            tags: Set(hello.tags), trainers: Set(hello.trainers), lastHeard: now, lastSent: now,
+                                            connectedAt: now, running: held)
+        byIdentity[identity] = hello.worker
+        send(identity, .welcome(worker: hello.worker, heartbeatMs: config.heartbeatMs, liveness: config.liveness))
+        do { _ = try store.registerWorker(id: hello.worker, host: hello.host, slots: hello.slots, tags: hello.tags) } catch {
+            logger.error("could not record the worker", metadata: ["worker": "\(hello.worker)", "error": "\(error)"])
+        }
+        logger.info("worker joined", metadata: ["worker": "\(hello.worker)", "host": "\(hello.host)", "slots": "\(hello.slots)",
+                                                "tags": "\(hello.tags.joined(separator: ","))", "trainers": "\(hello.trainers.joined(separator: ","))",
+                                                "reclaimed": "\(held.count)"])
+    }
+
+    mutating func dropWorker(_ name: String, reason: String) {
+        guard let w = workers.removeValue(forKey: name) else { return }
+        byIdentity[w.identity] = nil
+        for ref in w.running.keys { requeue(ref, reason: "\(reason) (worker \(name))") }
+    }
+
+    /// Puts an attempt back in its search's queue (attempt + 1), or fails it when its
+    /// attempts are used up.
+    mutating func requeue(_ ref: AttemptRef, reason: String) {
+        do {
+            let outcome = try store.requeue(trial: ref.trial, attempt: ref.attempt, reason: reason)
+            try afterRequeue(ref, outcome)
+        } catch {
+            logger.error("could not requeue a trial", metadata: ["trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "error": "\(error)"])
+        }
+    }
+
+    mutating func afterRequeue(_ ref: AttemptRef, _ outcome: ReportOutcome) throws {
+        guard let t = try store.trial(ref.trial), var s = searches[t.searchID] else { return }
+        switch outcome {
+        case .requeued(let attempt):
+            s.running -= 1
+            s.pushQueued(QueuedTrial(trial: ref.trial, attempt: attempt, candidateID: t.candidateID))
+            logger.info("trial requeued", metadata: ["search": "\(s.id)", "trial": "\(ref.trial)", "attempt": "\(attempt)"])
+        case .recorded:
+            s.running -= 1
+            s.finished += 1
+            logger.warning("trial failed: attempts used up", metadata: ["search": "\(s.id)", "trial": "\(ref.trial)"])
+        default: break
+        }
+        searches[s.id] = s
+    }
+
+    mutating func recordFailure(_ worker: String, _ ref: AttemptRef, error: String, retryable: Bool) {
+        workers[worker]?.running[ref] = nil
+        do {
+            let outcome = try store.recordFailure(trial: ref.trial, attempt: ref.attempt, error: error, retryable: retryable)
+            logger.warning("trial failed", metadata: ["worker": "\(worker)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)",
+                                                      "retryable": "\(retryable)", "outcome": "\(outcome)", "error": "\(error.prefix(300))"])
+            if case .requeued = outcome { try afterRequeue(ref, outcome) } else if outcome == .recorded, let t = try store.trial(ref.trial) {
+                searches[t.searchID]?.running -= 1
+                searches[t.searchID]?.finished += 1
+            }
+        } catch {
+            logger.error("could not record a failure", metadata: ["trial": "\(ref.trial)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Batched writes
+
+    mutating func flush() {
+        if !pendingResults.isEmpty {
+            let batch = pendingResults
+            pendingResults.removeAll(keepingCapacity: true)
+            do {
+                let outcomes = try store.recordResults(batch.map(\.0))
+                for ((r, worker), outcome) in zip(batch, outcomes) {
+                    let ref = AttemptRef(trial: r.trial, attempt: r.attempt)
+                    let search = workers[worker]?.running.removeValue(forKey: ref)
+                    workers[worker]?.done += 1
+                    if let identity = workers[worker]?.identity { send(identity, .ack(ref)) }
+                    if outcome == .recorded, let sid = search {
+                        searches[sid]?.running -= 1
+                        searches[sid]?.finished += 1
+                        if let a = r.metrics["accuracy"]?.doubleValue, let s = searches[sid],
+                           a > (s.best?.accuracy ?? -Double.infinity), let t = try? store.trial(r.trial) {
+                            searches[sid]?.best = (a, t.candidateID)
+                        }
+                    } else if outcome != .recorded {
+                        logger.info("report ignored", metadata: ["worker": "\(worker)", "trial": "\(r.trial)", "attempt": "\(r.attempt)", "outcome": "\(outcome)"])
+                    }
+                }
+            } catch {
+                // A bad batch stores nothing: record one by one so one bad report cannot block the rest.
+                logger.error("a batch of results failed; recording them one by one", metadata: ["error": "\(error)"])
+                for (r, worker) in batch {
+                    let ref = AttemptRef(trial: r.trial, attempt: r.attempt)
+                    do {
+                        if try store.recordResult(r) == .recorded, let sid = workers[worker]?.running.removeValue(forKey: ref) {
+                            searches[sid]?.running -= 1
+                            searches[sid]?.finished += 1
+                        }
+                        if let identity = workers[worker]?.identity { send(identity, .ack(ref)) }
+                    } catch {
+                        recordFailure(worker, ref, error: "the result could not be stored: \(error)", retryable: false)
+                        if let identity = workers[worker]?.identity { send(identity, .ack(ref)) }
+                    }
+                }
+            }
+        }
+        if !pendingProgress.isEmpty {
+            do { _ = try store.recordProgress(pendingProgress) } catch {
+                logger.warning("could not record progress", metadata: ["error": "\(error)"])
+            }
+            pendingProgress.removeAll(keepingCapacity: true)
+        }
+    }
+
+    // MARK: Liveness
+
+    mutating func housekeeping() {
+        let now = Date()
+        for (name, w) in workers {
+            if now.timeIntervalSince(w.lastHeard) > deadAfter {
+                logger.warning("worker lost: no heartbeat", metadata: ["worker": "\(name)", "silent_s": "\(Int(now.timeIntervalSince(w.lastHeard)))",
+                                                                       "running": "\(w.running.count)"])
+                dropWorker(name, reason: "no heartbeat for \(Int(deadAfter)) s")
+            } else if now.timeIntervalSince(w.lastSent) >= heartbeat {
+                send(w.identity, .heartbeat())
+            }
+        }
+        if !orphans.isEmpty && now >= orphanDeadline {
+            let left = orphans
+            orphans.removeAll()
+            for (trial, o) in left { requeue(AttemptRef(trial: trial, attempt: o.attempt), reason: "not reclaimed after the coordinator restarted") }
+        }
+        if now.timeIntervalSince(lastSeenFlush) > 10 {
+            lastSeenFlush = now
+            try? store.workersSeen(Array(workers.keys))
+        }
+        completeFinishedSearches()
+    }
+
+    mutating func completeFinishedSearches() {
+        for (id, s) in searches where s.record.state == .active && s.created >= s.budget && s.queued == 0 && s.running == 0
+            && !orphans.values.contains(where: { $0.search == id }) {
+            do {
+                _ = try store.completeSearch(id)
+                searches[id] = nil
+                logger.notice("search completed", metadata: ["search": "\(id)", "trials": "\(s.created)",
+                                                             "best_accuracy": "\(s.best.map { String($0.accuracy) } ?? "-")"])
+            } catch {
+                logger.error("could not complete a search", metadata: ["search": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Scheduling
+
+    /// Keeps enough trials queued for the free slots, within each search's budget.
+    mutating func topUp() {
+        let freeSlots = workers.values.reduce(0) { $0 + max(0, $1.free) }
+        for id in searches.keys.sorted() {
+            guard var s = searches[id], s.record.state == .active else { continue }
+            let want = min(s.budget - s.created, freeSlots + config.lookahead - s.queued)
+            guard want > 0 else { continue }
+            let drawn = s.draw(want)
+            if drawn.isEmpty {
+                if s.created < s.budget {
+                    logger.warning("no admissible candidates left to draw", metadata: ["search": "\(id)", "created": "\(s.created)", "rejected": "\(s.rejected)"])
+                    s.record.budget = s.created
+                }
+                searches[id] = s
+                continue
+            }
+            do {
+                let requests = drawn.map { TrialRequest(candidate: CandidateRecord($0.0, cost: $0.1), fidelity: s.settings.fidelityValue) }
+                let trials = try store.enqueue(search: id, requests)
+                for t in trials { s.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID)) }
+                s.created += trials.count
+            } catch {
+                logger.error("could not enqueue trials", metadata: ["search": "\(id)", "error": "\(error)"])
+            }
+            searches[id] = s
+        }
+    }
+
+    /// Fills free worker slots from the queues of active searches, fairly: each slot goes
+    /// to the search with the fewest running trials among those the worker can serve.
+    mutating func dispatch() {
+        let order = workers.keys.sorted()
+        var progress = true
+        while progress {
+            progress = false
+            for name in order {
+                guard let w = workers[name], w.free > 0 else { continue }
+                let candidates = searches.values.filter { s in
+                    s.record.state == .active && s.queued > 0 && w.trainers.contains(s.settings.trainer)
+                }
+                guard let pick = candidates.min(by: { ($0.running, $0.id) < ($1.running, $1.id) }) else { continue }
+                var s = pick
+                guard let q = s.popQueued() else { continue }
+                searches[s.id] = s
+                guard let job = s.job(q, kind: .train) else {
+                    logger.error("queued trial has no candidate", metadata: ["search": "\(s.id)", "trial": "\(q.trial)"])
+                    continue
+                }
+                do {
+                    try store.markRunning(trial: q.trial, attempt: q.attempt, worker: name)
+                } catch {
+                    logger.warning("could not start a trial", metadata: ["search": "\(s.id)", "trial": "\(q.trial)", "error": "\(error)"])
+                    continue
+                }
+                searches[s.id]!.running += 1
+                workers[name]!.running[job.ref] = s.id
+                send(w.identity, job.envelope)
+                dispatched += 1
+                progress = true
+            }
+        }
+    }
+}
+
+func printable(_ bytes: [UInt8]) -> String {
+    let s = String(decoding: bytes.prefix(64), as: UTF8.self)
+    return s.allSatisfy({ $0.isASCII && !$0.isNewline }) ? s : bytes.prefix(16).map { String($0, radix: 16) }.joined()
+}

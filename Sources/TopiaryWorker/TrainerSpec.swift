@@ -1,0 +1,22 @@
+/// How a worker runs jobs for one trainer name.
+public enum TrainerSpec: Sendable {
+    /// A command run through `/bin/sh -c` per job (the trainer protocol: job JSON on stdin
+    /// and in the file named by `TOPIARY_JOB`; JSON lines on stdout).
+    case command(String)
+    /// The built-in benchmark-table lookup.
+    case table(TableEvaluator)
+
+    /// Parses `NAME=COMMAND` or `NAME=table:PATH.csv`.
+    public static func parse(_ text: String) throws -> (String, TrainerSpec) {
+        guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+            throw TableError("--trainer '\(text)': expected NAME=COMMAND or NAME=table:PATH.csv")
+        }
+        let name = String(text[..<eq]), rest = String(text[text.index(after: eq)...])
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw TableError("--trainer '\(text)': a trainer name uses letters, digits, '-' and '_'")
+        }
+        guard !rest.isEmpty else { throw TableError("--trainer '\(text)': the command is empty") }
+        if rest.hasPrefix("table:") { return (name, .table(try TableEvaluator(path: String(rest.dropFirst(6))))) }
+        return (name, .command(rest))
+    }
+}

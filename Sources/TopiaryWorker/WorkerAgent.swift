@@ -1,0 +1,277 @@
+import Foundation
+import Logging
+import Synchronization
+import TopiaryCore
+import TopiaryWire
+
+/// Settings of a worker agent (`topiary worker`).
+public struct WorkerConfig: Sendable {
+    public var endpoint: String
+    public var name: String
+    public var host: String
+    public var slots: Int
+    public var tags: [String]
+    public var trainers: [String: TrainerSpec]
+    /// Where trainer runs keep their job, log and outputs.
+    public var workDirectory: URL
+    public var heartbeatMs = Wire.defaultHeartbeatMs
+    public var liveness = Wire.defaultLiveness
+    /// Seconds between SIGTERM and SIGKILL when a job is stopped.
+    public var killGraceSeconds = 5.0
+    public var curve: (serverKey: String, keys: CurveKeyPair)?
+
+    public init(endpoint: String, name: String, host: String, slots: Int, tags: [String], trainers: [String: TrainerSpec], workDirectory: URL) {
+        self.endpoint = endpoint; self.name = name; self.host = host; self.slots = slots; self.tags = tags
+        self.trainers = trainers; self.workDirectory = workDirectory
+    }
+}
+
+/// The worker: dials the coordinator, announces itself, runs the jobs it is given (one
+/// trainer process per job, or the built-in table inline), streams progress, and keeps
+/// finished results until the coordinator acknowledges them — across reconnects.
+///
+/// All socket work happens on the thread that calls `run()`; trainer reader threads
+/// only push events into a queue that this loop drains.
+public final class WorkerAgent: Sendable {
+    let config: WorkerConfig
+    let logger: Logger
+    private let stopFlag = Atomic<Bool>(false)
+
+    public init(config: WorkerConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Asks the loop to finish: running jobs are stopped and the coordinator told (BYE).
+    public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// Runs until `stop()`; returns normally, or throws if the coordinator rejects the worker.
+    public func run() throws {
+        var loop = WorkerLoop(config: config, logger: logger)
+        try loop.run(shouldStop: { self.stopFlag.load(ordering: .relaxed) })
+    }
+}
+
+/// A job the worker holds: running, or finished and waiting for the coordinator's ACK.
+struct HeldJob {
+    var job: Job
+    var process: TrainerProcess?
+    var pendingMetrics: [String: Double]?
+    var pendingInfo: JSONValue?
+    /// The RESULT or FAILED to (re)send until acknowledged.
+    var outcome: Envelope?
+}
+
+struct WorkerLoop {
+    let config: WorkerConfig
+    let logger: Logger
+    let context = ZMQContext()
+    var socket: ZMQSocket?
+    var jobs: [AttemptRef: HeldJob] = [:]
+    let events = EventQueue()
+    var lastHeard = Date()
+    var lastSent = Date.distantPast
+    var welcomed = false
+    var backoff = 0.5
+    var heartbeatMs: Int
+    var liveness: Int
+
+    init(config: WorkerConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        heartbeatMs = config.heartbeatMs
+        liveness = config.liveness
+    }
+
+    var running: Int { jobs.values.filter { $0.outcome == nil }.count }
+
+    mutating func connect() throws {
+        socket?.close()
+        let s = try ZMQSocket(context, .dealer)
+        try s.setRoutingId(Array("\(config.name)/\(UUID().uuidString.prefix(8))".utf8))
+        try s.setMaxMessageSize(Wire.maxMessageBytes)
+        if let curve = config.curve {
+            try s.makeCurveClient(serverKey: curve.serverKey, publicKey: curve.keys.publicKey, secretKey: curve.keys.secretKey)
+        }
+        try s.connect(config.endpoint)
+        socket = s
+        welcomed = false
+        lastHeard = Date()
+        let running = jobs.filter { $0.value.outcome == nil }.map(\.key)
+        let hello = Hello(worker: config.name, host: config.host, slots: config.slots, tags: config.tags,
+                          trainers: config.trainers.keys.sorted(), running: running)
+        try send(hello.envelope)
+        logger.info("connecting", metadata: ["worker": "\(config.name)", "endpoint": "\(config.endpoint)", "running": "\(running.count)"])
+    }
+
+    mutating func send(_ e: Envelope) throws {
+        guard let socket else { return }
+        try socket.send(e.frames, dontWait: true)
+        lastSent = Date()
+    }
+
+    mutating func run(shouldStop: () -> Bool) throws {
+        try connect()
+        var poller = ZMQPoller()
+        poller.add(socket!)
+        while !shouldStop() {
+            let wait = running > 0 ? 20 : min(heartbeatMs / 2, 100)
+            let ready = try poller.poll(timeoutMs: wait)
+            if ready[0] {
+                while let frames = try socket!.receive(dontWait: true) {
+                    lastHeard = Date()
+                    try handle(frames)
+                }
+            }
+            try drainEvents()
+            enforceDeadlines()
+            let now = Date()
+            if now.timeIntervalSince(lastSent) * 1000 >= Double(heartbeatMs) { try send(.heartbeat()) }
+            if now.timeIntervalSince(lastHeard) * 1000 > Double(heartbeatMs * liveness) {
+                logger.warning("coordinator silent; reconnecting", metadata: ["worker": "\(config.name)", "after_s": "\(backoff)"])
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 30)
+                try connect()
+                poller = ZMQPoller()
+                poller.add(socket!)
+            }
+        }
+        // Leaving: stop trainers, tell the coordinator, which requeues what was running.
+        for (ref, held) in jobs where held.outcome == nil { held.process?.terminate(reason: "worker shutting down"); _ = ref }
+        try? send(.bye("worker shutting down"))
+        let deadline = Date().addingTimeInterval(config.killGraceSeconds)
+        while jobs.values.contains(where: { $0.process != nil && $0.outcome == nil }) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            for e in events.drain() { if case .finished(let r, _, _) = e { jobs[r]?.process = nil } }
+        }
+        for held in jobs.values { held.process?.kill() }
+        socket?.close()
+        logger.info("worker stopped", metadata: ["worker": "\(config.name)"])
+    }
+
+    mutating func handle(_ frames: [[UInt8]]) throws {
+        let e: Envelope
+        do { e = try Envelope.decode(frames) } catch {
+            logger.warning("dropped a malformed message", metadata: ["worker": "\(config.name)", "reason": "\(error)"])
+            return
+        }
+        switch e.command {
+        case .welcome:
+            welcomed = true
+            backoff = 0.5
+            heartbeatMs = (e.body["heartbeat_ms"]?.intValue).map { max(50, $0) } ?? heartbeatMs
+            liveness = (e.body["liveness"]?.intValue).map { max(2, $0) } ?? liveness
+            // Results finished while disconnected, or not yet acknowledged: send them again.
+            for held in jobs.values { if let o = held.outcome { try send(o) } }
+            logger.info("connected", metadata: ["worker": "\(config.name)", "resending": "\(jobs.values.filter { $0.outcome != nil }.count)"])
+        case .heartbeat:
+            break
+        case .job:
+            do { try start(try Job(e)) } catch {
+                logger.warning("dropped a bad JOB", metadata: ["worker": "\(config.name)", "reason": "\(error)"])
+            }
+        case .cancel:
+            guard let ref = try? attemptRef(e) else { return }
+            if let held = jobs[ref] {
+                if held.outcome != nil { return }
+                held.process?.terminate(reason: "cancelled: \(e.body["reason"]?.stringValue ?? "by the coordinator")")
+                if held.process == nil { jobs[ref] = nil }
+                logger.info("job cancelled", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)"])
+            }
+        case .reject:
+            throw WorkerRejected(reason: e.body["reason"]?.stringValue ?? "no reason given")
+        case .bye:
+            // The coordinator is going away; keep running jobs and reconnect when it is back.
+            lastHeard = Date.distantPast
+        case .ack:
+            // The coordinator has stored our RESULT or FAILED: forget the job.
+            guard let ref = try? attemptRef(e) else { return }
+            if jobs[ref]?.outcome != nil { jobs[ref] = nil }
+        default:
+            logger.warning("dropped an unexpected command", metadata: ["worker": "\(config.name)", "command": "\(e.command.rawValue)"])
+        }
+    }
+
+    mutating func start(_ job: Job) throws {
+        let ref = job.ref
+        if jobs[ref] != nil { return }  // a repeated JOB (after reconnect) is already ours
+        guard let spec = config.trainers[job.trainer] else {
+            try finish(ref, .failed(ref, error: "worker \(config.name) has no trainer '\(job.trainer)'", retryable: true), job: job)
+            return
+        }
+        switch spec {
+        case .table(let table):
+            guard let key = job.benchmarkKey else {
+                try finish(ref, .failed(ref, error: "the table trainer needs a benchmark key; the search space declares no benchmark", retryable: false), job: job)
+                return
+            }
+            guard let m = table.evaluate(key: key, seed: job.seed) else {
+                try finish(ref, .failed(ref, error: "key \(key) is not in \(table.path)", retryable: false), job: job)
+                return
+            }
+            try finish(ref, .result(ref, metrics: m), job: job)
+        case .command(let command):
+            let dir = config.workDirectory.appendingPathComponent("trial-\(ref.trial)-\(ref.attempt)")
+            var body = job.body.objectPairs ?? []
+            body.append(("output_dir", .string(dir.path)))
+            let deadline = Date().addingTimeInterval(Double(job.deadlineMs) / 1000)
+            do {
+                let p = try TrainerProcess(ref: ref, command: command, job: .object(body), directory: dir, deadline: deadline,
+                                           threads: max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, config.slots)), events: events)
+                jobs[ref] = HeldJob(job: job, process: p)
+                logger.info("job started", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "pid": "\(p.pid)"])
+            } catch {
+                try finish(ref, .failed(ref, error: "cannot start trainer '\(job.trainer)': \(error)", retryable: true), job: job)
+            }
+        }
+    }
+
+    mutating func finish(_ ref: AttemptRef, _ outcome: Envelope, job: Job) throws {
+        var held = jobs[ref] ?? HeldJob(job: job)
+        held.process = nil
+        held.outcome = outcome
+        jobs[ref] = held
+        try send(outcome)
+    }
+
+    mutating func drainEvents() throws {
+        for e in events.drain() {
+            switch e {
+            case let .progress(ref, step, metrics):
+                if jobs[ref] != nil { try send(.progress(ref, step: step, metrics: metrics)) }
+            case let .result(ref, metrics, info):
+                jobs[ref]?.pendingMetrics = metrics
+                jobs[ref]?.pendingInfo = info
+            case let .finished(ref, error, retryable):
+                guard let held = jobs[ref] else { continue }
+                let outcome: Envelope
+                if let error {
+                    outcome = .failed(ref, error: error, retryable: retryable, log: held.process?.logURL.path)
+                } else {
+                    outcome = .result(ref, metrics: held.pendingMetrics ?? [:], info: held.pendingInfo)
+                }
+                logger.info("job finished", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)",
+                                                       "outcome": "\(error ?? "result")"])
+                try finish(ref, outcome, job: held.job)
+            }
+        }
+    }
+
+    mutating func enforceDeadlines() {
+        let now = Date()
+        for held in jobs.values {
+            guard held.outcome == nil, let p = held.process else { continue }
+            if let sent = p.terminateSentAt {
+                if now.timeIntervalSince(sent) > config.killGraceSeconds { p.kill() }
+            } else if now > p.deadline {
+                p.terminate(reason: "deadline of \(held.job.deadlineMs / 1000) s passed")
+            }
+        }
+    }
+}
+
+/// The coordinator refused this worker (wrong protocol version, unknown key, …).
+public struct WorkerRejected: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "the coordinator rejected this worker: \(reason)" }
+}

@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import TopiaryCore
+
+/// Where the daemon's control endpoint is.
+struct ControlOptions: ParsableArguments {
+    @Option(help: "The daemon's control endpoint.") var control = "tcp://127.0.0.1:5556"
+    var client: ControlClient { ControlClient(endpoint: control) }
+}
+
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Start, watch and steer searches on a running daemon.",
+        subcommands: [Start.self, List.self, Show.self, Pause.self, Resume.self, Cancel.self]
+    )
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a search.")
+        @Argument(help: "Search-space YAML file.") var space: String
+        @Option(help: "Hardware target (see `topiary target list`).") var target = "host-cpu"
+        @Option(help: "Strategy: random.") var strategy = "random"
+        @Option(help: "Number of trials.") var budget: Int
+        @Option(help: "Objective NAME:max|min (repeatable), e.g. accuracy:max, latency_ms:min.") var objective: [String] = []
+        @Option(help: "Hard limit before training (repeatable): params<=N, macs<=N, size_kb<=N, memory_kb<=N, latency_ms<=N.") var constraint: [String] = []
+        @Option(help: "Random seed.") var seed: UInt64 = 0
+        @Option(help: "Trainer name the workers know (default: table for benchmark spaces, else pytorch).") var trainer: String?
+        @Option(help: "Fidelity KEY=VALUE sent to the trainer (repeatable), e.g. epochs=3.") var fidelity: [String] = []
+        @Option(help: "Seconds a trial may run.") var deadline = 3600
+        @Option(help: "Attempts per trial before it fails.") var maxAttempts = 3
+        @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
+        @OptionGroup var control: ControlOptions
+
+        func validate() throws {
+            guard budget >= 1 else { throw ValidationError("--budget must be at least 1") }
+            guard deadline >= 1 else { throw ValidationError("--deadline must be at least 1 second") }
+            guard maxAttempts >= 1 && maxAttempts <= 100 else { throw ValidationError("--max-attempts must be 1...100") }
+            for o in objective {
+                let p = o.split(separator: ":")
+                guard p.count == 2, ["max", "min"].contains(p[1]) else { throw ValidationError("--objective '\(o)': expected NAME:max or NAME:min") }
+            }
+            for f in fidelity where !f.contains("=") { throw ValidationError("--fidelity '\(f)': expected KEY=VALUE") }
+        }
+
+        func run() async throws {
+            let yaml = try Inputs.text(space)
+            _ = try SearchSpace.parse(yaml: yaml, file: space)  // errors name the file here, not in the daemon
+            var fid: [(String, JSONValue)] = []
+            for f in fidelity {
+                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+                let v: JSONValue = Int(kv[1]).map { .int($0) } ?? Double(kv[1]).map { .double($0) } ?? .string(kv[1])
+                fid.append((kv[0], v))
+            }
+            var req: [(String, JSONValue)] = [
+                ("op", .string("search.start")), ("space_yaml", .string(yaml)), ("space_file", .string(space)),
+                ("target", .string(target)), ("strategy", .string(strategy)), ("budget", .int(budget)),
+                ("objectives", .array(objective.map { .string($0) })), ("constraints", .array(constraint.map { .string($0) })),
+                ("seed", .int(Int(truncatingIfNeeded: seed))), ("fidelity", .object(fid)), ("deadline_s", .int(deadline)),
+                ("max_attempts", .int(maxAttempts)),
+            ]
+            if let trainer { req.append(("trainer", .string(trainer))) }
+            let reply = try control.client.call(.object(req))
+            let id = reply["search"]?.intValue ?? 0
+            print("search \(id) started: \(budget) trials on \(space) for \(target)")
+            if follow { try await Follower(client: control.client, search: id).run() }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List searches with their progress.")
+        @OptionGroup var control: ControlOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let reply = try control.client.call(.object([("op", .string("search.list"))]))
+            let rows = reply["searches"]?.arrayValue ?? []
+            if json { print(JSONValue.array(rows).text(pretty: true)); return }
+            var t = TextTable(["id", "space", "target", "strategy", "state", "done", "running", "queued", "failed", "budget", "best acc"])
+            for r in rows {
+                let c = r["counts"]
+                func n(_ k: String) -> Int { c?[k]?.intValue ?? 0 }
+                t.add([String(r["search"]?.intValue ?? 0), r["space"]?.stringValue ?? "", r["target"]?.stringValue ?? "",
+                       r["strategy"]?.stringValue ?? "", r["state"]?.stringValue ?? "", String(n("completed")), String(n("running")),
+                       String(n("queued")), String(n("failed")), r["budget"]?.intValue.map(String.init) ?? "-",
+                       r["best"]?["accuracy"]?.doubleValue.map { String(format: "%.2f", $0) } ?? "-"])
+            }
+            print(t.render())
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a search: progress, best so far.")
+        @Argument(help: "Search id.") var id: Int
+        @OptionGroup var control: ControlOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let r = try control.client.call(.object([("op", .string("search.show")), ("search", .int(id))]))
+            if json { print(r.text(pretty: true)); return }
+            print(Follower.describe(r))
+            let top = r["top"]?.arrayValue ?? []
+            if !top.isEmpty {
+                var t = TextTable(["candidate", "accuracy", "params", "size", "MACs"])
+                for e in top {
+                    t.add([e["candidate"]?.stringValue ?? "", e["accuracy"]?.doubleValue.map { String(format: "%.2f", $0) } ?? "-",
+                           Format.count(e["params"]?.intValue ?? 0), Format.bytes(e["size_bytes"]?.intValue ?? 0), Format.count(e["macs"]?.intValue ?? 0)])
+                }
+                print(t.render())
+            }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop dispatching a search's trials (running ones finish).")
+        @Argument(help: "Search id.") var id: Int
+        @OptionGroup var control: ControlOptions
+        func run() async throws { try steer("search.pause", id, control) }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a paused search.")
+        @Argument(help: "Search id.") var id: Int
+        @OptionGroup var control: ControlOptions
+        func run() async throws { try steer("search.resume", id, control) }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a search; its running trials are stopped.")
+        @Argument(help: "Search id.") var id: Int
+        @OptionGroup var control: ControlOptions
+        func run() async throws { try steer("search.cancel", id, control) }
+    }
+}
+
+func steer(_ op: String, _ id: Int, _ control: ControlOptions) throws {
+    let r = try control.client.call(.object([("op", .string(op)), ("search", .int(id))]))
+    print("search \(id): \(r["state"]?.stringValue ?? "?")" + (r["stopped"]?.intValue.map { ", \($0) running trials stopped" } ?? ""))
+}
+
+/// Draws a search's progress until it ends.
+struct Follower {
+    let client: ControlClient
+    let search: Int
+
+    static func describe(_ r: JSONValue) -> String {
+        let c = r["counts"]
+        func n(_ k: String) -> Int { c?[k]?.intValue ?? 0 }
+        let done = n("completed") + n("failed") + n("pruned") + n("cancelled")
+        let budget = r["budget"]?.intValue ?? max(done, 1)
+        let width = 30
+        let filled = min(width, budget > 0 ? done * width / budget : 0)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        var line = "search \(r["search"]?.intValue ?? 0) [\(bar)] \(done)/\(budget) \(r["state"]?.stringValue ?? "")"
+        line += "  running \(n("running")) queued \(n("queued")) failed \(n("failed"))"
+        if let b = r["best"], let a = b["accuracy"]?.doubleValue { line += String(format: "  best %.2f (%@)", a, b["candidate"]?.stringValue ?? "") }
+        return line
+    }
+
+    func run() async throws {
+        let tty = isatty(STDOUT_FILENO) != 0
+        var last = ""
+        var lastPrint = Date.distantPast
+        while true {
+            let r = try client.call(.object([("op", .string("search.show")), ("search", .int(search))]))
+            let line = Self.describe(r)
+            if tty {
+                print("\r" + line + "   ", terminator: "")
+                fflush(nil)
+            } else if line != last && Date().timeIntervalSince(lastPrint) >= 2 {
+                print(line)
+                lastPrint = Date()
+                last = line
+            }
+            let state = r["state"]?.stringValue ?? ""
+            if ["completed", "cancelled"].contains(state) {
+                if tty { print("") } else if line != last { print(line) }
+                return
+            }
+            try await Task.sleep(nanoseconds: 500_000_000)
+        }
+    }
+}
+
+struct WorkersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "workers", abstract: "List the workers connected to the daemon.")
+    @OptionGroup var control: ControlOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let r = try control.client.call(.object([("op", .string("workers"))]))
+        let rows = r["workers"]?.arrayValue ?? []
+        if json { print(JSONValue.array(rows).text(pretty: true)); return }
+        var t = TextTable(["worker", "host", "slots", "running", "done", "jobs", "tags", "trainers", "last heartbeat"])
+        for w in rows {
+            t.add([w["worker"]?.stringValue ?? "", w["host"]?.stringValue ?? "", String(w["slots"]?.intValue ?? 0),
+                   String(w["running"]?.intValue ?? 0), String(w["done"]?.intValue ?? 0),
+                   (w["jobs"]?.arrayValue ?? []).compactMap(\.stringValue).prefix(4).joined(separator: " "),
+                   (w["tags"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
+                   (w["trainers"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
+                   "\(w["last_heartbeat_ms"]?.intValue ?? 0) ms ago"])
+        }
+        t.rightAligned = [2, 3, 4]
+        print(rows.isEmpty ? "no workers connected" : t.render())
+    }
+}

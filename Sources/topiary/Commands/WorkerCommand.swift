@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import TopiaryWorker
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: dial the coordinator, run the trials it is given, reconnect when it goes away.",
+        discussion: """
+            --trainer NAME=COMMAND runs COMMAND through /bin/sh for each job (trainer protocol, docs/PROTOCOL.md);
+            --trainer NAME=table:PATH.csv answers from a benchmark table (e.g. table=table:../shared/benchmarks/nas-bench-macro/nas-bench-macro-cifar10.csv).
+            """)
+
+    @Option(help: "Coordinator endpoint.") var connect = "tcp://127.0.0.1:5555"
+    @Option(help: "Jobs run at once.") var slots = 1
+    @Option(help: "Capability tags, comma-separated (e.g. cpu,raspberry-pi-4).") var tags = "cpu"
+    @Option(name: .customLong("trainer"), help: "NAME=COMMAND or NAME=table:PATH.csv; repeatable.") var trainers: [String] = []
+    @Option(help: "Worker name (default: host-pid).") var name: String?
+    @Option(help: "Directory for job files, logs and outputs.") var workDir: String?
+    @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 1_000
+    @Option(help: "Log level.") var logLevel = "info"
+
+    func validate() throws {
+        guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be 1...1024") }
+        guard !trainers.isEmpty else { throw ValidationError("give at least one --trainer NAME=COMMAND (or NAME=table:PATH.csv)") }
+    }
+
+    func run() async throws {
+        let logger = try Logs.bootstrap(level: logLevel)
+        var specs: [String: TrainerSpec] = [:]
+        for t in trainers {
+            do {
+                let (n, spec) = try TrainerSpec.parse(t)
+                specs[n] = spec
+            } catch { throw InputError("\(error)") }
+        }
+        let host = ProcessInfo.processInfo.hostName
+        let workerName = name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
+        let dir = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory() + "topiary-worker-\(workerName)")
+        var config = WorkerConfig(endpoint: connect, name: workerName, host: host, slots: slots,
+                                  tags: tags.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+                                  trainers: specs, workDirectory: dir)
+        config.heartbeatMs = heartbeatMs
+        let agent = WorkerAgent(config: config, logger: logger)
+        do {
+            try await runUntilSignalled(LoopService(name: "worker", body: { try agent.run() }, stop: { agent.stop() }), logger: logger)
+        } catch let e as WorkerRejected {
+            throw RuntimeError(e.description)
+        }
+    }
+}

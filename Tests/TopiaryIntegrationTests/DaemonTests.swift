@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+import TopiaryCore
+import TopiaryStore
+import TopiaryWire
+
+/// The daemon and workers as real processes on loopback. Needs the built `topiary`
+/// binary (`swift build` first; scripts/test.sh does) and ../shared's NAS-Bench-Macro table.
+@Suite("Daemon and workers", .serialized, .enabled(if: Paths.haveBinary, "build the topiary binary first (swift build)"))
+struct DaemonTests {
+    func tableAccuracy() throws -> [String: (runs: [Double], mean: Double)] {
+        var out: [String: ([Double], Double)] = [:]
+        for line in try String(contentsOfFile: Paths.table, encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst() {
+            let f = line.split(separator: ",").map(String.init)
+            out[f[0]] = ([Double(f[1])!, Double(f[2])!, Double(f[3])!], Double(f[4])!)
+        }
+        return out
+    }
+
+    @Test("a daemon and three workers run a 200-trial search to completion, every result from the table")
+    func twoHundredTrials() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        for w in ["a", "b", "c"] { try c.startWorker(w) }
+        let out = try c.control(["search", "start", Paths.macroSpace, "--budget", "200", "--seed", "3"])
+        #expect(out.contains("search 1 started"))
+        try c.waitForState(1, "completed", timeout: 60)
+        let store = try Store(path: c.db, mode: .mustExist)
+        let trials = try store.trials(search: 1)
+        #expect(trials.count == 200)
+        #expect(trials.allSatisfy { $0.state == .completed && $0.attempt == 1 })
+        #expect(Set(trials.map(\.candidateID)).count == 200, "a candidate is never evaluated twice in a search")
+        // Each accuracy is one of the three recorded runs of that architecture.
+        let table = try tableAccuracy()
+        let space = try SearchSpace.load(path: Paths.macroSpace)
+        for t in trials.prefix(50) {
+            let cand = try space.decode(json: try #require(try store.candidate(t.candidateID)).canonicalJSON)
+            let key = try space.encodeBenchmarkKey(cand)
+            #expect(table[key]!.runs.contains(try #require(t.accuracy)))
+        }
+        let workersUsed = Set(trials.compactMap(\.workerID))
+        #expect(workersUsed == ["a", "b", "c"])
+        let list = try c.control(["workers"])
+        #expect(list.contains("a") && list.contains("b") && list.contains("c"))
+    }
+
+    @Test("a worker killed with SIGKILL mid-trial: its trials finish elsewhere, each recorded exactly once")
+    func workerKilled() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("doomed", slots: 2, trainer: "sleepy")
+        try c.startWorker("survivor", slots: 2, trainer: "sleepy")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "24", "--trainer", "sleepy", "--fidelity", "sleep_s=0.4"])
+        try waitUntil(20, "the doomed worker runs a trial") {
+            let w = try JSONText.parse(try c.control(["workers", "--json"]))
+            return w.arrayValue?.contains { $0["worker"]?.stringValue == "doomed" && ($0["running"]?.intValue ?? 0) > 0 } ?? false
+        }
+        c.killWorker("doomed")
+        try c.waitForState(1, "completed", timeout: 60)
+        let store = try Store(path: c.db, mode: .mustExist)
+        let trials = try store.trials(search: 1)
+        #expect(trials.count == 24)
+        #expect(trials.allSatisfy { $0.state == .completed })
+        let retried = trials.filter { $0.attempt > 1 }
+        #expect(!retried.isEmpty, "the killed worker's trials ran again")
+        #expect(retried.allSatisfy { $0.workerID == "survivor" })
+        // Exactly once: one row per trial, and one requeue event per extra attempt.
+        let requeues = try store.events(search: 1).filter { $0.kind == "trial.requeued" }
+        #expect(requeues.count == retried.reduce(0) { $0 + $1.attempt - 1 })
+        #expect(c.log("daemon.log").contains("worker lost"))
+    }
+
+    @Test("the daemon killed with SIGKILL and restarted: the search completes its budget, no committed result lost")
+    func daemonKilled() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("w1", slots: 2, trainer: "sleepy")
+        try c.startWorker("w2", slots: 2, trainer: "sleepy")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "40", "--trainer", "sleepy", "--fidelity", "sleep_s=0.2"])
+        try waitUntil(30, "ten trials complete") { try c.completed(1) >= 10 }
+        c.killDaemon()
+        let before = try Store(path: c.db, mode: .mustExist).trials(search: 1, state: .completed)
+        #expect(before.count >= 10)
+        try c.startDaemon()
+        try c.waitForState(1, "completed", timeout: 60)
+        let store = try Store(path: c.db, mode: .mustExist)
+        let after = try store.trials(search: 1)
+        #expect(after.count == 40)
+        #expect(after.allSatisfy { $0.state == .completed })
+        let afterByID = Dictionary(uniqueKeysWithValues: after.map { ($0.trialID, $0) })
+        for t in before {
+            #expect(afterByID[t.trialID]?.metrics == t.metrics, "committed result of trial \(t.trialID) kept")
+            #expect(afterByID[t.trialID]?.attempt == t.attempt)
+        }
+        #expect(try Store.check(path: c.db).isIntact)
+    }
+
+    @Test("a worker joining mid-search receives work within one heartbeat")
+    func lateJoiner() throws {
+        let c = try Cluster(heartbeatMs: 500)
+        try c.startDaemon()
+        try c.startWorker("early", slots: 1, trainer: "sleepy")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "20", "--trainer", "sleepy", "--fidelity", "sleep_s=0.5"])
+        try waitUntil(20, "the search is running") { try c.completed(1) >= 1 }
+        try c.startWorker("late", slots: 2, trainer: "sleepy")
+        var joinedAt: Date?
+        try waitUntil(20, "the late worker runs a trial") {
+            let w = try JSONText.parse(try c.control(["workers", "--json"]))
+            guard let late = w.arrayValue?.first(where: { $0["worker"]?.stringValue == "late" }) else { return false }
+            if joinedAt == nil { joinedAt = Date().addingTimeInterval(-Double(late["connected_s"]?.intValue ?? 0)) }
+            return (late["running"]?.intValue ?? 0) + (late["done"]?.intValue ?? 0) > 0
+        }
+        let store = try Store(path: c.db, mode: .mustExist)
+        let first = try store.trials(search: 1).filter { $0.workerID == "late" }.compactMap(\.startedAt).min()
+        let registered = try store.workers().first { $0.id == "late" }
+        let start = try #require(first)
+        if let since = registered?.firstSeen {
+            #expect(start.timeIntervalSince(since) < 0.5, "first job \(start.timeIntervalSince(since)) s after joining")
+        }
+        _ = joinedAt
+    }
+
+    @Test("malformed frames and unknown commands are logged and dropped; the daemon keeps serving")
+    func malformedFrames() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        let ctx = ZMQContext()
+        let s = try ZMQSocket(ctx, .dealer)
+        try s.connect(c.workerEndpoint)
+        let garbage: [[[UInt8]]] = [
+            [[0xFF, 0x00]],
+            [Array("TPY1".utf8), Array("HELLO".utf8)],
+            [Array("TPY9".utf8), Array("HELLO".utf8), Array("{}".utf8)],
+            [Array("TPY1".utf8), Array("EXPLODE".utf8), Array("{}".utf8)],
+            [Array("TPY1".utf8), Array("HELLO".utf8), Array("{not json".utf8)],
+            [Array("TPY1".utf8), Array("HELLO".utf8), Array(#"{"worker":7,"slots":"many"}"#.utf8)],
+            [Array("TPY1".utf8), Array("RESULT".utf8), Array(#"{"trial":99999,"attempt":1,"metrics":{}}"#.utf8)],
+            [Array("TPY1".utf8), Array("RESULT".utf8), Array("[1,2,3]".utf8)],
+        ]
+        for m in garbage { try s.send(m) }
+        try waitUntil(5, "the daemon has read the garbage") { c.log("daemon.log").contains("EXPLODE") }
+        s.close()
+        try c.startWorker("real")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "10"])
+        try c.waitForState(1, "completed", timeout: 30)
+        #expect(c.daemon?.isRunning == true)
+        let log = c.log("daemon.log")
+        #expect(log.contains("dropped a malformed message") || log.contains("rejected a bad HELLO"))
+        #expect(log.contains("unknown command 'EXPLODE'"))
+        #expect(log.contains("TPY9"))
+    }
+
+    @Test("bad control requests get a clear error and the daemon keeps serving")
+    func badControl() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        #expect(throws: HarnessError.self) { try c.control(["search", "show", "42"]) }
+        #expect(throws: HarnessError.self) { try c.control(["search", "start", Paths.macroSpace, "--budget", "5", "--strategy", "magic"]) }
+        #expect(try c.control(["search", "list"]).contains("id"))
+    }
+}
