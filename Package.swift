@@ -30,8 +30,13 @@ let package = Package(
             dependencies: ["CZeroMQ", "TopiaryCore"]
         ),
         .target(
+            name: "TopiarySearch",
+            dependencies: ["TopiaryCore", "TopiaryHardware"]
+        ),
+        .target(
             name: "TopiaryCoordinator",
-            dependencies: ["TopiaryWire", "TopiaryCore", "TopiaryStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TopiaryWire", "TopiaryCore", "TopiaryStore", "TopiarySearch", "TopiaryHardware",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "TopiaryWorker",
@@ -65,7 +70,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "topiary-bench",
-            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware"],
+            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware", "TopiarySearch"],
             path: "bench/Sources/topiary-bench"
         ),
         .testTarget(
@@ -76,6 +81,10 @@ let package = Package(
         .testTarget(
             name: "TopiaryHardwareTests",
             dependencies: ["TopiaryHardware", "TopiaryCore"]
+        ),
+        .testTarget(
+            name: "TopiarySearchTests",
+            dependencies: ["TopiarySearch", "TopiaryCore"]
         ),
         .testTarget(
             name: "TopiaryIntegrationTests",
