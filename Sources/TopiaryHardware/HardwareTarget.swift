@@ -1,1 +1,118 @@
-import TopiaryCore
+/// A hardware target's profile: what it can compute and how fast, how much memory it
+/// has, and what it draws. Loaded from `SearchSpaces/targets/NAME.yaml`
+/// (`HardwareTarget.load(path:)`); numbers come from published specifications and are
+/// refined for a real device by calibration (`Calibrator`).
+public struct HardwareTarget: Sendable, Equatable {
+    /// The broad class of device; informational (the latency model uses the numbers).
+    public enum Kind: String, Sendable, CaseIterable {
+        case cpu, gpu, npu, mcu
+    }
+
+    public var name: String
+    public var description: String
+    public var kind: Kind
+    /// Peak throughput in giga-operations per second for each precision the target
+    /// computes in (one multiply-accumulate is two operations). A precision that is
+    /// absent is not supported: a layer that needs it runs at the next wider precision,
+    /// or not at all when there is none.
+    public var peakGOPS: [Precision: Double]
+    /// Share of the peak that each kind of operation reaches in practice (0...1].
+    public var efficiency: [OperationKind: Double]
+    public var memory: Memory
+    public var overhead: Overhead
+    public var sparsity: Sparsity
+    public var power: Power
+
+    /// Memory bandwidths and capacities. Capacities that are `nil` are not checked.
+    public struct Memory: Sendable, Equatable {
+        /// Main-memory (DRAM) bandwidth in GB/s.
+        public var bandwidthGBs: Double
+        /// Bytes of on-chip cache or SRAM that serve a layer whose working set fits.
+        public var cacheBytes: Int?
+        /// Bandwidth of that cache in GB/s.
+        public var cacheBandwidthGBs: Double?
+        /// Memory for weights and activations together at run time (DRAM).
+        public var capacityBytes: Int?
+        /// Non-volatile storage that must hold the weights (a microcontroller's flash).
+        public var weightStorageBytes: Int?
+        /// Memory that must hold the peak activations (a microcontroller's SRAM).
+        public var activationBytes: Int?
+        /// On-chip memory that caches weights (an accelerator's SRAM); weights beyond it
+        /// are streamed in at `weightStreamGBs` on every inference.
+        public var weightCacheBytes: Int?
+        public var weightStreamGBs: Double?
+
+        public init(bandwidthGBs: Double, cacheBytes: Int? = nil, cacheBandwidthGBs: Double? = nil, capacityBytes: Int? = nil,
+                    weightStorageBytes: Int? = nil, activationBytes: Int? = nil, weightCacheBytes: Int? = nil, weightStreamGBs: Double? = nil) {
+            self.bandwidthGBs = bandwidthGBs
+            self.cacheBytes = cacheBytes
+            self.cacheBandwidthGBs = cacheBandwidthGBs
+            self.capacityBytes = capacityBytes
+            self.weightStorageBytes = weightStorageBytes
+            self.activationBytes = activationBytes
+            self.weightCacheBytes = weightCacheBytes
+            self.weightStreamGBs = weightStreamGBs
+        }
+    }
+
+    /// Fixed costs in microseconds: per layer (a kernel launch or operator dispatch)
+    /// and per inference (invoking the runtime).
+    public struct Overhead: Sendable, Equatable {
+        public var layerMicroseconds: Double
+        public var inferenceMicroseconds: Double
+
+        public init(layerMicroseconds: Double, inferenceMicroseconds: Double) {
+            self.layerMicroseconds = layerMicroseconds
+            self.inferenceMicroseconds = inferenceMicroseconds
+        }
+    }
+
+    /// Whether the target has kernels that skip zero weights of unstructured
+    /// (magnitude) pruning, and what share of the skipped work they turn into time saved.
+    public struct Sparsity: Sendable, Equatable {
+        public var unstructured: Bool
+        public var efficiency: Double
+
+        public init(unstructured: Bool, efficiency: Double = 0) {
+            self.unstructured = unstructured
+            self.efficiency = efficiency
+        }
+    }
+
+    /// Power draw in watts while computing and while idle; energy is active power times
+    /// time (millijoules = watts x milliseconds).
+    public struct Power: Sendable, Equatable {
+        public var activeWatts: Double
+        public var idleWatts: Double
+
+        public init(activeWatts: Double, idleWatts: Double) {
+            self.activeWatts = activeWatts
+            self.idleWatts = idleWatts
+        }
+    }
+
+    public init(name: String, description: String = "", kind: Kind, peakGOPS: [Precision: Double], efficiency: [OperationKind: Double],
+                memory: Memory, overhead: Overhead, sparsity: Sparsity = Sparsity(unstructured: false), power: Power) {
+        self.name = name
+        self.description = description
+        self.kind = kind
+        self.peakGOPS = peakGOPS
+        self.efficiency = efficiency
+        self.memory = memory
+        self.overhead = overhead
+        self.sparsity = sparsity
+        self.power = power
+    }
+
+    /// The precisions the target computes in, narrowest first.
+    public var precisions: [Precision] { peakGOPS.keys.sorted() }
+
+    /// The precision a layer runs at: the narrowest supported precision at least as wide
+    /// as both its weights and its activations, or `nil` when the target has none that
+    /// wide (an int8-only accelerator given a float model). Weights narrower than the
+    /// activations gain nothing: they are widened on load.
+    public func executionPrecision(weightBits: Int, activationBits: Int) -> Precision? {
+        let needed = max(weightBits, activationBits)
+        return precisions.first { $0.bits >= needed }
+    }
+}

@@ -1,2 +1,534 @@
+import Foundation
 import Testing
+import TopiaryCore
 @testable import TopiaryHardware
+
+/// Paths the tests read: the repository's target profiles and search spaces.
+enum Paths {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func target(_ name: String) -> String { repo.appendingPathComponent("SearchSpaces/targets/\(name).yaml").path }
+    static func space(_ name: String) -> String { repo.appendingPathComponent("SearchSpaces/\(name).yaml").path }
+    static var targetNames: [String] {
+        let dir = repo.appendingPathComponent("SearchSpaces/targets").path
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return files.filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
+    }
+}
+
+func target(_ name: String) throws -> HardwareTarget { try HardwareTarget.load(path: Paths.target(name)) }
+func space(_ name: String) throws -> SearchSpace { try SearchSpace.load(path: Paths.space(name)) }
+
+/// A fixed architecture of a space (the first sampled candidate), uncompressed.
+func baseGraph(_ spaceName: String, seed: UInt64 = 3) throws -> NetworkGraph {
+    let s = try space(spaceName)
+    return NetworkGraph.build(s.sample(count: 1, seed: seed)[0], in: s)
+}
+
+func config(weightBits: Int = 32, activationBits: Int = 32, pruning: CompressionConfig.PruningMethod = .none, ratio: Double = 0) -> CompressionConfig {
+    var c = CompressionConfig()
+    c.weightBits = weightBits
+    c.activationBits = activationBits
+    c.pruning = pruning
+    c.pruningRatio = ratio
+    return c
+}
+
+let minimalTarget = """
+    name: tiny
+    kind: cpu
+    compute: {fp32: 10}
+    efficiency: {conv: 0.5, depthwise: 0.1, pointwise: 0.5, linear: 0.2, pooling: 0.1, elementwise: 0.1}
+    memory: {bandwidth_gbs: 2}
+    overhead: {layer_us: 5, inference_us: 10}
+    power: {active_w: 3, idle_w: 1}
+
+    """
+
+// MARK: - Target files
+
+@Test(arguments: Paths.targetNames)
+func everyTargetFileLoadsAndIsNamedLikeItsFile(_ name: String) throws {
+    let t = try target(name)
+    #expect(t.name == name)
+    #expect(!t.precisions.isEmpty)
+    #expect(!t.description.isEmpty)
+    #expect(t.power.activeWatts > 0)
+}
+
+@Test func theIssuesTargetsAreAllThere() {
+    let names = Set(Paths.targetNames)
+    for n in ["raspberry-pi-4", "cortex-a76-phone", "jetson-nano", "edge-tpu", "cortex-m7", "x86-server", "nvidia-a100", "host-cpu"] {
+        #expect(names.contains(n), "missing target \(n)")
+    }
+}
+
+@Test func targetFieldsAreReadWithUnits() throws {
+    let m7 = try target("cortex-m7")
+    #expect(m7.memory.weightStorageBytes == 2 * 1_048_576)
+    #expect(m7.memory.activationBytes == 1_048_576)
+    #expect(m7.precisions == [.int8, .fp32])
+    let tpu = try target("edge-tpu")
+    #expect(tpu.precisions == [.int8])
+    #expect(tpu.memory.weightCacheBytes == 8 * 1_048_576)
+    #expect(try target("cortex-a76-phone").sparsity == .init(unstructured: true, efficiency: 0.6))
+}
+
+struct BadTarget: Sendable, CustomStringConvertible {
+    var edit: (String, String)
+    var line: Int
+    var key: String
+    var message: String
+    var description: String { key }
+}
+
+@Test(arguments: [
+    BadTarget(edit: ("kind: cpu", "knd: cpu"), line: 2, key: "knd", message: "did you mean 'kind'"),
+    BadTarget(edit: ("conv: 0.5,", "conv: 1.5,"), line: 4, key: "efficiency.conv", message: "out of range"),
+    BadTarget(edit: ("{fp32: 10}", "{fp32: 10, fp8: 20}"), line: 3, key: "compute.fp8", message: "unknown key 'fp8'"),
+    BadTarget(edit: ("{fp32: 10}", "{fp32: fast}"), line: 3, key: "compute.fp32", message: "expected a number"),
+    BadTarget(edit: ("{bandwidth_gbs: 2}", "{bandwidth_gbs: 2, cache_bytes: 1 MiB}"), line: 5, key: "memory.cache_bytes", message: "needs 'cache_bandwidth_gbs'"),
+    BadTarget(edit: ("{bandwidth_gbs: 2}", "{bandwidth_gbs: 2, capacity_bytes: 4 furlongs}"), line: 5, key: "memory.capacity_bytes", message: "byte count"),
+    BadTarget(edit: ("{layer_us: 5, inference_us: 10}", "{layer_us: 5}"), line: 6, key: "overhead.inference_us", message: "missing required key"),
+    BadTarget(edit: ("idle_w: 1}", "idle_w: 4}"), line: 7, key: "power.idle_w", message: "exceeds active power"),
+    BadTarget(edit: ("kind: cpu", "kind: fpga"), line: 2, key: "kind", message: "not one of cpu, gpu, npu, mcu"),
+])
+func badTargetYAMLNamesFileLineAndKey(_ bad: BadTarget) throws {
+    let yaml = minimalTarget.replacingOccurrences(of: bad.edit.0, with: bad.edit.1)
+    #expect(yaml != minimalTarget)
+    do {
+        _ = try HardwareTarget.parse(yaml: yaml, file: "bad.yaml")
+        Issue.record("expected an error for \(bad.key)")
+    } catch {
+        #expect(error.file == "bad.yaml")
+        #expect(error.line == bad.line, "\(error)")
+        #expect(error.key == bad.key, "\(error)")
+        #expect(error.message.contains(bad.message), "\(error)")
+        #expect(error.description.hasPrefix("bad.yaml:\(bad.line):"))
+    }
+}
+
+@Test func yamlSyntaxErrorsNameTheLine() {
+    #expect(throws: TargetError.self) { try HardwareTarget.parse(yaml: "name: x\nkind: [cpu\n", file: "t.yaml") }
+    do {
+        _ = try HardwareTarget.parse(yaml: "name: x\ncompute: {fp32: 1\n", file: "t.yaml")
+    } catch {
+        #expect(error.line != nil && error.description.hasPrefix("t.yaml:"))
+    }
+}
+
+@Test func theMinimalTargetParses() throws {
+    let t = try HardwareTarget.parse(yaml: minimalTarget, file: "tiny.yaml")
+    #expect(t.precisions == [.fp32])
+    #expect(t.memory.cacheBytes == nil)
+    #expect(t.sparsity.unstructured == false)
+}
+
+// MARK: - Latency model
+
+@Test(arguments: Paths.targetNames)
+func latencyIsMonotoneInMACsForAFixedStructure(_ name: String) throws {
+    let t = try target(name)
+    let model = LatencyModel(target: t)
+    let s = try space("fashion-mobilenet")
+    let base = s.sample(count: 1, seed: 5)[0]
+    // Same blocks and compression; every width dimension set to its i-th choice.
+    var previous: (macs: Int, ms: Double)?
+    for i in 0..<3 {
+        guard case .object(var top) = base.json, let arch = base.json["arch"]?.objectPairs else { return }
+        let widened = arch.map { (k, v) -> (String, JSONValue) in
+            guard k.hasSuffix(".width"), let p = s.parameter(named: k) else { return (k, v) }
+            return (k, JSONValue(p.choices[min(i, p.choices.count - 1)]))
+        }
+        let compression = JSONValue.object([("quantization", .object([("weight_bits", .int(8)), ("activation_bits", .int(8))]))])
+        top = top.map { $0.0 == "arch" ? ("arch", .object(widened)) : ($0.0 == "compression" ? ("compression", compression) : $0) }
+        let c = try s.decode(json: JSONValue.object(top))
+        let g = NetworkGraph.build(compressed: c, in: s)
+        let r = model.predict(g)
+        let macs = g.cost().macs
+        if let p = previous {
+            #expect(macs > p.macs)
+            #expect(r.milliseconds > p.ms, "\(name): \(macs) MACs -> \(r.milliseconds) ms after \(p.macs) -> \(p.ms)")
+        }
+        previous = (macs, r.milliseconds)
+    }
+}
+
+@Test(arguments: Paths.targetNames)
+func moreWorkNeverTakesLessTime(_ name: String) throws {
+    // Scaling a layer's channels up can only add compute, traffic or both.
+    let model = LatencyModel(target: try target(name))
+    let s = try space("mobilenetv3-imagenet")
+    let c = s.sample(count: 1, seed: 2)[0]
+    guard let p = s.parameter(named: "width_multiplier") else { return }
+    var times: [Double] = []
+    for w in p.choices {
+        var choices = c.choices
+        choices["width_multiplier"] = w
+        let json = JSONValue.object([("arch", .object(choices.filter { !CompressionKeys.all.contains($0.key) }.map { ($0.key, JSONValue($0.value)) })),
+                                     ("compression", c.compression.json), ("space", .string(s.name))])
+        times.append(model.predict(try s.decode(json: json), in: s).milliseconds)
+    }
+    #expect(times == times.sorted())
+    #expect(times.first! < times.last!)
+}
+
+@Test(arguments: Paths.targetNames)
+func int8IsFasterThanFp32OnlyWhereTheTargetHasInt8(_ name: String) throws {
+    let t = try target(name)
+    let model = LatencyModel(target: t)
+    let base = try baseGraph("nas-bench-macro")
+    let fp32 = model.predict(base.compressed(config()))
+    let int8 = model.predict(base.compressed(config(weightBits: 8, activationBits: 8)))
+    let weightOnly = model.predict(base.compressed(config(weightBits: 8)))
+    if t.peakGOPS[.int8] != nil {
+        #expect(int8.layers.allSatisfy { $0.precision == .int8 })
+        if t.peakGOPS[.fp32] != nil { #expect(int8.milliseconds < fp32.milliseconds) }
+    } else {
+        #expect(int8.layers.allSatisfy { $0.precision != .int8 })
+        // Without int8 the 8-bit network runs as the narrowest wider precision does.
+        var wide = base.compressed(config(weightBits: 16))
+        wide.activationBits = 16
+        #expect(abs(int8.milliseconds - model.predict(wide).milliseconds) < 1e-12)
+    }
+    // 8-bit weights with 32-bit activations gain nothing in compute: they widen on load.
+    if t.peakGOPS[.fp32] != nil {
+        #expect(abs(weightOnly.milliseconds - fp32.milliseconds) < 1e-12)
+    }
+}
+
+@Test func int8GivesNothingOnAnFp32OnlyTarget() throws {
+    let model = LatencyModel(target: try HardwareTarget.parse(yaml: minimalTarget, file: "tiny.yaml"))
+    let base = try baseGraph("fashion-mobilenet")
+    let fp32 = model.predict(base.compressed(config()))
+    let int8 = model.predict(base.compressed(config(weightBits: 8, activationBits: 8)))
+    #expect(int8.milliseconds == fp32.milliseconds)
+    #expect(int8.precision == .fp32)
+}
+
+@Test func edgeTPURejectsFloatModelsAndStreamsWeightsBeyondItsSRAM() throws {
+    let tpu = LatencyModel(target: try target("edge-tpu"))
+    let base = try baseGraph("nas-bench-macro")
+    let fp32 = tpu.predict(base.compressed(config()))
+    #expect(!fp32.fits)
+    #expect(fp32.problems.contains { if case .precisionUnsupported = $0 { return true } else { return false } })
+    #expect(fp32.problems.map(\.description).joined().contains("runs only int8"))
+    let int8 = tpu.predict(base.compressed(config(weightBits: 8, activationBits: 8)))
+    #expect(int8.fits, "\(int8.problems)")
+    // A big ImageNet network's int8 weights exceed 8 MB: streaming adds time.
+    let big = try baseGraph("mobilenetv3-imagenet").compressed(config(weightBits: 8, activationBits: 8))
+    let features = tpu.features(big)
+    let bigReport = tpu.predict(big)
+    if bigReport.runtimeWeightBytes > 8 * 1_048_576 {
+        #expect(features.fixed.contains { $0.term == .stream && $0.milliseconds > 0 })
+    } else {
+        #expect(!features.fixed.contains { $0.term == .stream })
+    }
+}
+
+@Test(arguments: ["raspberry-pi-4", "cortex-a76-phone", "host-cpu", "edge-tpu"])
+func unstructuredSparsityHelpsOnlyWithSparseKernels(_ name: String) throws {
+    let t = try target(name)
+    let model = LatencyModel(target: t)
+    let base = try baseGraph("mobilenetv3-imagenet")
+    let dense = model.predict(base.compressed(config(weightBits: 8, activationBits: 8)))
+    let sparse = model.predict(base.compressed(config(weightBits: 8, activationBits: 8, pruning: .magnitude, ratio: 0.75)))
+    if t.sparsity.unstructured {
+        #expect(sparse.milliseconds < dense.milliseconds)
+        #expect(sparse.layers.contains { $0.effectiveMACs < $0.macs })
+    } else {
+        #expect(sparse.milliseconds == dense.milliseconds)
+        #expect(sparse.layers.allSatisfy { $0.effectiveMACs == $0.macs })
+    }
+}
+
+@Test(arguments: Paths.targetNames)
+func channelPruningActsThroughTheSmallerGraph(_ name: String) throws {
+    let model = LatencyModel(target: try target(name))
+    let base = try baseGraph("fashion-mobilenet", seed: 9)
+    let full = model.predict(base.compressed(config(weightBits: 8, activationBits: 8)))
+    let pruned = model.predict(base.compressed(config(weightBits: 8, activationBits: 8, pruning: .channel, ratio: 0.5)))
+    #expect(pruned.layers.reduce(0) { $0 + $1.macs } < full.layers.reduce(0) { $0 + $1.macs })
+    #expect(pruned.milliseconds <= full.milliseconds)
+}
+
+@Test func cortexM7RejectsWeightsThatDoNotFitFlash() throws {
+    let m7 = LatencyModel(target: try target("cortex-m7"))
+    // NAS-Bench-Macro's widest network: millions of fp32 weights, far beyond 2 MB of flash.
+    let s = try space("nas-bench-macro")
+    let c = try s.decode(json: #"{"arch":{"s1.b1.op":"mb_e6_k5","s1.b2.op":"mb_e6_k5","s2.b1.op":"mb_e6_k5","s2.b2.op":"mb_e6_k5","s2.b3.op":"mb_e6_k5","s3.b1.op":"mb_e6_k5","s3.b2.op":"mb_e6_k5","s3.b3.op":"mb_e6_k5"},"space":"nas-bench-macro"}"#)
+    let r = m7.predict(c, in: s)
+    #expect(!r.fits)
+    guard case let .weightsExceedStorage(bytes, capacity)? = r.problems.first(where: { if case .weightsExceedStorage = $0 { return true } else { return false } }) else {
+        Issue.record("expected a flash problem, got \(r.problems)")
+        return
+    }
+    #expect(bytes == r.weightBytes && bytes > capacity && capacity == 2 * 1_048_576)
+    #expect(r.problems.map(\.description).joined().contains("flash"))
+}
+
+@Test func cortexM7RejectsActivationsThatDoNotFitSRAM() throws {
+    // Few weights, large images: a 3x3 conv of 32 channels on 224x224 keeps 1.6M fp32
+    // values alive (6 MB), far beyond 1 MB of SRAM, while the weights are tiny.
+    let yaml = """
+        name: wide-input
+        input: {channels: 3, size: 224}
+        classes: 10
+        network: mobilenet
+        stem: {kernel: 3, stride: 1, width: 32, activation: relu}
+        stages:
+          - {name: s1, stride: 2, depth: 1, width: 16, block: {kernel: 3, expansion: 1}}
+        head:
+          - {type: pool}
+          - {type: linear}
+        """
+    let s = try SearchSpace.parse(yaml: yaml, file: "wide-input.yaml")
+    let g = NetworkGraph.build(compressed: s.sample(count: 1, seed: 1)[0], in: s)
+    let r = LatencyModel(target: try target("cortex-m7")).predict(g)
+    #expect(!r.fits)
+    #expect(r.weightBytes < 2 * 1_048_576)
+    #expect(r.problems.count == 1)
+    guard case let .activationsExceedMemory(bytes, capacity)? = r.problems.first else {
+        Issue.record("expected an SRAM problem, got \(r.problems)")
+        return
+    }
+    #expect(bytes == r.peakActivationBytes && bytes > capacity)
+    #expect(r.problems[0].description.contains("SRAM"))
+}
+
+@Test func cortexM7AcceptsASmallInt8Network() throws {
+    let m7 = LatencyModel(target: try target("cortex-m7"))
+    let g = try baseGraph("fashion-mobilenet", seed: 4).compressed(config(weightBits: 8, activationBits: 8))
+    let r = m7.predict(g)
+    #expect(r.fits, "\(r.problems)")
+    #expect(r.precision == .int8)
+    #expect(r.peakActivationBytes == g.peakActivationElements())
+}
+
+@Test(arguments: Paths.targetNames)
+func reportAddsUpAndEnergyIsPowerTimesTime(_ name: String) throws {
+    let t = try target(name)
+    let model = LatencyModel(target: t)
+    let g = try baseGraph("nas-bench-201").compressed(config(weightBits: 8, activationBits: 8))
+    let r = model.predict(g)
+    let sum = r.layers.reduce(r.fixedMilliseconds) { $0 + $1.milliseconds }
+    #expect(abs(sum - r.milliseconds) <= 1e-9 * r.milliseconds)
+    #expect(abs(r.energyMillijoules - t.power.activeWatts * r.milliseconds) <= 1e-9 * r.energyMillijoules)
+    for l in r.layers {
+        #expect(abs(l.milliseconds - (max(l.computeMilliseconds, l.memoryMilliseconds) + l.overheadMilliseconds)) < 1e-12)
+        #expect(l.computeBound == (l.computeMilliseconds >= l.memoryMilliseconds))
+    }
+    // The features reproduce the prediction, and their linear form agrees with it.
+    let f = model.features(g)
+    #expect(abs(f.milliseconds() - r.milliseconds) <= 1e-9 * r.milliseconds)
+    let totals = f.termTotals()
+    #expect(abs(totals.values.reduce(0, +) - r.milliseconds) <= 1e-9 * r.milliseconds)
+}
+
+@Test func coefficientsScaleTheirTerms() throws {
+    let t = try target("host-cpu")
+    let g = try baseGraph("fashion-mobilenet")
+    let plain = LatencyModel(target: t).predict(g)
+    let doubled = LatencyModel(target: t, coefficients: Coefficients(defaultValue: 2)).predict(g)
+    #expect(abs(doubled.milliseconds - 2 * plain.milliseconds) < 1e-9)
+    var slowOverhead = Coefficients.identity
+    for p in Precision.allCases { for k in OperationKind.allCases { slowOverhead.values[.overhead(k, p)] = 3 } }
+    let r = LatencyModel(target: t, coefficients: slowOverhead).predict(g)
+    let extra = 2 * Double(plain.layers.count) * t.overhead.layerMicroseconds / 1e3
+    #expect(abs(r.milliseconds - plain.milliseconds - extra) < 1e-9)
+}
+
+// MARK: - NNLS
+
+/// The NNLS optimum by brute force: every subset of free variables, unconstrained least
+/// squares on it, keeping the best feasible one.
+func bruteForceNNLS(_ a: [[Double]], _ b: [Double]) -> Double {
+    let n = a[0].count
+    var best = Double.infinity
+    for mask in 0..<(1 << n) {
+        let cols = (0..<n).filter { mask & (1 << $0) != 0 }
+        let z = NNLS.leastSquares(a, b, columns: cols)
+        if z.contains(where: { $0 < -1e-12 }) { continue }
+        var x = [Double](repeating: 0, count: n)
+        for (k, j) in cols.enumerated() { x[j] = z[k] }
+        best = min(best, residual(a, b, x))
+    }
+    return best
+}
+
+func residual(_ a: [[Double]], _ b: [Double], _ x: [Double]) -> Double {
+    var s = 0.0
+    for (row, bi) in zip(a, b) {
+        let r = zip(row, x).reduce(0) { $0 + $1.0 * $1.1 } - bi
+        s += r * r
+    }
+    return s.squareRoot()
+}
+
+@Test(arguments: 0..<40)
+func nnlsMatchesBruteForce(_ seed: Int) {
+    var rng = SeededGenerator(seed: UInt64(seed) &+ 100)
+    func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1 }
+    let n = 1 + seed % 6
+    let m = n + 1 + seed % 5
+    let a = (0..<m).map { _ in (0..<n).map { _ in uniform() } }
+    let b = (0..<m).map { _ in uniform() }
+    let s = NNLS.solve(a, b)
+    #expect(s.x.allSatisfy { $0 >= 0 })
+    #expect(abs(s.residualNorm - residual(a, b, s.x)) < 1e-9)
+    #expect(s.residualNorm <= bruteForceNNLS(a, b) + 1e-9)
+    // Karush-Kuhn-Tucker: the gradient A'(b - Ax) is <= 0 where x = 0 and 0 where x > 0.
+    for j in 0..<n {
+        var g = 0.0
+        for i in 0..<m { g += a[i][j] * (b[i] - zip(a[i], s.x).reduce(0) { $0 + $1.0 * $1.1 }) }
+        if s.x[j] > 1e-9 { #expect(abs(g) < 1e-8) } else { #expect(g < 1e-8) }
+    }
+}
+
+@Test func nnlsReturnsTheLeastSquaresSolutionWhenItIsPositive() {
+    // b = A [1, 2, 3] exactly.
+    let a: [[Double]] = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [1, 2, 3]]
+    let b = [1.0, 2, 3, 6, 14]
+    let s = NNLS.solve(a, b)
+    for (x, e) in zip(s.x, [1.0, 2, 3]) { #expect(abs(x - e) < 1e-12) }
+    #expect(s.residualNorm < 1e-12)
+}
+
+@Test func nnlsClampsANegativeComponent() {
+    // Unconstrained optimum of min (x1 - 1)^2 + (x2 + 1)^2 is (1, -1); with x >= 0, (1, 0).
+    let s = NNLS.solve([[1, 0], [0, 1]], [1, -1])
+    #expect(s.x == [1, 0])
+}
+
+// MARK: - Calibration
+
+/// Candidates of the two validation spaces, with their graphs.
+func syntheticGraphs(count: Int, seed: UInt64) throws -> [NetworkGraph] {
+    var out: [NetworkGraph] = []
+    for name in ["fashion-mobilenet", "nas-bench-macro"] {
+        let s = try space(name)
+        out += s.sample(count: count / 2, seed: seed).map { NetworkGraph.build(compressed: $0, in: s) }
+    }
+    return out
+}
+
+@Test func calibrationRecoversKnownCoefficientsFromSyntheticMeasurements() throws {
+    let t = try target("host-cpu")
+    let model = LatencyModel(target: t)
+    let graphs = try syntheticGraphs(count: 240, seed: 21)
+    let features = graphs.map(model.features)
+    // True coefficients: each term its own multiplier in [0.4, 2.5].
+    var rng = SeededGenerator(seed: 5)
+    var truth = Coefficients(defaultValue: 1)
+    for term in features.reduce(into: Set<LatencyTerm>(), { $0.formUnion($1.terms) }).sorted() {
+        truth.values[term] = 0.4 + 2.1 * Double(rng.next() >> 11) / Double(1 << 53)
+    }
+    // Measurements the model itself generates, with ±2% noise.
+    let samples = features.enumerated().map { i, f in
+        let noise = 1 + 0.04 * (Double(rng.next() >> 11) / Double(1 << 53) - 0.5)
+        return CalibrationSample(features: f, measuredMilliseconds: f.milliseconds(with: truth) * noise, label: "synthetic \(i)")
+    }
+    let train = Array(samples.prefix(160)), test = Array(samples.dropFirst(160))
+    let cal = try Calibrator().fit(samples: train, target: t)
+    let predicted = test.map { $0.features.milliseconds(with: cal.coefficients) }
+    let q = FitQuality(predicted: predicted, measured: test.map(\.measuredMilliseconds))
+    #expect(q.withinTenPercent == 1, "\(q)")
+    #expect(q.medianRelativeError < 0.02, "\(q)")
+    #expect(q.spearman > 0.99)
+    // Terms that carry a real share of the time are recovered individually.
+    var share: [LatencyTerm: Double] = [:]
+    for s in train {
+        for (term, ms) in s.features.termTotals(with: truth) { share[term, default: 0] += truth[term] * ms / s.measuredMilliseconds / Double(train.count) }
+    }
+    let big = share.filter { $0.value > 0.1 }
+    #expect(!big.isEmpty)
+    for (term, _) in big {
+        let rel = abs(cal.coefficients[term] - truth[term]) / truth[term]
+        #expect(rel < 0.15, "\(term): fitted \(cal.coefficients[term]), true \(truth[term])")
+    }
+}
+
+@Test func calibrationWithFewSamplesKeepsTheProfilesProportions() throws {
+    // Five samples from a profile that is uniformly 1.7x too fast: the fit is a rescale.
+    let t = try target("raspberry-pi-4")
+    let model = LatencyModel(target: t)
+    let graphs = try syntheticGraphs(count: 60, seed: 8)
+    let samples = graphs.map { model.sample($0, measuredMilliseconds: 1.7 * model.features($0).milliseconds()) }
+    let cal = try Calibrator().fit(samples: Array(samples.prefix(5)), target: t)
+    for s in samples.dropFirst(5) {
+        let p = s.features.milliseconds(with: cal.coefficients)
+        #expect(abs(p / s.measuredMilliseconds - 1) < 0.02)
+    }
+    #expect(abs(cal.scale - 1.7) < 0.05)
+}
+
+@Test func calibrationRefusesTooFewOrBadMeasurements() throws {
+    let t = try target("host-cpu")
+    let model = LatencyModel(target: t)
+    let g = try baseGraph("fashion-mobilenet")
+    #expect(throws: CalibrationError.self) { try Calibrator().fit(samples: [model.sample(g, measuredMilliseconds: 1)], target: t) }
+    do {
+        _ = try Calibrator().fit(samples: [model.sample(g, measuredMilliseconds: 1), model.sample(g, measuredMilliseconds: -2, label: "m.csv:3")], target: t)
+        Issue.record("expected an error")
+    } catch {
+        #expect(error.place == "m.csv:3")
+        #expect(error.description.contains("positive"))
+    }
+}
+
+@Test func calibrationFileRoundTripsAndBelongsToItsTarget() throws {
+    let t = try target("host-cpu")
+    let model = LatencyModel(target: t)
+    let graphs = try syntheticGraphs(count: 20, seed: 3)
+    let cal = try Calibrator().fit(samples: graphs.map { model.sample($0, measuredMilliseconds: 0.8 * model.features($0).milliseconds()) }, target: t)
+    let text = cal.json.text(pretty: true)
+    let back = try Calibration.parse(json: text, file: "host-cpu.calibration.json")
+    #expect(back.coefficients.values.count == cal.coefficients.values.count)
+    for (k, v) in cal.coefficients.values { #expect(abs(back.coefficients[k] - v) <= 1e-12 * max(1, v)) }
+    #expect(back.scale == cal.scale && back.target == "host-cpu" && back.samples == 20)
+    try back.check(against: t)
+    #expect(throws: CalibrationError.self) { try back.check(against: try target("raspberry-pi-4")) }
+    var changed = t
+    changed.overhead.layerMicroseconds += 1
+    #expect(throws: CalibrationError.self) { try back.check(against: changed) }
+    let calibrated = LatencyModel(target: t, calibration: back)
+    #expect(abs(calibrated.predict(graphs[0]).milliseconds - 0.8 * model.predict(graphs[0]).milliseconds) < 0.02 * model.predict(graphs[0]).milliseconds)
+    #expect(throws: CalibrationError.self) { try Calibration.parse(json: #"{"format":1,"target":"x","scale":1,"lambda":1,"samples":2,"coefficients":{"warp.drive":1}}"#, file: "c.json") }
+}
+
+@Test func latencyTermNamesRoundTrip() {
+    var terms: [LatencyTerm] = [.mainMemory, .cacheMemory, .stream, .inference]
+    for p in Precision.allCases { for k in OperationKind.allCases { terms += [.compute(k, p), .overhead(k, p)] } }
+    for t in terms { #expect(LatencyTerm(name: t.name) == t) }
+    #expect(LatencyTerm(name: "compute.conv") == nil)
+    #expect(LatencyTerm(name: "memory.l9") == nil)
+}
+
+// MARK: - Statistics and CSV
+
+@Test func spearmanAndShareWithinTenPercent() {
+    #expect(FitQuality.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == 1)
+    #expect(FitQuality.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1)
+    #expect(FitQuality.ranks([3, 1, 3, 2]) == [3.5, 1, 3.5, 2])
+    // ρ = 1 - 6 Σd² / (n(n²-1)) without ties: ranks (1,2,3,4,5) vs (2,1,4,3,5): Σd² = 4.
+    #expect(abs(FitQuality.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) - (1 - 6.0 * 4 / 120)) < 1e-12)
+    let q = FitQuality(predicted: [1.05, 0.8, 2.0, 3.3], measured: [1, 1, 2, 3])
+    #expect(q.withinTenPercent == 0.75)
+    #expect(q.count == 4)
+}
+
+@Test func csvParsesQuotedFieldsAndNamesBadLines() throws {
+    let text = "space,measured_ms,candidate\r\nfashion,0.5,\"{\"\"a\"\":1,\"\"b\"\":2}\"\nmacro,1.25,\"two\nlines\"\n"
+    let t = try CSVTable.parse(text, file: "m.csv")
+    #expect(t.header == ["space", "measured_ms", "candidate"])
+    #expect(t.rows.count == 2)
+    #expect(t.rows[0].fields[2] == #"{"a":1,"b":2}"#)
+    #expect(t.rows[1].fields[2] == "two\nlines")
+    #expect(t.rows[1].line == 3)
+    do {
+        _ = try CSVTable.parse("a,b\n1,2\n3\n", file: "m.csv")
+        Issue.record("expected an error")
+    } catch {
+        #expect(error.place == "m.csv:3")
+    }
+    #expect(throws: CalibrationError.self) { try CSVTable.parse("a,b\n\"open,2\n", file: "m.csv") }
+}

@@ -1,0 +1,111 @@
+import TopiaryCore
+
+/// A target's fitted coefficients and how well they fit, saved as a small JSON file
+/// beside the target profile (`NAME.calibration.json`) or wherever the caller says.
+///
+/// ```json
+/// {"format":1,"target":"host-cpu","profile":"3f2a…","samples":20,"lambda":0.1,"scale":0.82,
+///  "coefficients":{"compute.conv.fp32":0.91,…},
+///  "fit":{"within_10pct":0.97,"spearman":0.99,"median_error":0.03},
+///  "cross_validated":{"within_10pct":0.95,"spearman":0.98,"median_error":0.04}}
+/// ```
+public struct Calibration: Sendable, Equatable {
+    public var target: String
+    /// Fingerprint of the profile the coefficients multiply (`HardwareTarget.fingerprint`).
+    public var profile: String
+    public var coefficients: Coefficients
+    /// The common scale coefficients were pulled toward; terms not seen take it.
+    public var scale: Double
+    public var lambda: Double
+    public var samples: Int
+    /// Fit on the calibration samples themselves.
+    public var quality: FitQuality
+    /// Held-out quality from the cross-validation that chose λ, when there was one.
+    public var crossValidated: FitQuality?
+
+    public init(target: String, profile: String = "", coefficients: Coefficients, scale: Double, lambda: Double, samples: Int,
+                quality: FitQuality, crossValidated: FitQuality? = nil) {
+        self.target = target
+        self.profile = profile
+        self.coefficients = coefficients
+        self.scale = scale
+        self.lambda = lambda
+        self.samples = samples
+        self.quality = quality
+        self.crossValidated = crossValidated
+    }
+
+    /// Errors unless the calibration was made for this target and this profile.
+    public func check(against target: HardwareTarget) throws(CalibrationError) {
+        if self.target != target.name {
+            throw CalibrationError("the calibration is for target '\(self.target)', not '\(target.name)'")
+        }
+        if !profile.isEmpty && profile != target.fingerprint {
+            throw CalibrationError("the calibration was fitted to another version of the '\(target.name)' profile; calibrate again")
+        }
+    }
+
+    public var json: JSONValue {
+        func q(_ f: FitQuality) -> JSONValue {
+            .object([("samples", .int(f.count)), ("within_10pct", .double(f.withinTenPercent)), ("spearman", .double(f.spearman)),
+                     ("median_error", .double(f.medianRelativeError))])
+        }
+        var pairs: [(String, JSONValue)] = [
+            ("format", .int(1)), ("target", .string(target)), ("profile", .string(profile)), ("samples", .int(samples)),
+            ("lambda", .double(lambda)), ("scale", .double(scale)),
+            ("coefficients", .object(coefficients.values.sorted { $0.key < $1.key }.map { ($0.key.name, .double($0.value)) })),
+            ("fit", q(quality)),
+        ]
+        if let cv = crossValidated { pairs.append(("cross_validated", q(cv))) }
+        return .object(pairs)
+    }
+
+    /// Reads a calibration file's JSON; `file` names it in errors.
+    public static func parse(json text: String, file: String) throws(CalibrationError) -> Calibration {
+        let doc: JSONValue
+        do { doc = try JSONText.parse(text) } catch { throw CalibrationError(place: file, "not valid JSON: \(error)") }
+        func num(_ v: JSONValue?, _ key: String) throws(CalibrationError) -> Double {
+            guard let d = v?.doubleValue ?? v?.intValue.map(Double.init), d.isFinite else {
+                throw CalibrationError(place: file, "'\(key)' must be a number")
+            }
+            return d
+        }
+        func quality(_ v: JSONValue?, _ key: String) throws(CalibrationError) -> FitQuality? {
+            guard let v else { return nil }
+            return FitQuality(count: Int(try num(v["samples"], "\(key).samples")), withinTenPercent: try num(v["within_10pct"], "\(key).within_10pct"),
+                              spearman: try num(v["spearman"], "\(key).spearman"), medianRelativeError: try num(v["median_error"], "\(key).median_error"))
+        }
+        guard doc.objectPairs != nil else { throw CalibrationError(place: file, "expected a JSON object") }
+        guard doc["format"]?.intValue == 1 else { throw CalibrationError(place: file, "'format' must be 1") }
+        guard let target = doc["target"]?.stringValue else { throw CalibrationError(place: file, "'target' must be a name") }
+        guard let pairs = doc["coefficients"]?.objectPairs else { throw CalibrationError(place: file, "'coefficients' must be an object") }
+        var values: [LatencyTerm: Double] = [:]
+        for (k, v) in pairs {
+            guard let term = LatencyTerm(name: k) else { throw CalibrationError(place: file, "unknown term '\(k)' in 'coefficients'") }
+            let x = try num(v, "coefficients.\(k)")
+            guard x >= 0 else { throw CalibrationError(place: file, "coefficient '\(k)' is negative") }
+            values[term] = x
+        }
+        let scale = try num(doc["scale"], "scale")
+        guard scale >= 0 else { throw CalibrationError(place: file, "'scale' is negative") }
+        return Calibration(target: target, profile: doc["profile"]?.stringValue ?? "", coefficients: Coefficients(values, defaultValue: scale),
+                           scale: scale, lambda: try num(doc["lambda"], "lambda"), samples: Int(try num(doc["samples"], "samples")),
+                           quality: try quality(doc["fit"], "fit") ?? FitQuality(count: 0, withinTenPercent: 0, spearman: 0, medianRelativeError: 0),
+                           crossValidated: try quality(doc["cross_validated"], "cross_validated"))
+    }
+}
+
+extension HardwareTarget {
+    /// A short hash of every number of the profile: calibrations remember it, so that
+    /// coefficients fitted to one version of a profile are not applied to another.
+    public var fingerprint: String {
+        var parts = [name, kind.rawValue]
+        parts += peakGOPS.sorted { $0.key < $1.key }.map { "\($0.key.rawValue)=\($0.value)" }
+        parts += efficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }
+        let m = memory
+        parts += [m.bandwidthGBs, m.cacheBandwidthGBs ?? -1, m.weightStreamGBs ?? -1].map { "\($0)" }
+        parts += [m.cacheBytes, m.capacityBytes, m.weightStorageBytes, m.activationBytes, m.weightCacheBytes].map { "\($0 ?? -1)" }
+        parts += ["\(overhead.layerMicroseconds)", "\(overhead.inferenceMicroseconds)", "\(sparsity.unstructured)", "\(sparsity.efficiency)"]
+        return String(SHA256.hex(parts.joined(separator: "|")).prefix(16))
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+
+/// One measurement to calibrate on: a network's cost split into the model's terms
+/// (`LatencyModel.features`) and the latency measured on the device.
+public struct CalibrationSample: Sendable {
+    public var features: LatencyFeatures
+    public var measuredMilliseconds: Double
+    /// Where the sample came from (a candidate id, a CSV line), for error messages.
+    public var label: String
+
+    public init(features: LatencyFeatures, measuredMilliseconds: Double, label: String = "") {
+        self.features = features
+        self.measuredMilliseconds = measuredMilliseconds
+        self.label = label
+    }
+}
+
+/// Fits a target's latency-model coefficients to measurements.
+///
+/// The model is linear in its coefficients once each layer's bound (compute or memory)
+/// is fixed, so the fit alternates: fix the bounds under the current coefficients, then
+/// solve a non-negative least-squares problem in relative error,
+///
+///     min over θ ≥ 0, s ≥ 0 of  (1/n) Σᵢ (Σₜ θₜ Fᵢₜ / yᵢ − 1)²  +  λ Σₜ qₜ (θₜ − s)²,
+///
+/// where Fᵢₜ is sample i's time in term t at coefficient 1, yᵢ its measurement and
+/// qₜ = (1/n) Σᵢ (Fᵢₜ / yᵢ)² puts the penalty in the same units. The penalty pulls every
+/// coefficient toward one common scale s: with few samples the fit keeps the profile's
+/// proportions and only rescales it; with many, each term follows the data. λ is chosen
+/// by cross-validation on the samples themselves (leave-one-out up to 20 samples, else
+/// 10-fold), so nothing is tuned on data the fit does not see. Terms the samples do not
+/// exercise take the scale s.
+public struct Calibrator: Sendable {
+    public struct Options: Sendable {
+        /// Candidate strengths of the pull toward a common scale.
+        public var lambdas: [Double] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 100]
+        /// Rounds of fixing the bounds and refitting.
+        public var rounds: Int = 4
+        /// Folds for choosing λ when there are more than 20 samples.
+        public var folds: Int = 10
+
+        public init() {}
+    }
+
+    public var options: Options
+
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// Fits coefficients of `target`'s model to the samples (made with
+    /// `LatencyModel(target:).features`), choosing λ by cross-validation. Needs at least
+    /// two samples with positive, finite measurements.
+    public func fit(samples: [CalibrationSample], target: HardwareTarget) throws(CalibrationError) -> Calibration {
+        try check(samples)
+        let lambda: Double
+        var cv: FitQuality?
+        if samples.count < 3 || options.lambdas.count == 1 {
+            lambda = options.lambdas.max() ?? 1
+        } else {
+            var best: (Double, Double, FitQuality)?
+            for l in options.lambdas {
+                let (err, q) = crossValidate(samples, lambda: l)
+                if best == nil || err < best!.0 - 1e-12 { best = (err, l, q) }
+            }
+            lambda = best!.1
+            cv = best!.2
+        }
+        let (c, s) = fit(samples, lambda: lambda)
+        let predicted = samples.map { $0.features.milliseconds(with: c) }
+        return Calibration(target: target.name, profile: target.fingerprint, coefficients: c, scale: s, lambda: lambda, samples: samples.count,
+                           quality: FitQuality(predicted: predicted, measured: samples.map(\.measuredMilliseconds)),
+                           crossValidated: cv)
+    }
+
+    /// Fits with a given λ; returns the coefficients and the common scale.
+    public func fit(_ samples: [CalibrationSample], lambda: Double) -> (Coefficients, Double) {
+        let n = Double(samples.count)
+        var c = Coefficients.identity
+        var scale = 1.0
+        var lastBounds: [[Bool]] = []
+        for _ in 0..<max(1, options.rounds) {
+            let bounds = samples.map { s in s.features.layers.map { $0.isComputeBound(c) } }
+            if bounds == lastBounds { break }
+            lastBounds = bounds
+            let totals = samples.map { $0.features.termTotals(with: c) }
+            var termSet = Set<LatencyTerm>()
+            for t in totals { for (k, v) in t where v > 0 { termSet.insert(k) } }
+            let terms = termSet.sorted()
+            let k = terms.count
+            if k == 0 { break }
+            var rows: [[Double]] = []
+            var rhs: [Double] = []
+            rows.reserveCapacity(samples.count + k)
+            let w = 1 / n.squareRoot()
+            var q = [Double](repeating: 0, count: k)
+            for (i, s) in samples.enumerated() {
+                var row = [Double](repeating: 0, count: k + 1)
+                for (j, t) in terms.enumerated() {
+                    let f = (totals[i][t] ?? 0) / s.measuredMilliseconds
+                    row[j] = w * f
+                    q[j] += f * f / n
+                }
+                rows.append(row)
+                rhs.append(w)
+            }
+            for j in 0..<k {
+                var row = [Double](repeating: 0, count: k + 1)
+                let r = (lambda * q[j]).squareRoot()
+                row[j] = r
+                row[k] = -r
+                rows.append(row)
+                rhs.append(0)
+            }
+            let x = NNLS.solve(rows, rhs).x
+            scale = x[k] > 0 ? x[k] : (x.prefix(k).reduce(0, +) / Double(k))
+            var values: [LatencyTerm: Double] = [:]
+            for (j, t) in terms.enumerated() { values[t] = x[j] }
+            c = Coefficients(values, defaultValue: scale)
+        }
+        return (c, scale)
+    }
+
+    /// Mean squared log-ratio of held-out predictions (robust to the scale of latencies),
+    /// and their quality.
+    func crossValidate(_ samples: [CalibrationSample], lambda: Double) -> (Double, FitQuality) {
+        let n = samples.count
+        let folds = n <= 20 ? n : min(options.folds, n)
+        var predicted = [Double](repeating: 0, count: n)
+        for f in 0..<folds {
+            let test = (0..<n).filter { $0 % folds == f }
+            let train = (0..<n).filter { $0 % folds != f }.map { samples[$0] }
+            let (c, _) = fit(train, lambda: lambda)
+            for i in test { predicted[i] = samples[i].features.milliseconds(with: c) }
+        }
+        let measured = samples.map(\.measuredMilliseconds)
+        var err = 0.0
+        for (p, m) in zip(predicted, measured) {
+            let r = log(max(p, 1e-9) / m)
+            err += r * r
+        }
+        return (err / Double(n), FitQuality(predicted: predicted, measured: measured))
+    }
+
+    func check(_ samples: [CalibrationSample]) throws(CalibrationError) {
+        if samples.count < 2 { throw CalibrationError("need at least 2 measurements, got \(samples.count)") }
+        for (i, s) in samples.enumerated() {
+            let place = s.label.isEmpty ? "sample \(i + 1)" : s.label
+            guard s.measuredMilliseconds.isFinite && s.measuredMilliseconds > 0 else {
+                throw CalibrationError(place: place, "measured latency must be a positive number of milliseconds, got \(s.measuredMilliseconds)")
+            }
+            guard s.features.milliseconds() > 0 else {
+                throw CalibrationError(place: place, "the network costs nothing on this target; it cannot calibrate the model")
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Yams
+
+extension HardwareTarget {
+    /// The format version of target files this build reads.
+    public static let formatVersion = 1
+
+    static let topKeys = ["format", "name", "description", "kind", "compute", "efficiency", "memory", "overhead", "sparsity", "power"]
+    static let memoryKeys = ["bandwidth_gbs", "cache_bytes", "cache_bandwidth_gbs", "capacity_bytes", "weight_storage_bytes",
+                             "activation_bytes", "weight_cache_bytes", "weight_stream_gbs"]
+
+    /// Loads and validates a target profile; errors name file:line:column and the key.
+    public static func load(path: String) throws(TargetError) -> HardwareTarget {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw TargetError(file: path, message: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    /// Parses and validates target YAML; `file` names it in errors.
+    public static func parse(yaml: String, file: String) throws(TargetError) -> HardwareTarget {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw TargetError(file: file, line: 1, column: 1, message: "the file is empty")
+            }
+            root = node
+        } catch let e as TargetError {
+            throw e
+        } catch let e as YamlError {
+            throw yamlError(e, file: file)
+        } catch {
+            throw TargetError(file: file, message: "not valid YAML: \(error)")
+        }
+        return try decode(root, reader: TargetYAMLReader(file: file))
+    }
+
+    private static func yamlError(_ e: YamlError, file: String) -> TargetError {
+        switch e {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let ctx = context.map { "\($0.text) " } ?? ""
+            return TargetError(file: file, line: mark.line, column: mark.column, message: "not valid YAML: \(ctx)\(problem)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return TargetError(file: file, line: context.mark.line, column: context.mark.column,
+                               key: duplicates.first, message: "key appears twice: \(duplicates.joined(separator: ", "))")
+        default:
+            return TargetError(file: file, message: "not valid YAML: \(e)")
+        }
+    }
+
+    private static func decode(_ root: Node, reader r: TargetYAMLReader) throws(TargetError) -> HardwareTarget {
+        let top = try r.mapping(root, key: "", allowed: topKeys, required: ["name", "kind", "compute", "efficiency", "memory", "overhead", "power"])
+        let format = try top.number("format", 1...1_000, default: 1)
+        if Int(format) != formatVersion {
+            throw r.error(top["format"], "format", "format \(Int(format)) is not supported; this build reads format \(formatVersion)")
+        }
+        let name = try top.text("name")
+        if name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) {
+            throw r.error(top["name"], "name", "a name is one word of letters, digits, '-' and '_', found '\(name)'")
+        }
+        let kind = Kind(rawValue: try top.word("kind", Kind.allCases.map(\.rawValue)))!
+
+        let compute = try r.mapping(top["compute"]!, key: "compute", allowed: Precision.allCases.map(\.rawValue))
+        var peak: [Precision: Double] = [:]
+        for key in compute.order { peak[Precision(rawValue: key)!] = try compute.number(key, 0...1e9, openLow: true) }
+        if peak.isEmpty {
+            throw r.error(top["compute"], "compute", "give the peak GOPS of at least one precision (\(Precision.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+
+        let eff = try r.mapping(top["efficiency"]!, key: "efficiency", allowed: OperationKind.allCases.map(\.rawValue),
+                                required: OperationKind.allCases.map(\.rawValue))
+        var efficiency: [OperationKind: Double] = [:]
+        for k in OperationKind.allCases { efficiency[k] = try eff.number(k.rawValue, 0...1, openLow: true) }
+
+        let mem = try r.mapping(top["memory"]!, key: "memory", allowed: memoryKeys, required: ["bandwidth_gbs"])
+        func bytes(_ key: String) throws(TargetError) -> Int? {
+            guard let n = mem[key] else { return nil }
+            return try byteCount(n, key: mem.path(key), reader: r)
+        }
+        var memory = Memory(bandwidthGBs: try mem.number("bandwidth_gbs", 0...1e6, openLow: true))
+        memory.cacheBytes = try bytes("cache_bytes")
+        memory.cacheBandwidthGBs = try mem.optionalNumber("cache_bandwidth_gbs", 0...1e6, openLow: true)
+        memory.capacityBytes = try bytes("capacity_bytes")
+        memory.weightStorageBytes = try bytes("weight_storage_bytes")
+        memory.activationBytes = try bytes("activation_bytes")
+        memory.weightCacheBytes = try bytes("weight_cache_bytes")
+        memory.weightStreamGBs = try mem.optionalNumber("weight_stream_gbs", 0...1e6, openLow: true)
+        for (a, b) in [("cache_bytes", "cache_bandwidth_gbs"), ("weight_cache_bytes", "weight_stream_gbs")] where (mem[a] == nil) != (mem[b] == nil) {
+            let given = mem[a] == nil ? b : a, missing = mem[a] == nil ? a : b
+            throw r.error(mem[given], mem.path(given), "'\(given)' needs '\(missing)' beside it")
+        }
+
+        let ovh = try r.mapping(top["overhead"]!, key: "overhead", allowed: ["layer_us", "inference_us"], required: ["layer_us", "inference_us"])
+        let overhead = Overhead(layerMicroseconds: try ovh.number("layer_us", 0...1e7), inferenceMicroseconds: try ovh.number("inference_us", 0...1e9))
+
+        var sparsity = Sparsity(unstructured: false)
+        if let s = top["sparsity"] {
+            let sp = try r.mapping(s, key: "sparsity", allowed: ["unstructured", "efficiency"])
+            sparsity.unstructured = try sp.bool("unstructured", default: false)
+            if sparsity.unstructured {
+                sparsity.efficiency = try sp.number("efficiency", 0...1, openLow: true)
+            } else if sp["efficiency"] != nil {
+                throw r.error(sp["efficiency"], sp.path("efficiency"), "'efficiency' applies only with 'unstructured: true'")
+            }
+        }
+
+        let pw = try r.mapping(top["power"]!, key: "power", allowed: ["active_w", "idle_w"], required: ["active_w", "idle_w"])
+        let power = Power(activeWatts: try pw.number("active_w", 0...1e5, openLow: true), idleWatts: try pw.number("idle_w", 0...1e5))
+        if power.idleWatts > power.activeWatts {
+            throw r.error(pw["idle_w"], "power.idle_w", "idle power \(power.idleWatts) W exceeds active power \(power.activeWatts) W")
+        }
+        return HardwareTarget(name: name, description: try top.text("description", default: ""), kind: kind, peakGOPS: peak,
+                              efficiency: efficiency, memory: memory, overhead: overhead, sparsity: sparsity, power: power)
+    }
+
+    /// A byte count: an integer, or a number with a unit (`512 KiB`, `8 MB`, `4 GiB`).
+    private static func byteCount(_ node: Node, key: String, reader r: TargetYAMLReader) throws(TargetError) -> Int {
+        guard case .scalar(let s) = node else { throw r.error(node, key, "expected a byte count, found \(r.kindName(node))") }
+        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("B", 1)]
+        let text = s.string.trimmingCharacters(in: .whitespaces)
+        var number = text
+        var scale = 1.0
+        for (u, f) in units where text.hasSuffix(u) {
+            number = String(text.dropLast(u.count)).trimmingCharacters(in: .whitespaces)
+            scale = f
+            break
+        }
+        guard let v = Double(number), v.isFinite, v > 0, v * scale < 1e18 else {
+            throw r.error(node, key, "expected a positive byte count such as 1048576 or '1 MiB' (units B, KB, MB, GB, KiB, MiB, GiB), found '\(text)'")
+        }
+        return Int((v * scale).rounded())
+    }
+}

@@ -1,0 +1,71 @@
+/// What one network costs a target, split into the terms of the latency model: per
+/// layer, the compute parts, the memory-traffic part and the overhead, each in
+/// milliseconds at coefficient 1; and the fixed per-inference parts.
+///
+/// This is what calibration fits on: `milliseconds(with:)` predicts for any
+/// coefficients (each layer takes the larger of its scaled compute and memory times),
+/// and `termTotals(with:)` gives the linear form of that prediction around the
+/// coefficients (which terms bind in which layer).
+public struct LatencyFeatures: Sendable, Equatable {
+    public struct Layer: Sendable, Equatable {
+        public var compute: [TermTime]
+        public var memory: TermTime
+        public var overhead: TermTime
+
+        public func computeMilliseconds(_ c: Coefficients) -> Double {
+            compute.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
+        }
+
+        public func memoryMilliseconds(_ c: Coefficients) -> Double { c[memory.term] * memory.milliseconds }
+
+        /// max(compute, memory) + overhead, with the coefficients applied.
+        public func milliseconds(_ c: Coefficients) -> Double {
+            max(computeMilliseconds(c), memoryMilliseconds(c)) + c[overhead.term] * overhead.milliseconds
+        }
+
+        /// Whether compute (rather than memory traffic) bounds the layer.
+        public func isComputeBound(_ c: Coefficients) -> Bool { computeMilliseconds(c) >= memoryMilliseconds(c) }
+    }
+
+    public var layers: [Layer]
+    /// Per-inference parts: the fixed invocation cost and weights streamed in.
+    public var fixed: [TermTime]
+
+    public init(layers: [Layer], fixed: [TermTime]) {
+        self.layers = layers
+        self.fixed = fixed
+    }
+
+    /// The predicted latency with the given coefficients.
+    public func milliseconds(with c: Coefficients = .identity) -> Double {
+        layers.reduce(0) { $0 + $1.milliseconds(c) } + fixed.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
+    }
+
+    /// Milliseconds per term at coefficient 1, counting each layer's compute terms where
+    /// compute binds under `c` and its memory term where memory does. Then
+    /// `milliseconds(with: c) == Σ c[t] * termTotals(with: c)[t]`.
+    public func termTotals(with c: Coefficients = .identity) -> [LatencyTerm: Double] {
+        var out: [LatencyTerm: Double] = [:]
+        for l in layers {
+            if l.isComputeBound(c) {
+                for t in l.compute { out[t.term, default: 0] += t.milliseconds }
+            } else {
+                out[l.memory.term, default: 0] += l.memory.milliseconds
+            }
+            out[l.overhead.term, default: 0] += l.overhead.milliseconds
+        }
+        for t in fixed { out[t.term, default: 0] += t.milliseconds }
+        return out
+    }
+
+    /// Every term that appears, whether or not it binds.
+    public var terms: Set<LatencyTerm> {
+        var s = Set(fixed.map(\.term))
+        for l in layers {
+            for t in l.compute { s.insert(t.term) }
+            s.insert(l.memory.term)
+            s.insert(l.overhead.term)
+        }
+        return s
+    }
+}

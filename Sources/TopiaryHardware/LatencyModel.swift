@@ -1,0 +1,173 @@
+import TopiaryCore
+
+/// Predicts latency, energy, memory and feasibility of networks on one target, before
+/// anything is trained. Pure: no I/O, no clocks.
+///
+/// Per fused layer (a convolution with its batch norm and activation, as the cost
+/// report groups them): the larger of compute time — operations over the peak of the
+/// precision it runs at times the operation kind's efficiency — and memory time — bytes
+/// in and out over the bandwidth of the cache (when the layer's working set fits) or
+/// main memory — plus a fixed per-layer overhead; then a fixed per-inference cost and
+/// the time to stream weights that do not fit an accelerator's on-chip memory.
+/// Quantization speeds a layer up only when the target has a narrower precision that
+/// holds its weights and activations; magnitude sparsity only when it has sparse
+/// kernels; channel pruning and low-rank factorization act through the smaller graph.
+/// `coefficients` (from `Calibrator`) scale each term; 1 is the profile as written.
+public struct LatencyModel: Sendable {
+    public var target: HardwareTarget
+    public var coefficients: Coefficients
+
+    public init(target: HardwareTarget, coefficients: Coefficients = .identity) {
+        self.target = target
+        self.coefficients = coefficients
+    }
+
+    /// The model with a calibration's coefficients (see `Calibration.check(against:)`).
+    public init(target: HardwareTarget, calibration: Calibration?) {
+        self.init(target: target, coefficients: calibration?.coefficients ?? .identity)
+    }
+
+    /// The prediction for a candidate of a space (built and compressed first).
+    public func predict(_ candidate: Candidate, in space: SearchSpace) -> LatencyReport {
+        predict(NetworkGraph.build(compressed: candidate, in: space))
+    }
+
+    /// The prediction for a (compressed) network graph.
+    public func predict(_ graph: NetworkGraph) -> LatencyReport {
+        let a = analyze(graph)
+        let c = coefficients
+        var layers: [LayerLatency] = []
+        layers.reserveCapacity(a.layers.count)
+        for (l, f) in zip(a.layers, a.features.layers) {
+            var out = l
+            out.computeMilliseconds = f.computeMilliseconds(c)
+            out.memoryMilliseconds = f.memoryMilliseconds(c)
+            out.overheadMilliseconds = c[f.overhead.term] * f.overhead.milliseconds
+            out.computeBound = f.isComputeBound(c)
+            out.milliseconds = f.milliseconds(c)
+            layers.append(out)
+        }
+        let fixed = a.features.fixed.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
+        let total = layers.reduce(fixed) { $0 + $1.milliseconds }
+        return LatencyReport(target: target.name, milliseconds: total, fixedMilliseconds: fixed, layers: layers,
+                             energyMillijoules: target.power.activeWatts * total, weightBytes: a.weightBytes,
+                             runtimeWeightBytes: a.runtimeWeightBytes, peakActivationBytes: a.peakActivationBytes,
+                             precision: a.precision, problems: a.problems)
+    }
+
+    /// The network's cost split into the model's terms, for calibration.
+    public func features(_ graph: NetworkGraph) -> LatencyFeatures { analyze(graph).features }
+
+    /// The feasibility checks alone.
+    public func problems(_ graph: NetworkGraph) -> [Infeasibility] { analyze(graph).problems }
+
+    struct Analysis {
+        var features: LatencyFeatures
+        var layers: [LayerLatency]
+        var weightBytes: Int
+        var runtimeWeightBytes: Int
+        var peakActivationBytes: Int
+        var precision: Precision
+        var problems: [Infeasibility]
+    }
+
+    func analyze(_ graph: NetworkGraph) -> Analysis {
+        let cost = graph.cost()
+        let t = target
+        let widest = t.precisions.last!
+        var problems: [Infeasibility] = []
+        var features: [LatencyFeatures.Layer] = []
+        var layers: [LayerLatency] = []
+        features.reserveCapacity(cost.layers.count)
+        layers.reserveCapacity(cost.layers.count)
+        var runtimeWeightBits = 0
+        var used = t.precisions.first!
+        let cacheBytes = t.memory.cacheBytes ?? 0
+        for layer in cost.layers {
+            guard let kind = OperationKind(layer.category) else { continue }
+            let first = graph.nodes[layer.nodes.lowerBound]
+            let weights = first.weightCount
+            let weightBits = kind.hasWeights ? (first.weights?.bits ?? 32) : graph.activationBits
+            let precision: Precision
+            if let p = t.executionPrecision(weightBits: weightBits, activationBits: graph.activationBits) {
+                precision = p
+            } else {
+                precision = widest
+                if !problems.contains(where: { if case .precisionUnsupported = $0 { return true } else { return false } }) {
+                    problems.append(.precisionUnsupported(layer: layer.name, neededBits: max(weightBits, graph.activationBits), supported: t.precisions))
+                }
+            }
+            used = max(used, precision)
+            let peak = t.peakGOPS[precision]! * 1e9
+
+            // Work: MACs (fewer with sparse kernels) and element-wise operations that are
+            // not folded away (batch norm right after a convolution is folded into it).
+            var macs = Double(layer.macs)
+            let zeros = first.weights?.zeros ?? 0
+            let sparse = t.sparsity.unstructured && kind.hasWeights && kind != .depthwise && zeros > 0
+            if sparse { macs -= t.sparsity.efficiency * Double(layer.macs - layer.sparseMACs) }
+            var elementwise = layer.elementwiseOps
+            if kind.hasWeights {
+                for i in layer.nodes where i > layer.nodes.lowerBound {
+                    if case .batchNorm = graph.nodes[i].op, graph.nodes[i].inputs[0] == i - 1, graph.nodes[i - 1].weightCount > 0 {
+                        elementwise -= graph.nodes[i].shape.elements
+                    }
+                }
+            }
+            var compute: [TermTime] = []
+            if kind.hasWeights {
+                compute.append(TermTime(.compute(kind, precision), 2 * macs / (peak * t.efficiency[kind]!) * 1e3))
+                if elementwise > 0 {
+                    compute.append(TermTime(.compute(.elementwise, precision), Double(elementwise) / (peak * t.efficiency[.elementwise]!) * 1e3))
+                }
+            } else {
+                compute.append(TermTime(.compute(kind, precision), Double(elementwise) / (peak * t.efficiency[kind]!) * 1e3))
+            }
+
+            // Traffic: activations entering the layer and its output at the precision it
+            // runs at, and the weights (as a bitmap plus non-zero values with sparse kernels).
+            var inElements = 0
+            for i in layer.nodes {
+                for j in graph.nodes[i].inputs where !layer.nodes.contains(j) { inElements += graph.nodes[j].shape.elements }
+            }
+            let actBytes = (inElements + layer.output.elements) * precision.bits / 8
+            let wBits = sparse ? weights + (weights - zeros) * precision.bits : weights * precision.bits
+            runtimeWeightBits += weights * precision.bits
+            let bytes = actBytes + (wBits + 7) / 8
+            let inCache = t.memory.cacheBandwidthGBs != nil && bytes <= cacheBytes
+            let bandwidth = inCache ? t.memory.cacheBandwidthGBs! : t.memory.bandwidthGBs
+            let memory = TermTime(inCache ? .cacheMemory : .mainMemory, Double(bytes) / (bandwidth * 1e9) * 1e3)
+            let overhead = TermTime(.overhead(kind, precision), t.overhead.layerMicroseconds / 1e3)
+            features.append(.init(compute: compute, memory: memory, overhead: overhead))
+            layers.append(LayerLatency(name: layer.name, kind: kind, precision: precision, macs: layer.macs, effectiveMACs: Int(macs.rounded()),
+                                       bytes: bytes, computeMilliseconds: 0, memoryMilliseconds: 0, overheadMilliseconds: 0,
+                                       milliseconds: 0, computeBound: true, nodes: layer.nodes))
+        }
+        var fixed = [TermTime(.inference, t.overhead.inferenceMicroseconds / 1e3)]
+        let runtimeWeightBytes = (runtimeWeightBits + 7) / 8
+        if let cache = t.memory.weightCacheBytes, let stream = t.memory.weightStreamGBs, runtimeWeightBytes > cache {
+            fixed.append(TermTime(.stream, Double(runtimeWeightBytes - cache) / (stream * 1e9) * 1e3))
+        }
+
+        // Memory: activations are held at the widest precision any layer runs at.
+        let peakAct = graph.peakActivationElements() * used.bits / 8
+        if let flash = t.memory.weightStorageBytes, cost.sizeBytes > flash {
+            problems.append(.weightsExceedStorage(bytes: cost.sizeBytes, capacity: flash))
+        }
+        if let sram = t.memory.activationBytes, peakAct > sram {
+            problems.append(.activationsExceedMemory(bytes: peakAct, capacity: sram))
+        }
+        if let cap = t.memory.capacityBytes, runtimeWeightBytes + peakAct > cap {
+            problems.append(.workingSetExceedsMemory(bytes: runtimeWeightBytes + peakAct, capacity: cap))
+        }
+        return Analysis(features: LatencyFeatures(layers: features, fixed: fixed), layers: layers, weightBytes: cost.sizeBytes,
+                        runtimeWeightBytes: runtimeWeightBytes, peakActivationBytes: peakAct, precision: used, problems: problems)
+    }
+}
+
+extension LatencyModel {
+    /// A calibration sample: the graph's terms under this model and the measured time.
+    public func sample(_ graph: NetworkGraph, measuredMilliseconds: Double, label: String = "") -> CalibrationSample {
+        CalibrationSample(features: features(graph), measuredMilliseconds: measuredMilliseconds, label: label)
+    }
+}

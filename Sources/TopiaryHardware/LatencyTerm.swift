@@ -1,0 +1,92 @@
+/// One additive part of a latency prediction, whose coefficient calibration fits:
+/// the compute time of one kind of operation at one precision, the per-layer overhead
+/// of that kind, memory traffic (from cache or main memory), weights streamed into an
+/// accelerator, or the fixed cost of an inference.
+///
+/// Names are stable strings (`compute.depthwise.int8`, `overhead.conv.fp32`,
+/// `memory.main`, `memory.cache`, `stream`, `inference`) used in calibration files.
+public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable {
+        case compute, overhead, memory, stream, inference
+    }
+
+    public var kind: Kind
+    /// For compute and overhead terms: the operation kind.
+    public var operation: OperationKind?
+    /// For compute and overhead terms: the precision.
+    public var precision: Precision?
+    /// For memory terms: whether the traffic is served by the cache.
+    public var cache: Bool
+
+    init(_ kind: Kind, _ operation: OperationKind? = nil, _ precision: Precision? = nil, cache: Bool = false) {
+        self.kind = kind
+        self.operation = operation
+        self.precision = precision
+        self.cache = cache
+    }
+
+    public static func compute(_ op: OperationKind, _ p: Precision) -> LatencyTerm { LatencyTerm(.compute, op, p) }
+    public static func overhead(_ op: OperationKind, _ p: Precision) -> LatencyTerm { LatencyTerm(.overhead, op, p) }
+    public static let mainMemory = LatencyTerm(.memory)
+    public static let cacheMemory = LatencyTerm(.memory, cache: true)
+    public static let stream = LatencyTerm(.stream)
+    public static let inference = LatencyTerm(.inference)
+
+    public var name: String {
+        switch kind {
+        case .compute, .overhead: return "\(kind.rawValue).\(operation!.rawValue).\(precision!.rawValue)"
+        case .memory: return cache ? "memory.cache" : "memory.main"
+        case .stream, .inference: return kind.rawValue
+        }
+    }
+
+    public var description: String { name }
+
+    /// The term a name stands for, or `nil` for an unknown name.
+    public init?(name: String) {
+        switch name {
+        case "memory.main": self = .mainMemory
+        case "memory.cache": self = .cacheMemory
+        case "stream": self = .stream
+        case "inference": self = .inference
+        default:
+            let parts = name.split(separator: ".").map(String.init)
+            guard parts.count == 3, let k = Kind(rawValue: parts[0]), k == .compute || k == .overhead,
+                  let op = OperationKind(rawValue: parts[1]), let p = Precision(rawValue: parts[2]) else { return nil }
+            self.init(k, op, p)
+        }
+    }
+
+    public static func < (a: LatencyTerm, b: LatencyTerm) -> Bool { a.name < b.name }
+}
+
+/// A term's share of a prediction, in milliseconds at coefficient 1.
+public struct TermTime: Sendable, Equatable {
+    public var term: LatencyTerm
+    public var milliseconds: Double
+
+    public init(_ term: LatencyTerm, _ milliseconds: Double) {
+        self.term = term
+        self.milliseconds = milliseconds
+    }
+}
+
+/// Multipliers of the profile's term times. The uncalibrated profile has every
+/// coefficient 1; calibration sets them from measurements. Terms that calibration did
+/// not see take `defaultValue` (the common scale it found).
+public struct Coefficients: Sendable, Equatable {
+    public var values: [LatencyTerm: Double]
+    public var defaultValue: Double
+
+    public init(_ values: [LatencyTerm: Double] = [:], defaultValue: Double = 1) {
+        self.values = values
+        self.defaultValue = defaultValue
+    }
+
+    /// The profile as written.
+    public static let identity = Coefficients()
+
+    public subscript(_ term: LatencyTerm) -> Double {
+        values[term] ?? defaultValue
+    }
+}

@@ -1,0 +1,162 @@
+import Yams
+
+/// Reads typed values out of a composed YAML tree and turns every mistake into a
+/// `TargetError` naming file:line:column and the key. A small sibling of Core's
+/// search-space reader, for the flat numeric fields of target profiles.
+struct TargetYAMLReader {
+    let file: String
+
+    func error(_ node: Node?, _ key: String, _ message: String) -> TargetError {
+        TargetError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key, message: message)
+    }
+
+    /// The checked entries of a mapping: unknown keys (with a suggestion), duplicates and
+    /// missing required keys are errors.
+    func mapping(_ node: Node, key: String, allowed: [String], required: [String] = []) throws(TargetError) -> TargetEntries {
+        guard case .mapping(let map) = node else {
+            throw error(node, key, "expected a mapping with keys \(allowed.joined(separator: ", ")), found \(kindName(node))")
+        }
+        var entries = TargetEntries(node: node, path: key, reader: self)
+        for (k, v) in map {
+            guard case .scalar(let ks) = k else { throw error(k, key, "keys must be plain words") }
+            let name = ks.string
+            let childPath = key.isEmpty ? name : "\(key).\(name)"
+            if !allowed.contains(name) {
+                let hint = closest(name, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+                throw error(k, childPath, "unknown key '\(name)'\(hint); allowed here: \(allowed.joined(separator: ", "))")
+            }
+            if entries.values[name] != nil { throw error(k, childPath, "key '\(name)' appears twice") }
+            entries.values[name] = v
+            entries.order.append(name)
+        }
+        for r in required where entries.values[r] == nil {
+            throw error(node, key.isEmpty ? r : "\(key).\(r)", "missing required key '\(r)'")
+        }
+        return entries
+    }
+
+    func sequence(_ node: Node, key: String) throws(TargetError) -> [Node] {
+        guard case .sequence(let seq) = node else { throw error(node, key, "expected a list, found \(kindName(node))") }
+        return Array(seq)
+    }
+
+    func kindName(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let s): return "'\(s.string)'"
+        }
+    }
+
+    func scalar(_ node: Node, key: String, expected: String) throws(TargetError) -> Node.Scalar {
+        guard case .scalar(let s) = node else { throw error(node, key, "expected \(expected), found \(kindName(node))") }
+        if s.style == .singleQuoted || s.style == .doubleQuoted, expected != "text" {
+            throw error(node, key, "expected \(expected), found the quoted text '\(s.string)'")
+        }
+        return s
+    }
+
+    /// A finite number in `range` (`openLow` excludes the lower bound).
+    func number(_ node: Node, key: String, _ range: ClosedRange<Double>, openLow: Bool = false) throws(TargetError) -> Double {
+        let s = try scalar(node, key: key, expected: "a number")
+        guard let v = node.float ?? node.int.map(Double.init), v.isFinite else {
+            throw error(node, key, "expected a number, found '\(s.string)'")
+        }
+        guard (openLow ? v > range.lowerBound : v >= range.lowerBound) && v <= range.upperBound else {
+            let lo = openLow ? "(" : "["
+            throw error(node, key, "\(s.string) is out of range \(lo)\(format(range.lowerBound)), \(format(range.upperBound))]")
+        }
+        return v
+    }
+
+    func bool(_ node: Node, key: String) throws(TargetError) -> Bool {
+        let s = try scalar(node, key: key, expected: "true or false")
+        guard let v = node.bool else { throw error(node, key, "expected true or false, found '\(s.string)'") }
+        return v
+    }
+
+    func text(_ node: Node, key: String) throws(TargetError) -> String {
+        try scalar(node, key: key, expected: "text").string
+    }
+
+    func word(_ node: Node, key: String, _ allowed: [String]) throws(TargetError) -> String {
+        let s = try scalar(node, key: key, expected: "one of \(allowed.joined(separator: ", "))").string
+        guard allowed.contains(s) else {
+            let hint = closest(s, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+            throw error(node, key, "'\(s)' is not one of \(allowed.joined(separator: ", "))\(hint)")
+        }
+        return s
+    }
+
+    private func format(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+    }
+
+    private func closest(_ word: String, in options: [String]) -> String? {
+        let scored = options.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
+        guard let best = scored, best.1 <= max(2, word.count / 3) else { return nil }
+        return best.0
+    }
+
+    private func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a), y = Array(b)
+        if x.isEmpty || y.isEmpty { return max(x.count, y.count) }
+        var prev = Array(0...y.count)
+        for i in 1...x.count {
+            var cur = [i] + Array(repeating: 0, count: y.count)
+            for j in 1...y.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            }
+            prev = cur
+        }
+        return prev[y.count]
+    }
+}
+
+/// The checked entries of one YAML mapping of a target file.
+struct TargetEntries {
+    let node: Node
+    let path: String
+    let reader: TargetYAMLReader
+    var values: [String: Node] = [:]
+    var order: [String] = []
+
+    func path(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    subscript(_ key: String) -> Node? { values[key] }
+
+    func number(_ key: String, _ range: ClosedRange<Double>, openLow: Bool = false, default def: Double? = nil) throws(TargetError) -> Double {
+        guard let n = values[key] else {
+            if let def { return def }
+            throw reader.error(node, path(key), "missing required key '\(key)'")
+        }
+        return try reader.number(n, key: path(key), range, openLow: openLow)
+    }
+
+    func optionalNumber(_ key: String, _ range: ClosedRange<Double>, openLow: Bool = false) throws(TargetError) -> Double? {
+        guard let n = values[key] else { return nil }
+        return try reader.number(n, key: path(key), range, openLow: openLow)
+    }
+
+    func bool(_ key: String, default def: Bool) throws(TargetError) -> Bool {
+        guard let n = values[key] else { return def }
+        return try reader.bool(n, key: path(key))
+    }
+
+    func text(_ key: String, default def: String? = nil) throws(TargetError) -> String {
+        guard let n = values[key] else {
+            if let def { return def }
+            throw reader.error(node, path(key), "missing required key '\(key)'")
+        }
+        return try reader.text(n, key: path(key))
+    }
+
+    func word(_ key: String, _ allowed: [String], default def: String? = nil) throws(TargetError) -> String {
+        guard let n = values[key] else {
+            if let def { return def }
+            throw reader.error(node, path(key), "missing required key '\(key)'")
+        }
+        return try reader.word(n, key: path(key), allowed)
+    }
+}
