@@ -83,11 +83,16 @@ public struct LatencyModel: Sendable {
         var runtimeWeightBits = 0
         var used = t.precisions.first!
         let cacheBytes = t.memory.cacheBytes ?? 0
+        // Layers without weights (pooling, adds, activations) run at the precision of the
+        // network's weights: an 8-bit activation between float layers stays float.
+        var networkWeightBits = 0
+        for n in graph.nodes where n.weightCount > 0 { networkWeightBits = max(networkWeightBits, n.weights?.bits ?? 32) }
+        if networkWeightBits == 0 { networkWeightBits = graph.activationBits }
         for layer in cost.layers {
             guard let kind = OperationKind(layer.category) else { continue }
             let first = graph.nodes[layer.nodes.lowerBound]
             let weights = first.weightCount
-            let weightBits = kind.hasWeights ? (first.weights?.bits ?? 32) : graph.activationBits
+            let weightBits = kind.hasWeights ? (first.weights?.bits ?? 32) : networkWeightBits
             let precision: Precision
             if let p = t.executionPrecision(weightBits: weightBits, activationBits: graph.activationBits) {
                 precision = p

@@ -6,7 +6,7 @@ struct CandidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "candidate",
         abstract: "Inspect candidates: what they cost.",
-        subcommands: [Cost.self, Graph.self]
+        subcommands: [Cost.self, Graph.self, Latency.self]
     )
 
     struct Cost: AsyncParsableCommand {

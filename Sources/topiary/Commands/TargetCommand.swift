@@ -1,0 +1,278 @@
+import ArgumentParser
+import Foundation
+import TopiaryCore
+import TopiaryHardware
+
+struct TargetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "target",
+        abstract: "Hardware targets: list and show their profiles, calibrate them from measurements.",
+        discussion: """
+            A target is named (looked up as DIR/NAME.yaml, DIR being --targets, else $TOPIARY_TARGETS, \
+            else SearchSpaces/targets) or given as a path to its YAML file. A calibration saved as \
+            DIR/NAME.calibration.json is used by `candidate latency` unless --uncalibrated is given.
+            """,
+        subcommands: [List.self, Show.self, Calibrate.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the target profiles with their main figures.")
+        @OptionGroup var location: TargetLocation
+
+        func run() async throws {
+            let dir = location.directory
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+            if files.isEmpty { throw InputError("\(dir): no target profiles (NAME.yaml) there") }
+            var t = TextTable(["target", "kind", "peak GOPS", "bandwidth", "limits", "calibrated", "description"])
+            for f in files {
+                let target = try Targets.load(path: (dir as NSString).appendingPathComponent(f))
+                let peaks = target.precisions.map { "\($0.rawValue) \(Targets.number(target.peakGOPS[$0]!))" }.joined(separator: ", ")
+                let cal = FileManager.default.fileExists(atPath: Targets.calibrationPath(for: target.name, dir: dir)) ? "yes" : ""
+                t.add([target.name, target.kind.rawValue, peaks, "\(Targets.number(target.memory.bandwidthGBs)) GB/s",
+                       Targets.limits(target), cal, target.description])
+            }
+            t.rightAligned = []
+            print(t.render())
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one target's profile (and its calibration, if any).")
+        @Argument(help: "Target name or YAML path.") var target: String
+        @OptionGroup var location: TargetLocation
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let path = try location.path(of: target)
+            let t = try Targets.load(path: path)
+            let calPath = Targets.calibrationPath(for: t.name, dir: (path as NSString).deletingLastPathComponent)
+            let cal = FileManager.default.fileExists(atPath: calPath) ? try Targets.loadCalibration(calPath, for: t) : nil
+            if json {
+                var pairs: [(String, JSONValue)] = [
+                    ("name", .string(t.name)), ("kind", .string(t.kind.rawValue)), ("description", .string(t.description)),
+                    ("file", .string(path)), ("fingerprint", .string(t.fingerprint)),
+                    ("peak_gops", .object(t.precisions.map { ($0.rawValue, .double(t.peakGOPS[$0]!)) })),
+                    ("efficiency", .object(OperationKind.allCases.map { ($0.rawValue, .double(t.efficiency[$0]!)) })),
+                    ("memory", .object(Targets.memoryFields(t).map { ($0.0, $0.1) })),
+                    ("overhead", .object([("layer_us", .double(t.overhead.layerMicroseconds)), ("inference_us", .double(t.overhead.inferenceMicroseconds))])),
+                    ("sparsity", .object([("unstructured", .bool(t.sparsity.unstructured)), ("efficiency", .double(t.sparsity.efficiency))])),
+                    ("power", .object([("active_w", .double(t.power.activeWatts)), ("idle_w", .double(t.power.idleWatts))])),
+                ]
+                if let cal { pairs.append(("calibration", cal.json)) }
+                print(JSONValue.object(pairs).text(pretty: true))
+                return
+            }
+            print("\(t.name) (\(t.kind.rawValue)): \(t.description)")
+            print("file: \(path)")
+            var p = TextTable(["precision", "peak GOPS"])
+            for x in t.precisions { p.add([x.rawValue, Targets.number(t.peakGOPS[x]!)]) }
+            print(p.render())
+            print("efficiency (share of peak): " + OperationKind.allCases.map { "\($0.rawValue) \(Targets.number(t.efficiency[$0]!))" }.joined(separator: ", "))
+            print("memory: " + Targets.memoryFields(t).map { k, v in "\(k) \(v.doubleValue.map(Targets.number) ?? v.intValue.map { Format.bytes($0) } ?? "")" }.joined(separator: ", "))
+            print("overhead: \(Targets.number(t.overhead.layerMicroseconds)) µs per layer, \(Targets.number(t.overhead.inferenceMicroseconds)) µs per inference")
+            print("sparse kernels: " + (t.sparsity.unstructured ? "yes, \(Int(t.sparsity.efficiency * 100))% of the skipped work saved" : "no"))
+            print("power: \(Targets.number(t.power.activeWatts)) W active, \(Targets.number(t.power.idleWatts)) W idle")
+            if let cal {
+                print("calibrated: \(cal.samples) measurements, scale \(Targets.number(cal.scale)), λ \(Targets.number(cal.lambda)); fit \(cal.quality)")
+                if let cv = cal.crossValidated { print("  cross-validated: \(cv)") }
+            } else {
+                print("calibrated: no (topiary target calibrate \(t.name) --measurements FILE.csv)")
+            }
+        }
+    }
+
+    struct Calibrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fit a target's latency model to measured latencies and save the calibration.",
+            discussion: """
+                FILE.csv has a header row and the columns `measured_ms` and either `candidate` (the \
+                candidate's JSON, quoted) or `candidate_file` (a JSON file, relative to the CSV). The \
+                space is --space, or a `space` column naming SearchSpaces/NAME.yaml. Other columns are \
+                ignored, so bench/latency_validation.py's output reads as it is.
+                A random --holdout share is left out of a first fit to report held-out quality (share of \
+                predictions within ±10% and Spearman ρ); the saved calibration is then fitted on all rows.
+                """)
+        @Argument(help: "Target name or YAML path.") var target: String
+        @OptionGroup var location: TargetLocation
+        @Option(help: "CSV of measurements.") var measurements: String
+        @Option(help: "Search-space YAML of every candidate (else the CSV's `space` column).") var space: String?
+        @Option(help: "Where to write the calibration (default: beside the target, NAME.calibration.json).") var out: String?
+        @Option(help: "Share of rows held out to report quality (0 to skip).") var holdout: Double = 0.25
+        @Option(help: "Seed of the held-out draw.") var seed: UInt64 = 1
+        @Flag(help: "Fit and report, but write nothing.") var dryRun = false
+
+        func validate() throws {
+            if !(0..<1).contains(holdout) { throw ValidationError("--holdout must be in [0, 1)") }
+        }
+
+        func run() async throws {
+            let path = try location.path(of: target)
+            let t = try Targets.load(path: path)
+            let model = LatencyModel(target: t)
+            let samples = try Targets.samples(csv: measurements, space: space, model: model)
+            let calibrator = Calibrator()
+            print("\(t.name): \(samples.count) measurements from \(measurements)")
+            let raw = FitQuality(predicted: samples.map { $0.features.milliseconds() }, measured: samples.map(\.measuredMilliseconds))
+            print("uncalibrated profile:   \(raw)")
+            let heldCount = Int((holdout * Double(samples.count)).rounded())
+            if heldCount >= 1 && samples.count - heldCount >= 2 {
+                var rng = SeededGenerator(seed: seed)
+                var idx = Array(samples.indices)
+                for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, rng.index(below: i + 1)) }
+                let test = idx.prefix(heldCount).map { samples[$0] }
+                let train = idx.dropFirst(heldCount).map { samples[$0] }
+                let fit = try Targets.fit(calibrator, train, t)
+                let q = FitQuality(predicted: test.map { $0.features.milliseconds(with: fit.coefficients) }, measured: test.map(\.measuredMilliseconds))
+                print("held out (\(train.count) fitted, \(test.count) held out): \(q)")
+            }
+            let cal = try Targets.fit(calibrator, samples, t)
+            print("fitted on all \(samples.count): \(cal.quality)")
+            if let cv = cal.crossValidated { print("cross-validated (choosing λ = \(Targets.number(cal.lambda))): \(cv)") }
+            print("scale \(Targets.number(cal.scale)); coefficients: " + cal.coefficients.values.sorted { $0.key < $1.key }
+                .map { "\($0.key.name) \(Targets.number($0.value))" }.joined(separator: ", "))
+            if dryRun { return }
+            let dest = out ?? Targets.calibrationPath(for: t.name, dir: (path as NSString).deletingLastPathComponent)
+            do {
+                try Data((cal.json.text(pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: dest))
+            } catch {
+                throw RuntimeError("\(dest): cannot write the calibration: \(error.localizedDescription)")
+            }
+            print("wrote \(dest)")
+        }
+    }
+}
+
+/// Where target profiles are looked up.
+struct TargetLocation: ParsableArguments {
+    @Option(name: .customLong("targets"), help: "Directory of target profiles (default: $TOPIARY_TARGETS, else SearchSpaces/targets).")
+    var targetsDirectory: String?
+
+    var directory: String {
+        targetsDirectory ?? ProcessInfo.processInfo.environment["TOPIARY_TARGETS"] ?? "SearchSpaces/targets"
+    }
+
+    /// The YAML file of a target given by name or path.
+    func path(of target: String) throws -> String {
+        if target.hasSuffix(".yaml") || target.hasSuffix(".yml") || target.contains("/") {
+            guard FileManager.default.fileExists(atPath: target) else { throw InputError("\(target): no such file") }
+            return target
+        }
+        let p = (directory as NSString).appendingPathComponent("\(target).yaml")
+        guard FileManager.default.fileExists(atPath: p) else {
+            let known = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yaml") }
+                .map { String($0.dropLast(5)) }.sorted()
+            throw InputError("no target '\(target)' in \(directory)" + (known.isEmpty ? "" : "; known: \(known.joined(separator: ", "))"))
+        }
+        return p
+    }
+}
+
+/// Loading targets, calibrations and measurement files for the commands, with their
+/// errors turned into bad-input errors (exit status 2).
+enum Targets {
+    static func load(path: String) throws -> HardwareTarget {
+        do { return try HardwareTarget.load(path: path) } catch { throw InputError(error.description) }
+    }
+
+    static func calibrationPath(for name: String, dir: String) -> String {
+        (dir as NSString).appendingPathComponent("\(name).calibration.json")
+    }
+
+    static func loadCalibration(_ path: String, for target: HardwareTarget) throws -> Calibration {
+        do {
+            let cal = try Calibration.parse(json: try Inputs.text(path), file: path)
+            try cal.check(against: target)
+            return cal
+        } catch let e as CalibrationError {
+            throw InputError(e.description)
+        }
+    }
+
+    /// The model for a target: with an explicit calibration, else the one saved beside
+    /// the profile (unless `uncalibrated`), else the profile as written.
+    static func model(_ target: String, location: TargetLocation, calibration: String?, uncalibrated: Bool) throws -> (LatencyModel, String?) {
+        let path = try location.path(of: target)
+        let t = try load(path: path)
+        if uncalibrated { return (LatencyModel(target: t), nil) }
+        if let calibration { return (LatencyModel(target: t, calibration: try loadCalibration(calibration, for: t)), calibration) }
+        let beside = calibrationPath(for: t.name, dir: (path as NSString).deletingLastPathComponent)
+        if FileManager.default.fileExists(atPath: beside) {
+            return (LatencyModel(target: t, calibration: try loadCalibration(beside, for: t)), beside)
+        }
+        return (LatencyModel(target: t), nil)
+    }
+
+    static func fit(_ c: Calibrator, _ samples: [CalibrationSample], _ t: HardwareTarget) throws -> Calibration {
+        do { return try c.fit(samples: samples, target: t) } catch { throw InputError(error.description) }
+    }
+
+    /// Calibration samples from a measurement CSV; errors name file:line.
+    static func samples(csv path: String, space spacePath: String?, model: LatencyModel) throws -> [CalibrationSample] {
+        let table: CSVTable
+        do { table = try CSVTable.parse(try Inputs.text(path), file: path) } catch let e as CalibrationError { throw InputError(e.description) }
+        guard let cMs = table.column("measured_ms") else { throw InputError("\(path): no 'measured_ms' column (header: \(table.header.joined(separator: ",")))") }
+        let cCand = table.column("candidate"), cFile = table.column("candidate_file"), cSpace = table.column("space")
+        if cCand == nil && cFile == nil { throw InputError("\(path): needs a 'candidate' (JSON) or 'candidate_file' column") }
+        if spacePath == nil && cSpace == nil { throw InputError("\(path): no 'space' column; give --space") }
+        let base = (path as NSString).deletingLastPathComponent
+        var spaces: [String: SearchSpace] = [:]
+        func space(_ p: String) throws -> SearchSpace {
+            if let s = spaces[p] { return s }
+            let s = try SearchSpace.load(path: p)
+            spaces[p] = s
+            return s
+        }
+        var out: [CalibrationSample] = []
+        for row in table.rows {
+            let place = "\(path):\(row.line)"
+            guard let ms = Double(row.fields[cMs].trimmingCharacters(in: .whitespaces)), ms.isFinite, ms > 0 else {
+                throw InputError("\(place): measured_ms '\(row.fields[cMs])' is not a positive number")
+            }
+            let spaceFile: String
+            if let spacePath { spaceFile = spacePath } else {
+                let name = row.fields[cSpace!]
+                spaceFile = name.hasSuffix(".yaml") ? name : "SearchSpaces/\(name).yaml"
+            }
+            let s: SearchSpace
+            do { s = try space(spaceFile) } catch { throw InputError("\(place): \(error)") }
+            var json = cCand.map { row.fields[$0] } ?? ""
+            if json.isEmpty, let cFile {
+                let f = row.fields[cFile]
+                json = try Inputs.text(f.hasPrefix("/") ? f : (base as NSString).appendingPathComponent(f))
+            }
+            let candidate: Candidate
+            do { candidate = try s.decode(json: json.trimmingCharacters(in: .whitespacesAndNewlines)) } catch { throw InputError("\(place): \(error)") }
+            out.append(model.sample(NetworkGraph.build(compressed: candidate, in: s), measuredMilliseconds: ms, label: place))
+        }
+        if out.isEmpty { throw InputError("\(path): no measurements") }
+        return out
+    }
+
+    static func number(_ x: Double) -> String {
+        if x == x.rounded() && abs(x) < 1e12 { return String(Int(x)) }
+        if abs(x) >= 100 { return String(format: "%.1f", x) }
+        return String(format: "%.3g", x)
+    }
+
+    static func limits(_ t: HardwareTarget) -> String {
+        var parts: [String] = []
+        if let f = t.memory.weightStorageBytes { parts.append("flash \(Format.bytes(f))") }
+        if let s = t.memory.activationBytes { parts.append("SRAM \(Format.bytes(s))") }
+        if let c = t.memory.weightCacheBytes { parts.append("weight SRAM \(Format.bytes(c))") }
+        if let c = t.memory.capacityBytes { parts.append("memory \(Format.bytes(c))") }
+        return parts.joined(separator: ", ")
+    }
+
+    static func memoryFields(_ t: HardwareTarget) -> [(String, JSONValue)] {
+        let m = t.memory
+        var out: [(String, JSONValue)] = [("bandwidth_gbs", .double(m.bandwidthGBs))]
+        if let v = m.cacheBytes { out.append(("cache_bytes", .int(v))) }
+        if let v = m.cacheBandwidthGBs { out.append(("cache_bandwidth_gbs", .double(v))) }
+        if let v = m.capacityBytes { out.append(("capacity_bytes", .int(v))) }
+        if let v = m.weightStorageBytes { out.append(("weight_storage_bytes", .int(v))) }
+        if let v = m.activationBytes { out.append(("activation_bytes", .int(v))) }
+        if let v = m.weightCacheBytes { out.append(("weight_cache_bytes", .int(v))) }
+        if let v = m.weightStreamGBs { out.append(("weight_stream_gbs", .double(v))) }
+        return out
+    }
+}
