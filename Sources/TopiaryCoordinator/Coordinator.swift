@@ -469,7 +469,7 @@ struct CoordinatorLoop {
         let freeSlots = workers.values.reduce(0) { $0 + max(0, $1.free) }
         for id in searches.keys.sorted() {
             guard var s = searches[id], s.record.state == .active else { continue }
-            let want = min(s.budget - s.created, freeSlots + config.lookahead - s.queued)
+            let want = min(s.budget - s.created, 2 * freeSlots + config.lookahead - s.queued)
             guard want > 0 else { continue }
             let drawn = s.draw(want)
             if drawn.isEmpty {
@@ -494,36 +494,51 @@ struct CoordinatorLoop {
 
     /// Fills free worker slots from the queues of active searches, fairly: each slot goes
     /// to the search with the fewest running trials among those the worker can serve.
+    /// All the trials of one turn are started in one store transaction.
     mutating func dispatch() {
-        let order = workers.keys.sorted()
+        var picks: [(worker: String, search: Int64, trial: QueuedTrial)] = []
+        var free = workers.mapValues(\.free)
         var progress = true
         while progress {
             progress = false
-            for name in order {
-                guard let w = workers[name], w.free > 0 else { continue }
-                let candidates = searches.values.filter { s in
+            for name in workers.keys.sorted() {
+                guard let w = workers[name], free[name]! > 0 else { continue }
+                let eligible = searches.values.filter { s in
                     s.record.state == .active && s.queued > 0 && w.trainers.contains(s.settings.trainer)
                 }
-                guard let pick = candidates.min(by: { ($0.running, $0.id) < ($1.running, $1.id) }) else { continue }
-                var s = pick
-                guard let q = s.popQueued() else { continue }
-                searches[s.id] = s
-                guard let job = s.job(q, kind: .train) else {
-                    logger.error("queued trial has no candidate", metadata: ["search": "\(s.id)", "trial": "\(q.trial)"])
-                    continue
-                }
-                do {
-                    try store.markRunning(trial: q.trial, attempt: q.attempt, worker: name)
-                } catch {
-                    logger.warning("could not start a trial", metadata: ["search": "\(s.id)", "trial": "\(q.trial)", "error": "\(error)"])
-                    continue
-                }
-                searches[s.id]!.running += 1
-                workers[name]!.running[job.ref] = s.id
-                send(w.identity, job.envelope)
-                dispatched += 1
+                guard let pick = eligible.min(by: { ($0.running, $0.id) < ($1.running, $1.id) }),
+                      let q = searches[pick.id]!.popQueued() else { continue }
+                searches[pick.id]!.running += 1  // counts toward fairness within this turn
+                free[name]! -= 1
+                picks.append((name, pick.id, q))
                 progress = true
             }
+        }
+        guard !picks.isEmpty else { return }
+        let errors: [StoreError?]
+        do {
+            errors = try store.markRunning(picks.map { TrialStart(trial: $0.trial.trial, attempt: $0.trial.attempt, worker: $0.worker) })
+        } catch {
+            logger.error("could not start trials; they stay queued", metadata: ["count": "\(picks.count)", "error": "\(error)"])
+            for p in picks.reversed() {
+                searches[p.search]?.running -= 1
+                searches[p.search]?.pushFront(p.trial)
+            }
+            return
+        }
+        for (p, error) in zip(picks, errors) {
+            if let error {
+                searches[p.search]?.running -= 1
+                logger.warning("could not start a trial", metadata: ["search": "\(p.search)", "trial": "\(p.trial.trial)", "error": "\(error)"])
+                continue
+            }
+            guard let s = searches[p.search], let job = s.job(p.trial, kind: .train), let w = workers[p.worker] else {
+                logger.error("queued trial has no candidate", metadata: ["search": "\(p.search)", "trial": "\(p.trial.trial)"])
+                continue
+            }
+            workers[p.worker]!.running[job.ref] = p.search
+            send(w.identity, job.envelope)
+            dispatched += 1
         }
     }
 }

@@ -86,6 +86,16 @@ struct SearchRuntime {
 
     mutating func pushQueued(_ t: QueuedTrial) { queue.append(t) }
 
+    /// Puts a trial back at the head of the queue (its start failed).
+    mutating func pushFront(_ t: QueuedTrial) {
+        if queueHead > 0 {
+            queueHead -= 1
+            queue[queueHead] = t
+        } else {
+            queue.insert(t, at: 0)
+        }
+    }
+
     /// Draws the next candidates for the search (random sampling here; strategies proper
     /// plug in behind the same call), skipping those already tried and those that break a
     /// constraint. Returns at most `count`; the draw sequence depends only on the seed, so a

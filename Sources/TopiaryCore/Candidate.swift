@@ -16,7 +16,25 @@ public struct Candidate: Hashable, Sendable {
     }
 
     /// Canonical JSON text: `{"arch":{...},"compression":{...},"space":"..."}`, keys sorted.
-    public var canonicalJSON: String { json.canonical }
+    /// Written directly (this runs for every candidate a search draws); equal to `json.canonical`.
+    public var canonicalJSON: String {
+        var out = "{\"arch\":{"
+        out.reserveCapacity(64 + choices.count * 32)
+        var first = true
+        for (k, v) in choices.sorted(by: { $0.key < $1.key }) where !CompressionKeys.all.contains(k) {
+            if !first { out += "," }
+            first = false
+            out += JSONText.quote(k)
+            out += ":"
+            out += v.json
+        }
+        out += "},\"compression\":"
+        out += compression.json.canonical
+        out += ",\"space\":"
+        out += JSONText.quote(space)
+        out += "}"
+        return out
+    }
 
     /// The canonical JSON as a value, for embedding in larger documents.
     public var json: JSONValue {

@@ -54,10 +54,14 @@ public final class ZMQSocket {
 
     let handle: UnsafeMutableRawPointer
     private var closed = false
+    /// Held so the context is terminated only after its last socket closes
+    /// (`zmq_ctx_term` waits for open sockets).
+    private let context: ZMQContext
 
     public init(_ context: ZMQContext, _ kind: Kind) throws {
         guard let h = zmq_socket(context.handle, kind.raw) else { throw ZMQError.last("zmq_socket") }
         handle = h
+        self.context = context
         try set(ZMQ_LINGER, Int32(0))
     }
 
