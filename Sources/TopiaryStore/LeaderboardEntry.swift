@@ -36,6 +36,29 @@ public struct LeaderboardEntry: Sendable, Equatable, Decodable, FetchableRecord 
         case compressionSummary = "compression_summary"
     }
 
+    /// Decodes a row by column name (faster than going through `Decoder`; a Pareto front
+    /// can hold thousands of entries).
+    public init(row: Row) {
+        candidateID = row[CodingKeys.candidateID.rawValue]
+        searchID = row[CodingKeys.searchID.rawValue]
+        trialID = row[CodingKeys.trialID.rawValue]
+        fidelity = row[CodingKeys.fidelity.rawValue]
+        accuracy = row[CodingKeys.accuracy.rawValue]
+        target = row[CodingKeys.target.rawValue]
+        latencyMs = row[CodingKeys.latencyMs.rawValue]
+        predictedMs = row[CodingKeys.predictedMs.rawValue]
+        measuredMs = row[CodingKeys.measuredMs.rawValue]
+        sizeBytes = row[CodingKeys.sizeBytes.rawValue]
+        peakActivationBytes = row[CodingKeys.peakActivationBytes.rawValue]
+        macs = row[CodingKeys.macs.rawValue]
+        params = row[CodingKeys.params.rawValue]
+        weightBits = row[CodingKeys.weightBits.rawValue]
+        activationBits = row[CodingKeys.activationBits.rawValue]
+        pruningMethod = row[CodingKeys.pruningMethod.rawValue]
+        compressionSummary = row[CodingKeys.compressionSummary.rawValue]
+        metrics = row[CodingKeys.metrics.rawValue]
+    }
+
     /// The entry's figure for an objective (nil when it has none, e.g. no latency).
     public func value(of objective: Objective) -> Double? {
         switch objective {

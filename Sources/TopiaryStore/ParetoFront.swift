@@ -9,9 +9,11 @@ public enum ParetoFront {
         precondition(d >= 1 && points.count % d == 0, "points must hold whole points of \(d) coordinates")
         let n = points.count / d
         if n == 0 { return [] }
-        let order = (0..<n).sorted { a, b in
-            for k in 0..<d where points[a * d + k] != points[b * d + k] { return points[a * d + k] < points[b * d + k] }
-            return a < b
+        let order: [Int] = points.withUnsafeBufferPointer { p in
+            (0..<n).sorted { a, b in
+                for k in 0..<d where p[a * d + k] != p[b * d + k] { return p[a * d + k] < p[b * d + k] }
+                return a < b
+            }
         }
         // Sorted lexicographically, a dominator comes before what it dominates, and any
         // dominated point is dominated by some point already on the front.
@@ -35,16 +37,18 @@ public enum ParetoFront {
         }
         // Front members in a move-to-front list: the ones that dominate often are tried first.
         var checkOrder: [Int] = []
-        for i in order {
-            var dominated = false
-            for (pos, j) in checkOrder.enumerated() where dominates(j, i, points, d) {
-                dominated = true
-                if pos > 0 { checkOrder.swapAt(pos, pos / 2) }
-                break
-            }
-            if !dominated {
-                front.append(i)
-                checkOrder.append(i)
+        points.withUnsafeBufferPointer { p in
+            for i in order {
+                var dominated = false
+                for pos in checkOrder.indices where dominates(checkOrder[pos], i, p, d) {
+                    dominated = true
+                    if pos > 0 { checkOrder.swapAt(pos, pos / 2) }
+                    break
+                }
+                if !dominated {
+                    front.append(i)
+                    checkOrder.append(i)
+                }
             }
         }
         return front
@@ -52,7 +56,7 @@ public enum ParetoFront {
 
     /// Whether point `a` dominates point `b`.
     @inline(__always)
-    static func dominates(_ a: Int, _ b: Int, _ p: [Double], _ d: Int) -> Bool {
+    static func dominates(_ a: Int, _ b: Int, _ p: UnsafeBufferPointer<Double>, _ d: Int) -> Bool {
         var strictly = false
         for k in 0..<d {
             let x = p[a * d + k], y = p[b * d + k]

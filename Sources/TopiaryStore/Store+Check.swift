@@ -20,6 +20,8 @@ public struct StoreCheckReport: Sendable {
     /// Migrations this build would apply when it next opens the file.
     public var pendingMigrations: [String]
     public var journalMode: String
+    /// The SQLite library in use, e.g. `3.40.1`.
+    public var sqliteVersion: String
     /// Rows per table, for the tables that exist.
     public var rowCounts: [(table: String, rows: Int)]
 
@@ -59,6 +61,7 @@ extension Store {
                     unknownMigrations: applied.subtracting(known).sorted(),
                     pendingMigrations: known.filter { !applied.contains($0) },
                     journalMode: try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "?",
+                    sqliteVersion: try String.fetchOne(db, sql: "SELECT sqlite_version()") ?? "?",
                     rowCounts: counts)
             }
         } catch let e as DatabaseError {

@@ -25,12 +25,15 @@ extension Store {
             let newCandidates = try insertCandidates(db, requests.map(\.candidate), at: now)
             var trials: [TrialRecord] = []
             trials.reserveCapacity(requests.count)
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO trials (search_id, candidate_id, kind, fidelity, state, attempt, queued_at)
+                VALUES (?, ?, ?, ?, 'queued', 1, ?)
+                """)
             for r in requests {
-                var t = TrialRecord(id: nil, searchID: search, candidateID: r.candidate.id, kind: r.kind, fidelity: r.fidelity,
-                                    state: .queued, attempt: 1, workerID: nil, queuedAt: now, startedAt: nil, finishedAt: nil,
-                                    metrics: nil, accuracy: nil, error: nil)
-                try t.insert(db)
-                trials.append(t)
+                try insert.execute(arguments: [search, r.candidate.id, r.kind.rawValue, r.fidelity, now.timeIntervalSince1970])
+                trials.append(TrialRecord(id: db.lastInsertedRowID, searchID: search, candidateID: r.candidate.id, kind: r.kind,
+                                          fidelity: r.fidelity, state: .queued, attempt: 1, workerID: nil, queuedAt: now,
+                                          startedAt: nil, finishedAt: nil, metrics: nil, accuracy: nil, error: nil))
             }
             if !requests.isEmpty {
                 try appendEvent(db, kind: "trials.enqueued",
@@ -44,9 +47,15 @@ extension Store {
     /// INSERT OR IGNORE of candidates; returns how many rows were new.
     func insertCandidates(_ db: Database, _ candidates: [CandidateRecord], at now: Date) throws -> Int {
         var added = 0
-        for var c in candidates {
-            c.createdAt = now
-            try c.insert(db, onConflict: .ignore)
+        let insert = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO candidates (id, space_name, canonical_json, macs, params, size_bytes, peak_activation_bytes,
+                                              weight_bits, activation_bits, pruning_method, pruning_ratio, compression_summary, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for c in candidates {
+            try insert.execute(arguments: [c.id, c.spaceName, c.canonicalJSON, c.macs, c.params, c.sizeBytes, c.peakActivationBytes,
+                                           c.weightBits, c.activationBits, c.pruningMethod, c.pruningRatio, c.compressionSummary,
+                                           now.timeIntervalSince1970])
             added += db.changesCount
         }
         return added

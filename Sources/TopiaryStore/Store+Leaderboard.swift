@@ -15,9 +15,10 @@ extension Store {
         let slice = try LeaderboardSlice(query, needsLatency: query.maxLatencyMs != nil || query.orderBy == .latency)
         let order = Self.orderSQL(query.orderBy)
         return try read("ranking the leaderboard") { db in
-            var entries = try fetchEntries(db, slice: slice, inner: """
-                SELECT * FROM leaderboard WHERE \(slice.whereSQL) ORDER BY \(order) LIMIT ?
-                """, innerArguments: slice.arguments + [query.limit], order: order)
+            // Rank keys only: the sorter then carries two columns per row instead of the whole row.
+            var entries = try fetchEntries(db, slice: slice, keys: """
+                SELECT candidate_id FROM leaderboard WHERE \(slice.whereSQL) ORDER BY \(order) LIMIT ?
+                """, keyArguments: slice.arguments + [query.limit], order: order)
             for i in entries.indices { entries[i].rank = i + 1 }
             return entries
         }
@@ -36,25 +37,24 @@ extension Store {
         let d = objectives.count
         let columns = objectives.map(\.column)
         return try read("computing the Pareto front") { db in
-            var ids: [String] = []
+            // Within a slice each candidate has one row and one best trial, so the trial id
+            // (an integer, cheaper to carry than the candidate id) identifies the row.
+            var trials: [Int64] = []
             var points: [Double] = []
             let cursor = try Row.fetchCursor(db, sql: """
-                SELECT candidate_id, \(columns.joined(separator: ", ")) FROM leaderboard
+                SELECT trial_id, \(columns.joined(separator: ", ")) FROM leaderboard
                 WHERE \(slice.whereSQL) AND \(columns.map { "\($0) IS NOT NULL" }.joined(separator: " AND "))
                 """, arguments: StatementArguments(slice.arguments))
+            let signs = objectives.map { $0.maximize ? -1.0 : 1.0 }
             while let row = try cursor.next() {
-                ids.append(row[0])
-                for (k, o) in objectives.enumerated() {
-                    let v: Double = row[k + 1]
-                    points.append(o.maximize ? -v : v)
-                }
+                trials.append(row[0])
+                for k in 0..<d { points.append(signs[k] * (row[k + 1] as Double)) }
             }
             let front = ParetoFront.indices(of: points, dimensions: d)
-            let frontIDs = front.map { ids[$0] }
             let order = objectives.map { $0.maximize ? "\($0.column) DESC" : "\($0.column) ASC" }.joined(separator: ", ") + ", candidate_id"
-            var entries = try fetchEntries(db, slice: slice, inner: """
-                SELECT * FROM leaderboard WHERE scope = ? AND target = ? AND candidate_id IN (SELECT value FROM json_each(?))
-                """, innerArguments: [slice.scope, slice.target, JSONValue.array(frontIDs.map { .string($0) }).canonical], order: order)
+            var entries = try fetchEntries(db, slice: slice, keys: """
+                SELECT t.candidate_id FROM json_each(?) j JOIN trials t ON t.id = j.value
+                """, keyArguments: [JSONValue.array(front.map { .int(Int(trials[$0])) }).canonical], order: order)
             for i in entries.indices { entries[i].rank = i + 1 }
             return entries
         }
@@ -72,9 +72,10 @@ extension Store {
         }
     }
 
-    /// Leaderboard rows chosen by `inner`, with their candidate's compression summary, the
-    /// trial's metrics and the latency on the query's target, sorted by `order`.
-    func fetchEntries(_ db: Database, slice: LeaderboardSlice, inner: String, innerArguments: [(any DatabaseValueConvertible)?],
+    /// The slice's rows for the candidate ids `keys` selects, with their candidate's
+    /// compression summary, the trial's metrics and the latency on the query's target,
+    /// sorted by `order`.
+    func fetchEntries(_ db: Database, slice: LeaderboardSlice, keys: String, keyArguments: [(any DatabaseValueConvertible)?],
                       order: String) throws -> [LeaderboardEntry] {
         let outerOrder = order.split(separator: ",").map { "l." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
         let latency = slice.target.isEmpty ? "lt" : "l"
@@ -83,12 +84,13 @@ extension Store {
                    \(latency).latency_ms, \(latency).predicted_ms, \(latency).measured_ms,
                    l.size_bytes, l.peak_activation_bytes, l.macs, l.params, l.weight_bits, l.activation_bits,
                    l.pruning_method, c.compression_summary, t.metrics
-            FROM (\(inner)) l
+            FROM (\(keys)) k
+            JOIN leaderboard l ON l.scope = ? AND l.target = ? AND l.candidate_id = k.candidate_id
             JOIN candidates c ON c.id = l.candidate_id
             JOIN trials t ON t.id = l.trial_id
             LEFT JOIN leaderboard lt ON lt.scope = l.scope AND lt.target = ? AND lt.candidate_id = l.candidate_id
             ORDER BY \(outerOrder)
-            """, arguments: StatementArguments([slice.queryTarget] + innerArguments + [slice.queryTarget ?? ""]))
+            """, arguments: StatementArguments([slice.queryTarget] + keyArguments + [slice.scope, slice.target, slice.queryTarget ?? ""]))
     }
 
     static func orderSQL(_ o: Objective) -> String {

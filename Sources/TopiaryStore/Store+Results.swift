@@ -47,7 +47,7 @@ extension Store {
         }
         return try write("recording \(results.count) results") { db in
             try checked.map { r, metricsText, accuracy in
-                guard var t = try TrialRecord.fetchOne(db, key: r.trial) else { throw StoreError.noSuchTrial(r.trial) }
+                guard var t = try TrialRecord.fetch(db, id: r.trial) else { throw StoreError.noSuchTrial(r.trial) }
                 if let ignored = try ignoreIfStale(db, t, attempt: r.attempt, report: "result") { return ignored }
                 guard t.state.canMove(to: .completed) else {
                     throw StoreError.illegalTransition(trial: t.trialID, from: t.state, to: .completed)
@@ -56,7 +56,8 @@ extension Store {
                 t.finishedAt = clock()
                 t.metrics = metricsText
                 t.accuracy = accuracy
-                try t.update(db, columns: [TrialRecord.CodingKeys.state, .finishedAt, .metrics, .accuracy])
+                try db.cachedStatement(sql: "UPDATE trials SET state = 'completed', finished_at = ?, metrics = ?, accuracy = ? WHERE id = ?")
+                    .execute(arguments: [t.finishedAt!.timeIntervalSince1970, metricsText, accuracy, t.trialID])
                 switch t.kind {
                 case .train:
                     try updateLeaderboard(db, with: t)
@@ -79,7 +80,7 @@ extension Store {
     @discardableResult
     public func recordFailure(trial: Int64, attempt: Int, error: String, retryable: Bool = false) throws -> ReportOutcome {
         try write("recording the failure of trial \(trial)") { db in
-            guard let t = try TrialRecord.fetchOne(db, key: trial) else { throw StoreError.noSuchTrial(trial) }
+            guard let t = try TrialRecord.fetch(db, id: trial) else { throw StoreError.noSuchTrial(trial) }
             if let ignored = try ignoreIfStale(db, t, attempt: attempt, report: "failure") { return ignored }
             guard t.state == .running else { throw StoreError.illegalTransition(trial: trial, from: t.state, to: .failed) }
             if retryable { return try requeueOrFail(db, t, reason: error) }
@@ -93,7 +94,7 @@ extension Store {
     @discardableResult
     public func prune(trial: Int64, attempt: Int, reason: String) throws -> ReportOutcome {
         try write("pruning trial \(trial)") { db in
-            guard let t = try TrialRecord.fetchOne(db, key: trial) else { throw StoreError.noSuchTrial(trial) }
+            guard let t = try TrialRecord.fetch(db, id: trial) else { throw StoreError.noSuchTrial(trial) }
             if let ignored = try ignoreIfStale(db, t, attempt: attempt, report: "prune") { return ignored }
             guard t.state.canMove(to: .pruned) else { throw StoreError.illegalTransition(trial: trial, from: t.state, to: .pruned) }
             try finish(db, t, as: .pruned, reason: reason)
@@ -106,7 +107,7 @@ extension Store {
     @discardableResult
     public func cancelTrial(_ trial: Int64, reason: String) throws -> TrialRecord {
         try write("cancelling trial \(trial)") { db in
-            guard let t = try TrialRecord.fetchOne(db, key: trial) else { throw StoreError.noSuchTrial(trial) }
+            guard let t = try TrialRecord.fetch(db, id: trial) else { throw StoreError.noSuchTrial(trial) }
             guard t.state.canMove(to: .cancelled) else { throw StoreError.illegalTransition(trial: trial, from: t.state, to: .cancelled) }
             try finish(db, t, as: .cancelled, reason: reason)
             return t

@@ -15,7 +15,7 @@ extension Store {
     @discardableResult
     public func markRunning(trial: Int64, attempt: Int, worker: String) throws -> TrialRecord {
         try write("starting trial \(trial)") { db in
-            guard var t = try TrialRecord.fetchOne(db, key: trial) else { throw StoreError.noSuchTrial(trial) }
+            guard var t = try TrialRecord.fetch(db, id: trial) else { throw StoreError.noSuchTrial(trial) }
             try start(db, &t, attempt: attempt, worker: worker)
             return t
         }
@@ -38,7 +38,8 @@ extension Store {
         t.state = .running
         t.workerID = worker
         t.startedAt = clock()
-        try t.update(db, columns: [TrialRecord.CodingKeys.state, .workerID, .startedAt])
+        try db.cachedStatement(sql: "UPDATE trials SET state = 'running', worker_id = ?, started_at = ? WHERE id = ?")
+            .execute(arguments: [worker, t.startedAt!.timeIntervalSince1970, id])
     }
 
     func pickQueued(_ db: Database, limit: Int) throws -> [TrialRecord] {

@@ -52,6 +52,13 @@ public final class Store: Sendable {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         config.label = "topiary.store"
+        config.prepareDatabase { db in
+            // The leaderboard is updated at random places; a larger page cache keeps its
+            // upper levels in memory (SQLite's default is 2 MiB).
+            try db.execute(sql: "PRAGMA cache_size = \(db.configuration.readonly ? -16_384 : -65_536)")
+            // Readers scan whole leaderboard slices; mapping the file saves a copy per page.
+            if db.configuration.readonly { try db.execute(sql: "PRAGMA mmap_size = 1073741824") }
+        }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             if durability == .full {

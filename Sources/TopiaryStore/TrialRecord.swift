@@ -37,6 +37,52 @@ public struct TrialRecord: StoreRecord, Equatable {
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
+    /// Decodes a row by column name: trials are read on every report, and this is several
+    /// times faster than going through `Decoder`.
+    public init(row: Row) throws {
+        id = row[CodingKeys.id.rawValue]
+        searchID = row[CodingKeys.searchID.rawValue]
+        candidateID = row[CodingKeys.candidateID.rawValue]
+        guard let kind = TrialKind(rawValue: row[CodingKeys.kind.rawValue]),
+              let state = TrialState(rawValue: row[CodingKeys.state.rawValue]) else {
+            throw StoreError.invalidValue(field: "trials.kind/state", detail: "unknown value in row \(row)")
+        }
+        self.kind = kind
+        self.state = state
+        fidelity = row[CodingKeys.fidelity.rawValue]
+        attempt = row[CodingKeys.attempt.rawValue]
+        workerID = row[CodingKeys.workerID.rawValue]
+        queuedAt = Date(timeIntervalSince1970: row[CodingKeys.queuedAt.rawValue])
+        startedAt = (row[CodingKeys.startedAt.rawValue] as Double?).map(Date.init(timeIntervalSince1970:))
+        finishedAt = (row[CodingKeys.finishedAt.rawValue] as Double?).map(Date.init(timeIntervalSince1970:))
+        metrics = row[CodingKeys.metrics.rawValue]
+        accuracy = row[CodingKeys.accuracy.rawValue]
+        error = row[CodingKeys.error.rawValue]
+    }
+
+    init(id: Int64?, searchID: Int64, candidateID: String, kind: TrialKind, fidelity: Double, state: TrialState, attempt: Int,
+         workerID: String?, queuedAt: Date, startedAt: Date?, finishedAt: Date?, metrics: String?, accuracy: Double?, error: String?) {
+        self.id = id
+        self.searchID = searchID
+        self.candidateID = candidateID
+        self.kind = kind
+        self.fidelity = fidelity
+        self.state = state
+        self.attempt = attempt
+        self.workerID = workerID
+        self.queuedAt = queuedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.metrics = metrics
+        self.accuracy = accuracy
+        self.error = error
+    }
+
+    /// Reads one trial through a cached statement.
+    static func fetch(_ db: Database, id: Int64) throws -> TrialRecord? {
+        try TrialRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM trials WHERE id = ?"), arguments: [id])
+    }
+
     /// The id, which every stored trial has.
     public var trialID: Int64 { id ?? 0 }
 }

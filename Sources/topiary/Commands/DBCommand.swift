@@ -29,7 +29,7 @@ struct DBCommand: AsyncParsableCommand {
             if !r.pendingMigrations.isEmpty {
                 print("pending:         \(r.pendingMigrations.joined(separator: ", ")) (applied when topiary next opens the file for work)")
             }
-            print("journal mode:    \(r.journalMode)")
+            print("journal mode:    \(r.journalMode) (SQLite \(r.sqliteVersion))")
             var t = TextTable(["table", "rows"])
             for (table, rows) in r.rowCounts { t.add([table, Format.grouped(rows)]) }
             print(t.render())
