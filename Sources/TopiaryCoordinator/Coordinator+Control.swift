@@ -1,5 +1,6 @@
 import Foundation
 import TopiaryCore
+import TopiaryHardware
 import TopiaryStore
 import TopiaryWire
 
@@ -99,6 +100,9 @@ extension CoordinatorLoop {
         ]
         if let live {
             p.append(("rejected_by_constraints", .int(live.rejected)))
+            p.append(("infeasible_on_target", .int(live.infeasible)))
+            if let why = live.lastInfeasibility { p.append(("last_infeasibility", .string(why))) }
+            p.append(("latency_model", .string(live.model == nil ? "none" : live.calibratedFrom > 0 ? "calibrated on \(live.calibratedFrom) measurements" : "profile")))
             if let b = live.best { p.append(("best", .object([("accuracy", .double(b.accuracy)), ("candidate", .string(b.candidate))]))) }
         }
         return .object(p)
@@ -120,8 +124,16 @@ extension CoordinatorLoop {
             return try Constraint.parse(s)
         }
         let trainer = r["trainer"]?.stringValue ?? (space.benchmark != nil ? "table" : "pytorch")
+        let kind = TrialKind(rawValue: r["kind"]?.stringValue ?? "train")
+        guard let kind else { throw ControlError("search.start: 'kind' must be train or measure") }
+        let targetYAML = r["target_yaml"]?.stringValue
+        if let targetYAML { _ = try HardwareTarget.parse(yaml: targetYAML, file: "target") }
+        if constraints.contains(where: { $0.metric == .latencyMs }) && targetYAML == nil {
+            throw ControlError("search.start: a latency_ms constraint needs the target's profile (target_yaml)")
+        }
         let settings = RunSettings(trainer: trainer, fidelity: r["fidelity"] ?? .object([]),
-                                   deadlineSeconds: r["deadline_s"]?.intValue ?? 3600, constraints: constraints)
+                                   deadlineSeconds: r["deadline_s"]?.intValue ?? 3600, constraints: constraints,
+                                   kind: kind, targetYAML: targetYAML)
         if trainer == "table" && space.benchmark == nil {
             throw ControlError("search.start: the table trainer needs a benchmark space (nas-bench-macro, nas-bench-201)")
         }

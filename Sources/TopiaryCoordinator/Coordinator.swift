@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TopiaryCore
+import TopiaryHardware
 import TopiaryStore
 import TopiaryWire
 
@@ -137,6 +138,12 @@ struct CoordinatorLoop {
         let space = try SearchSpace.parse(yaml: record.spaceYAML, file: "search \(record.id!) space")
         let settings = try RunSettings(json: (try? JSONText.parse(record.strategySettings)) ?? .object([]))
         var rt = SearchRuntime(record: record, space: space, settings: settings)
+        if let yaml = settings.targetYAML {
+            let target = try HardwareTarget.parse(yaml: yaml, file: "target \(record.target)")
+            let (calibration, samples) = calibrate(target)
+            rt.model = LatencyModel(target: target, calibration: calibration)
+            rt.calibratedFrom = samples
+        }
         let trials = try store.trials(search: record.id!)
         rt.created = trials.count
         // Replay the draws so the sequence continues where it stopped.
@@ -156,6 +163,34 @@ struct CoordinatorLoop {
         }
         searches[rt.id] = rt
         logger.info("search resumed", metadata: ["search": "\(rt.id)", "trials": "\(trials.count)", "queued": "\(rt.queued)"])
+    }
+
+    /// Fits the target's latency model to the latencies workers measured on it, when
+    /// there are enough (5 or more); else the profile's published figures stand alone.
+    func calibrate(_ target: HardwareTarget) -> (Calibration?, Int) {
+        do {
+            let measured = try store.measurements(target: target.name, source: .measured)
+            guard measured.count >= 5 else { return (nil, 0) }
+            var spaces: [String: SearchSpace] = [:]
+            let plain = LatencyModel(target: target)
+            var samples: [CalibrationSample] = []
+            for m in measured {
+                guard let rec = try store.candidate(m.candidateID) else { continue }
+                if spaces[rec.spaceName] == nil, let yaml = try store.spaceYAML(named: rec.spaceName) {
+                    spaces[rec.spaceName] = try? SearchSpace.parse(yaml: yaml, file: rec.spaceName)
+                }
+                guard let space = spaces[rec.spaceName], let c = try? space.decode(json: rec.canonicalJSON) else { continue }
+                samples.append(plain.sample(NetworkGraph.build(compressed: c, in: space), measuredMilliseconds: m.latencyMs, label: m.candidateID))
+            }
+            guard samples.count >= 5 else { return (nil, 0) }
+            let cal = try Calibrator().fit(samples: samples, target: target)
+            logger.notice("latency model calibrated", metadata: ["target": "\(target.name)", "samples": "\(samples.count)",
+                                                                  "within_10pct": "\(cal.quality.withinTenPercent)"])
+            return (cal, samples.count)
+        } catch {
+            logger.warning("could not calibrate the latency model; using the profile alone", metadata: ["target": "\(target.name)", "error": "\(error)"])
+            return (nil, 0)
+        }
     }
 
     // MARK: The loop
@@ -474,17 +509,25 @@ struct CoordinatorLoop {
             let drawn = s.draw(want)
             if drawn.isEmpty {
                 if s.created < s.budget {
-                    logger.warning("no admissible candidates left to draw", metadata: ["search": "\(id)", "created": "\(s.created)", "rejected": "\(s.rejected)"])
+                    logger.warning("no admissible candidates left to draw", metadata: ["search": "\(id)", "created": "\(s.created)", "rejected": "\(s.rejected)",
+                                                                                        "infeasible": "\(s.infeasible)", "last_reason": "\(s.lastInfeasibility ?? "-")"])
                     s.record.budget = s.created
                 }
                 searches[id] = s
                 continue
             }
             do {
-                let requests = drawn.map { TrialRequest(candidate: CandidateRecord($0.0, cost: $0.1), fidelity: s.settings.fidelityValue) }
+                let requests = drawn.map { TrialRequest(candidate: CandidateRecord($0.candidate, cost: $0.cost), fidelity: s.settings.fidelityValue,
+                                                        kind: s.settings.kind) }
                 let trials = try store.enqueue(search: id, requests)
                 for t in trials { s.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID)) }
                 s.created += trials.count
+                let by = "model:\(s.record.target)" + (s.calibratedFrom > 0 ? "+calibrated(\(s.calibratedFrom))" : "")
+                let predicted = drawn.compactMap { d in
+                    d.predictedMs.map { MeasurementRecord(candidateID: d.id, target: s.record.target, source: .predicted, latencyMs: $0,
+                                                          recordedBy: by, recordedAt: Date()) }
+                }
+                if !predicted.isEmpty { try store.recordMeasurements(predicted) }
             } catch {
                 logger.error("could not enqueue trials", metadata: ["search": "\(id)", "error": "\(error)"])
             }
@@ -505,6 +548,7 @@ struct CoordinatorLoop {
                 guard let w = workers[name], free[name]! > 0 else { continue }
                 let eligible = searches.values.filter { s in
                     s.record.state == .active && s.queued > 0 && w.trainers.contains(s.settings.trainer)
+                        && (s.settings.kind != .measure || w.tags.contains(s.record.target))
                 }
                 guard let pick = eligible.min(by: { ($0.running, $0.id) < ($1.running, $1.id) }),
                       let q = searches[pick.id]!.popQueued() else { continue }
@@ -532,7 +576,7 @@ struct CoordinatorLoop {
                 logger.warning("could not start a trial", metadata: ["search": "\(p.search)", "trial": "\(p.trial.trial)", "error": "\(error)"])
                 continue
             }
-            guard let s = searches[p.search], let job = s.job(p.trial, kind: .train), let w = workers[p.worker] else {
+            guard let s = searches[p.search], let job = s.job(p.trial, kind: s.settings.kind), let w = workers[p.worker] else {
                 logger.error("queued trial has no candidate", metadata: ["search": "\(p.search)", "trial": "\(p.trial.trial)"])
                 continue
             }

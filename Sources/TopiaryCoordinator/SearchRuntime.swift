@@ -1,5 +1,6 @@
 import Foundation
 import TopiaryCore
+import TopiaryHardware
 import TopiaryStore
 import TopiaryWire
 
@@ -11,17 +12,26 @@ public struct RunSettings: Sendable {
     public var fidelity: JSONValue
     public var deadlineSeconds: Int
     public var constraints: [Constraint]
+    /// `train`, or `measure` (time candidates on the target: only workers tagged with it).
+    public var kind: TrialKind
+    /// The hardware target's profile, kept with the search so a restarted daemon has it.
+    public var targetYAML: String?
 
-    public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint]) {
+    public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
+                kind: TrialKind = .train, targetYAML: String? = nil) {
         self.trainer = trainer
         self.fidelity = fidelity
         self.deadlineSeconds = deadlineSeconds
         self.constraints = constraints
+        self.kind = kind
+        self.targetYAML = targetYAML
     }
 
     public var json: JSONValue {
-        .object([("trainer", .string(trainer)), ("fidelity", fidelity), ("deadline_s", .int(deadlineSeconds)),
-                 ("constraints", .array(constraints.map { .string($0.description) }))])
+        var p: [(String, JSONValue)] = [("trainer", .string(trainer)), ("fidelity", fidelity), ("deadline_s", .int(deadlineSeconds)),
+                                        ("constraints", .array(constraints.map { .string($0.description) })), ("kind", .string(kind.rawValue))]
+        if let targetYAML { p.append(("target_yaml", .string(targetYAML))) }
+        return .object(p)
     }
 
     public init(json: JSONValue) throws {
@@ -29,10 +39,20 @@ public struct RunSettings: Sendable {
         fidelity = json["fidelity"] ?? .object([])
         deadlineSeconds = json["deadline_s"]?.intValue ?? 3600
         constraints = try (json["constraints"]?.arrayValue ?? []).compactMap(\.stringValue).map(Constraint.parse)
+        kind = TrialKind(rawValue: json["kind"]?.stringValue ?? "train") ?? .train
+        targetYAML = json["target_yaml"]?.stringValue
     }
 
     /// The trial's fidelity number for the store: epochs if given, else 1.
     public var fidelityValue: Double { fidelity["epochs"]?.doubleValue ?? fidelity["fidelity"]?.doubleValue ?? 1 }
+}
+
+/// A candidate drawn for a search, with what is known of it before training.
+struct Drawn {
+    var candidate: Candidate
+    var id: String
+    var cost: CostReport
+    var predictedMs: Double?
 }
 
 /// A queued trial waiting in memory for a free slot.
@@ -60,6 +80,13 @@ struct SearchRuntime {
     var rng: SeededGenerator
     /// Draws rejected by constraints, for `search show`.
     var rejected = 0
+    /// Draws the target cannot run (memory, precision), and the last reason.
+    var infeasible = 0
+    var lastInfeasibility: String?
+    /// The target's latency model (calibrated when the store has measurements), if the
+    /// search names a known target.
+    var model: LatencyModel?
+    var calibratedFrom = 0
     var best: (accuracy: Double, candidate: String)?
 
     var id: Int64 { record.id! }
@@ -100,22 +127,33 @@ struct SearchRuntime {
     /// plug in behind the same call), skipping those already tried and those that break a
     /// constraint. Returns at most `count`; the draw sequence depends only on the seed, so a
     /// restarted daemon that replays `created` accepted draws continues the same sequence.
-    mutating func draw(_ count: Int, maxAttempts: Int = 10_000) -> [(Candidate, CostReport)] {
-        var out: [(Candidate, CostReport)] = []
+    mutating func draw(_ count: Int, maxAttempts: Int = 10_000) -> [Drawn] {
+        var out: [Drawn] = []
         var tries = 0
         while out.count < count && tries < maxAttempts {
             tries += 1
             let c = space.sample(using: &rng)
             let id = c.id
             if seen.contains(id) { continue }
-            let cost = NetworkGraph.build(compressed: c, in: space).cost()
-            if !settings.constraints.allSatisfy({ $0.admits(cost, latencyMs: nil) }) {
+            let graph = NetworkGraph.build(compressed: c, in: space)
+            let cost = graph.cost()
+            var latency: Double?
+            if let model {
+                let report = model.predict(graph)
+                if !report.fits {
+                    infeasible += 1
+                    lastInfeasibility = report.problems.map(\.description).joined(separator: "; ")
+                    continue
+                }
+                latency = report.milliseconds
+            }
+            if !settings.constraints.allSatisfy({ $0.admits(cost, latencyMs: latency) }) {
                 rejected += 1
                 continue
             }
             seen.insert(id)
             candidates[id] = c
-            out.append((c, cost))
+            out.append(Drawn(candidate: c, id: id, cost: cost, predictedMs: latency))
         }
         return out
     }

@@ -28,8 +28,10 @@ struct SearchCommand: AsyncParsableCommand {
         @Option(help: "Fidelity KEY=VALUE sent to the trainer (repeatable), e.g. epochs=3.") var fidelity: [String] = []
         @Option(help: "Seconds a trial may run.") var deadline = 3600
         @Option(help: "Attempts per trial before it fails.") var maxAttempts = 3
+        @Option(help: "Trial kind: train, or measure (time candidates on workers tagged with the target).") var kind = "train"
         @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
         @OptionGroup var control: ControlOptions
+        @OptionGroup var location: TargetLocation
 
         func validate() throws {
             guard budget >= 1 else { throw ValidationError("--budget must be at least 1") }
@@ -40,11 +42,20 @@ struct SearchCommand: AsyncParsableCommand {
                 guard p.count == 2, ["max", "min"].contains(p[1]) else { throw ValidationError("--objective '\(o)': expected NAME:max or NAME:min") }
             }
             for f in fidelity where !f.contains("=") { throw ValidationError("--fidelity '\(f)': expected KEY=VALUE") }
+            guard ["train", "measure"].contains(kind) else { throw ValidationError("--kind must be train or measure") }
+            for c in constraint where !c.contains("<=") && !c.contains(">=") {
+                throw ValidationError("--constraint '\(c)': expected NAME<=VALUE, e.g. params<=100000 or latency_ms<=5")
+            }
         }
 
         func run() async throws {
             let yaml = try Inputs.text(space)
             _ = try SearchSpace.parse(yaml: yaml, file: space)  // errors name the file here, not in the daemon
+            // The target's profile travels with the search: the daemon predicts latency and
+            // rejects what cannot fit before anything is trained.
+            let targetPath = try location.path(of: target)
+            let targetYAML = try Inputs.text(targetPath)
+            let targetName = try Targets.load(path: targetPath).name
             var fid: [(String, JSONValue)] = []
             for f in fidelity {
                 let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
@@ -53,7 +64,8 @@ struct SearchCommand: AsyncParsableCommand {
             }
             var req: [(String, JSONValue)] = [
                 ("op", .string("search.start")), ("space_yaml", .string(yaml)), ("space_file", .string(space)),
-                ("target", .string(target)), ("strategy", .string(strategy)), ("budget", .int(budget)),
+                ("target", .string(targetName)), ("target_yaml", .string(targetYAML)), ("kind", .string(kind)),
+                ("strategy", .string(strategy)), ("budget", .int(budget)),
                 ("objectives", .array(objective.map { .string($0) })), ("constraints", .array(constraint.map { .string($0) })),
                 ("seed", .int(Int(truncatingIfNeeded: seed))), ("fidelity", .object(fid)), ("deadline_s", .int(deadline)),
                 ("max_attempts", .int(maxAttempts)),
@@ -61,7 +73,7 @@ struct SearchCommand: AsyncParsableCommand {
             if let trainer { req.append(("trainer", .string(trainer))) }
             let reply = try control.client.call(.object(req))
             let id = reply["search"]?.intValue ?? 0
-            print("search \(id) started: \(budget) trials on \(space) for \(target)")
+            print("search \(id) started: \(budget) \(kind) trials on \(space) for \(targetName)")
             if follow { try await Follower(client: control.client, search: id).run() }
         }
     }

@@ -148,7 +148,21 @@ struct TargetLocation: ParsableArguments {
     var targetsDirectory: String?
 
     var directory: String {
-        targetsDirectory ?? ProcessInfo.processInfo.environment["TOPIARY_TARGETS"] ?? "SearchSpaces/targets"
+        targetsDirectory ?? ProcessInfo.processInfo.environment["TOPIARY_TARGETS"] ?? Self.defaultDirectory
+    }
+
+    /// `SearchSpaces/targets` in the working directory, else beside the checkout the
+    /// executable was built in (so `topiary` works from any directory).
+    static var defaultDirectory: String {
+        let local = "SearchSpaces/targets"
+        if FileManager.default.fileExists(atPath: local) { return local }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = dir.appendingPathComponent(local).path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return local
     }
 
     /// The YAML file of a target given by name or path.

@@ -1,0 +1,21 @@
+import Foundation
+import GRDB
+
+extension Store {
+    /// Every latency figure of one source for a target, oldest first: what a latency model
+    /// is calibrated from (`.measured`).
+    public func measurements(target: String, source: LatencySource) throws -> [MeasurementRecord] {
+        try read("reading \(source.rawValue) latencies on \(target)") { db in
+            try MeasurementRecord.filter(MeasurementRecord.CodingKeys.target == target && MeasurementRecord.CodingKeys.source == source.rawValue)
+                .order(MeasurementRecord.CodingKeys.recordedAt).fetchAll(db)
+        }
+    }
+
+    /// The YAML of the most recent search over the space with this name, to rebuild the
+    /// networks of candidates stored from it.
+    public func spaceYAML(named name: String) throws -> String? {
+        try read("reading the space \(name)") { db in
+            try String.fetchOne(db, sql: "SELECT space_yaml FROM searches WHERE space_name = ? ORDER BY id DESC LIMIT 1", arguments: [name])
+        }
+    }
+}
