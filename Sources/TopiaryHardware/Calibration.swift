@@ -105,7 +105,8 @@ extension HardwareTarget {
         let m = memory
         parts += [m.bandwidthGBs, m.cacheBandwidthGBs ?? -1, m.weightStreamGBs ?? -1].map { "\($0)" }
         parts += [m.cacheBytes, m.capacityBytes, m.weightStorageBytes, m.activationBytes, m.weightCacheBytes].map { "\($0 ?? -1)" }
-        parts += ["\(overhead.layerMicroseconds)", "\(overhead.inferenceMicroseconds)", "\(sparsity.unstructured)", "\(sparsity.efficiency)"]
+        parts += ["\(overhead.layerMicroseconds)", "\(overhead.inferenceMicroseconds)", "\(sparsity.unstructured)", "\(sparsity.efficiency)",
+                  "\(blockChannels ?? 0)"]
         return String(SHA256.hex(parts.joined(separator: "|")).prefix(16))
     }
 }

@@ -5,7 +5,7 @@ extension HardwareTarget {
     /// The format version of target files this build reads.
     public static let formatVersion = 1
 
-    static let topKeys = ["format", "name", "description", "kind", "compute", "efficiency", "memory", "overhead", "sparsity", "power"]
+    static let topKeys = ["format", "name", "description", "kind", "compute", "efficiency", "memory", "overhead", "sparsity", "power", "layout"]
     static let memoryKeys = ["bandwidth_gbs", "cache_bytes", "cache_bandwidth_gbs", "capacity_bytes", "weight_storage_bytes",
                              "activation_bytes", "weight_cache_bytes", "weight_stream_gbs"]
 
@@ -112,8 +112,16 @@ extension HardwareTarget {
         if power.idleWatts > power.activeWatts {
             throw r.error(pw["idle_w"], "power.idle_w", "idle power \(power.idleWatts) W exceeds active power \(power.activeWatts) W")
         }
+        var blockChannels: Int?
+        if let l = top["layout"] {
+            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels"], required: ["block_channels"])
+            let b = try lay.number("block_channels", 2...1024)
+            guard b == b.rounded() else { throw r.error(lay["block_channels"], "layout.block_channels", "expected a whole number of channels") }
+            blockChannels = Int(b)
+        }
         return HardwareTarget(name: name, description: try top.text("description", default: ""), kind: kind, peakGOPS: peak,
-                              efficiency: efficiency, memory: memory, overhead: overhead, sparsity: sparsity, power: power)
+                              efficiency: efficiency, memory: memory, overhead: overhead, sparsity: sparsity, power: power,
+                              blockChannels: blockChannels)
     }
 
     /// A byte count: an integer, or a number with a unit (`512 KiB`, `8 MB`, `4 GiB`).

@@ -22,6 +22,11 @@ public struct HardwareTarget: Sendable, Equatable {
     public var overhead: Overhead
     public var sparsity: Sparsity
     public var power: Power
+    /// Channels per block when the runtime computes convolutions in a blocked data layout
+    /// (NCHWc: ONNX Runtime's NCHWc kernels, oneDNN's nChw16c), else `nil`. Convolutions
+    /// then pad their output channels to a whole block, and tensors are converted between
+    /// the plain and the blocked layout where a layer cannot take the blocked one.
+    public var blockChannels: Int?
 
     /// Memory bandwidths and capacities. Capacities that are `nil` are not checked.
     public struct Memory: Sendable, Equatable {
@@ -92,7 +97,8 @@ public struct HardwareTarget: Sendable, Equatable {
     }
 
     public init(name: String, description: String = "", kind: Kind, peakGOPS: [Precision: Double], efficiency: [OperationKind: Double],
-                memory: Memory, overhead: Overhead, sparsity: Sparsity = Sparsity(unstructured: false), power: Power) {
+                memory: Memory, overhead: Overhead, sparsity: Sparsity = Sparsity(unstructured: false), power: Power,
+                blockChannels: Int? = nil) {
         self.name = name
         self.description = description
         self.kind = kind
@@ -102,6 +108,7 @@ public struct HardwareTarget: Sendable, Equatable {
         self.overhead = overhead
         self.sparsity = sparsity
         self.power = power
+        self.blockChannels = blockChannels
     }
 
     /// The precisions the target computes in, narrowest first.

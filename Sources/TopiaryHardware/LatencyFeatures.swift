@@ -11,6 +11,15 @@ public struct LatencyFeatures: Sendable, Equatable {
         public var compute: [TermTime]
         public var memory: TermTime
         public var overhead: TermTime
+        /// Conversions of the layer's inputs between data layouts (fixed cost, traffic).
+        public var layout: [TermTime] = []
+
+        public init(compute: [TermTime], memory: TermTime, overhead: TermTime, layout: [TermTime] = []) {
+            self.compute = compute
+            self.memory = memory
+            self.overhead = overhead
+            self.layout = layout
+        }
 
         public func computeMilliseconds(_ c: Coefficients) -> Double {
             compute.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
@@ -18,9 +27,13 @@ public struct LatencyFeatures: Sendable, Equatable {
 
         public func memoryMilliseconds(_ c: Coefficients) -> Double { c[memory.term] * memory.milliseconds }
 
-        /// max(compute, memory) + overhead, with the coefficients applied.
+        public func layoutMilliseconds(_ c: Coefficients) -> Double {
+            layout.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
+        }
+
+        /// max(compute, memory) + overhead + layout conversions, with the coefficients applied.
         public func milliseconds(_ c: Coefficients) -> Double {
-            max(computeMilliseconds(c), memoryMilliseconds(c)) + c[overhead.term] * overhead.milliseconds
+            max(computeMilliseconds(c), memoryMilliseconds(c)) + c[overhead.term] * overhead.milliseconds + layoutMilliseconds(c)
         }
 
         /// Whether compute (rather than memory traffic) bounds the layer.
@@ -53,6 +66,7 @@ public struct LatencyFeatures: Sendable, Equatable {
                 out[l.memory.term, default: 0] += l.memory.milliseconds
             }
             out[l.overhead.term, default: 0] += l.overhead.milliseconds
+            for t in l.layout { out[t.term, default: 0] += t.milliseconds }
         }
         for t in fixed { out[t.term, default: 0] += t.milliseconds }
         return out
@@ -65,6 +79,7 @@ public struct LatencyFeatures: Sendable, Equatable {
             for t in l.compute { s.insert(t.term) }
             s.insert(l.memory.term)
             s.insert(l.overhead.term)
+            for t in l.layout { s.insert(t.term) }
         }
         return s
     }

@@ -43,6 +43,7 @@ public struct LatencyModel: Sendable {
             out.computeMilliseconds = f.computeMilliseconds(c)
             out.memoryMilliseconds = f.memoryMilliseconds(c)
             out.overheadMilliseconds = c[f.overhead.term] * f.overhead.milliseconds
+            out.layoutMilliseconds = f.layoutMilliseconds(c)
             out.computeBound = f.isComputeBound(c)
             out.milliseconds = f.milliseconds(c)
             layers.append(out)
@@ -88,6 +89,7 @@ public struct LatencyModel: Sendable {
         var networkWeightBits = 0
         for n in graph.nodes where n.weightCount > 0 { networkWeightBits = max(networkWeightBits, n.weights?.bits ?? 32) }
         if networkWeightBits == 0 { networkWeightBits = graph.activationBits }
+        let conversions = t.blockChannels.map { layoutConversions(graph, block: $0) } ?? [:]
         for layer in cost.layers {
             guard let kind = OperationKind(layer.category) else { continue }
             let first = graph.nodes[layer.nodes.lowerBound]
@@ -108,6 +110,10 @@ public struct LatencyModel: Sendable {
             // Work: MACs (fewer with sparse kernels) and element-wise operations that are
             // not folded away (batch norm right after a convolution is folded into it).
             var macs = Double(layer.macs)
+            // In a blocked layout a convolution computes whole blocks of output channels.
+            if let b = t.blockChannels, case .conv(let conv) = first.op, conv.groups == 1, conv.outChannels % b != 0 {
+                macs *= Double((conv.outChannels + b - 1) / b * b) / Double(conv.outChannels)
+            }
             let zeros = first.weights?.zeros ?? 0
             let sparse = t.sparsity.unstructured && kind.hasWeights && kind != .depthwise && zeros > 0
             if sparse { macs -= t.sparsity.efficiency * Double(layer.macs - layer.sparseMACs) }
@@ -143,10 +149,22 @@ public struct LatencyModel: Sendable {
             let bandwidth = inCache ? t.memory.cacheBandwidthGBs! : t.memory.bandwidthGBs
             let memory = TermTime(inCache ? .cacheMemory : .mainMemory, Double(bytes) / (bandwidth * 1e9) * 1e3)
             let overhead = TermTime(.overhead(kind, precision), t.overhead.layerMicroseconds / 1e3)
-            features.append(.init(compute: compute, memory: memory, overhead: overhead))
+            // Conversions of this layer's inputs between the plain and blocked layouts: a
+            // fixed cost each, like a layer, and a read and a write of the tensor.
+            var layout: [TermTime] = []
+            var converted = 0
+            for i in layer.nodes {
+                guard let elements = conversions[i] else { continue }
+                converted += elements.count
+                let bytes = 2 * elements.reduce(0, +) * precision.bits / 8
+                let bw = t.memory.cacheBandwidthGBs.flatMap { bytes <= cacheBytes ? $0 : nil } ?? t.memory.bandwidthGBs
+                layout += [TermTime(.layout, Double(elements.count) * t.overhead.layerMicroseconds / 1e3),
+                           TermTime(.layoutTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
+            }
+            features.append(.init(compute: compute, memory: memory, overhead: overhead, layout: layout))
             layers.append(LayerLatency(name: layer.name, kind: kind, precision: precision, macs: layer.macs, effectiveMACs: Int(macs.rounded()),
                                        bytes: bytes, computeMilliseconds: 0, memoryMilliseconds: 0, overheadMilliseconds: 0,
-                                       milliseconds: 0, computeBound: true, nodes: layer.nodes))
+                                       layoutConversions: converted, layoutMilliseconds: 0, milliseconds: 0, computeBound: true, nodes: layer.nodes))
         }
         var fixed = [TermTime(.inference, t.overhead.inferenceMicroseconds / 1e3)]
         let runtimeWeightBytes = (runtimeWeightBits + 7) / 8
@@ -171,6 +189,59 @@ public struct LatencyModel: Sendable {
 }
 
 extension LatencyModel {
+    /// Where tensors change layout on a target with a blocked layout of `block` channels:
+    /// for each node, the element counts of the inputs it needs converted.
+    ///
+    /// The rules of ONNX Runtime's NCHWc and oneDNN's blocked formats: a dense convolution
+    /// always writes the blocked layout (padding its output channels) and reads it when
+    /// its input channels fill whole blocks, else it reads the plain layout; a depthwise
+    /// or grouped convolution is blocked only when its channels fill whole blocks; batch
+    /// norm, activations and pooling keep their input's layout; an add takes its first
+    /// input's; the squeeze-excite multiply (a broadcast) and linear layers need the plain
+    /// layout, and so does the network's output. Each tensor is converted at most once
+    /// to each layout.
+    func layoutConversions(_ graph: NetworkGraph, block: Int) -> [Int: [Int]] {
+        let n = graph.nodes.count
+        var blocked = [Bool](repeating: false, count: n)
+        var hasPlain = [Bool](repeating: true, count: n)
+        var hasBlocked = [Bool](repeating: false, count: n)
+        var out: [Int: [Int]] = [:]
+        func need(_ j: Int, blocked want: Bool, at i: Int) {
+            if want ? hasBlocked[j] : hasPlain[j] { return }
+            if want { hasBlocked[j] = true } else { hasPlain[j] = true }
+            out[i, default: []].append(graph.nodes[j].shape.elements)
+        }
+        for i in 0..<n {
+            let node = graph.nodes[i]
+            var b = false
+            switch node.op {
+            case .input:
+                b = false
+            case .conv(let c):
+                if c.groups == 1 {
+                    need(node.inputs[0], blocked: c.inChannels % block == 0, at: i)
+                    b = true
+                } else {
+                    b = c.inChannels % block == 0 && c.outChannels % block == 0
+                    need(node.inputs[0], blocked: b, at: i)
+                }
+            case .batchNorm, .activation, .identity, .zero, .globalAvgPool, .avgPool:
+                b = blocked[node.inputs[0]]
+            case .add:
+                b = blocked[node.inputs[0]]
+                for j in node.inputs { need(j, blocked: b, at: i) }
+            case .multiply, .linear:
+                for j in node.inputs { need(j, blocked: false, at: i) }
+                b = false
+            }
+            blocked[i] = b
+            hasBlocked[i] = b
+            hasPlain[i] = !b
+        }
+        need(graph.output, blocked: false, at: graph.output)
+        return out
+    }
+
     /// A calibration sample: the graph's terms under this model and the measured time.
     public func sample(_ graph: NetworkGraph, measuredMilliseconds: Double, label: String = "") -> CalibrationSample {
         CalibrationSample(features: features(graph), measuredMilliseconds: measuredMilliseconds, label: label)

@@ -38,7 +38,10 @@ public struct LayerLatency: Sendable {
     public var computeMilliseconds: Double
     public var memoryMilliseconds: Double
     public var overheadMilliseconds: Double
-    /// max(compute, memory) + overhead.
+    /// Inputs converted between the plain and blocked data layouts, and their time.
+    public var layoutConversions: Int
+    public var layoutMilliseconds: Double
+    /// max(compute, memory) + overhead + layout conversions.
     public var milliseconds: Double
     public var computeBound: Bool
     /// Index of the layer in the cost report (and the range of graph nodes it fuses).

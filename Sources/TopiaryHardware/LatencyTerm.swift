@@ -1,13 +1,14 @@
 /// One additive part of a latency prediction, whose coefficient calibration fits:
 /// the compute time of one kind of operation at one precision, the per-layer overhead
 /// of that kind, memory traffic (from cache or main memory), weights streamed into an
-/// accelerator, or the fixed cost of an inference.
+/// accelerator, changes of data layout between layers, or the fixed cost of an inference.
 ///
 /// Names are stable strings (`compute.depthwise.int8`, `overhead.conv.fp32`,
-/// `memory.main`, `memory.cache`, `stream`, `inference`) used in calibration files.
+/// `memory.main`, `memory.cache`, `layout`, `layout.traffic`, `stream`, `inference`) used
+/// in calibration files.
 public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
-        case compute, overhead, memory, stream, inference
+        case compute, overhead, memory, layout, stream, inference
     }
 
     public var kind: Kind
@@ -15,7 +16,8 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
     public var operation: OperationKind?
     /// For compute and overhead terms: the precision.
     public var precision: Precision?
-    /// For memory terms: whether the traffic is served by the cache.
+    /// For memory terms: whether the traffic is served by the cache. For layout terms:
+    /// whether this is the traffic of the conversion (else its fixed cost).
     public var cache: Bool
 
     init(_ kind: Kind, _ operation: OperationKind? = nil, _ precision: Precision? = nil, cache: Bool = false) {
@@ -30,12 +32,17 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
     public static let mainMemory = LatencyTerm(.memory)
     public static let cacheMemory = LatencyTerm(.memory, cache: true)
     public static let stream = LatencyTerm(.stream)
+    /// The fixed cost of converting a tensor between the plain and the blocked layout.
+    public static let layout = LatencyTerm(.layout)
+    /// The memory traffic of those conversions.
+    public static let layoutTraffic = LatencyTerm(.layout, cache: true)
     public static let inference = LatencyTerm(.inference)
 
     public var name: String {
         switch kind {
         case .compute, .overhead: return "\(kind.rawValue).\(operation!.rawValue).\(precision!.rawValue)"
         case .memory: return cache ? "memory.cache" : "memory.main"
+        case .layout: return cache ? "layout.traffic" : "layout"
         case .stream, .inference: return kind.rawValue
         }
     }
@@ -48,6 +55,8 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
         case "memory.main": self = .mainMemory
         case "memory.cache": self = .cacheMemory
         case "stream": self = .stream
+        case "layout": self = .layout
+        case "layout.traffic": self = .layoutTraffic
         case "inference": self = .inference
         default:
             let parts = name.split(separator: ".").map(String.init)
