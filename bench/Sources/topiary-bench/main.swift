@@ -5,6 +5,7 @@ let args = Array(CommandLine.arguments.dropFirst())
 let suites: [String: ([String]) throws -> Void] = [
     "core": CoreBench.run,
     "store": StoreBench.run,
+    "hardware": HardwareBench.run,
 ]
 guard let name = args.first, let suite = suites[name] else {
     FileHandle.standardError.write(Data("usage: topiary-bench \(suites.keys.sorted().joined(separator: "|")) [options]\n".utf8))

@@ -1,0 +1,98 @@
+import Foundation
+import TopiaryCore
+import TopiaryHardware
+
+/// Validates the latency model against real measurements it was not fitted on: reads a
+/// CSV of measured candidates (bench/latency_validation.py writes it), calibrates the
+/// target on k random candidates and scores the predictions for all the others, over
+/// many random draws of the k.
+///
+///     topiary-bench hardware [--data bench/data/host-cpu-ort.csv] [--target host-cpu]
+///                            [--k 5,10,20,50] [--draws 50] [--seed 1] [--dump FILE]
+enum HardwareBench {
+    static func run(_ args: [String]) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        var data = root.appendingPathComponent("bench/data/host-cpu-ort.csv").path
+        var targetName = "host-cpu"
+        var ks = [5, 10, 20, 50]
+        var draws = 50
+        var seed: UInt64 = 1
+        var dump: String?
+        var it = args.makeIterator()
+        while let a = it.next() {
+            switch a {
+            case "--data": data = it.next() ?? data
+            case "--target": targetName = it.next() ?? targetName
+            case "--k": ks = (it.next() ?? "").split(separator: ",").compactMap { Int($0) }
+            case "--draws": draws = Int(it.next() ?? "") ?? draws
+            case "--seed": seed = UInt64(it.next() ?? "") ?? seed
+            case "--dump": dump = it.next()
+            default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S")
+            }
+        }
+        let target = try HardwareTarget.load(path: root.appendingPathComponent("SearchSpaces/targets/\(targetName).yaml").path)
+        let model = LatencyModel(target: target)
+        guard let text = try? String(contentsOfFile: data, encoding: .utf8) else { throw BenchError("\(data): cannot read") }
+        let table = try CSVTable.parse(text, file: data)
+        guard let cSpace = table.column("space"), let cMs = table.column("measured_ms"), let cCand = table.column("candidate") else {
+            throw BenchError("\(data): needs columns space, measured_ms, candidate")
+        }
+        let cPrec = table.column("precision")
+        var spaces: [String: SearchSpace] = [:]
+        var samples: [CalibrationSample] = []
+        var groups: [String] = []
+        for row in table.rows {
+            let name = row.fields[cSpace]
+            if spaces[name] == nil { spaces[name] = try SearchSpace.load(path: root.appendingPathComponent("SearchSpaces/\(name).yaml").path) }
+            let cand = try spaces[name]!.decode(json: row.fields[cCand])
+            guard let ms = Double(row.fields[cMs]) else { throw BenchError("\(data):\(row.line): measured_ms is not a number") }
+            samples.append(model.sample(NetworkGraph.build(compressed: cand, in: spaces[name]!), measuredMilliseconds: ms, label: "\(data):\(row.line)"))
+            groups.append(name + (cPrec.map { "/" + row.fields[$0] } ?? ""))
+        }
+        let measured = samples.map(\.measuredMilliseconds)
+        let sorted = measured.sorted()
+        print("hardware benchmark: target \(target.name), \(samples.count) measured candidates from \(data)")
+        print(String(format: "measured latency: min %.3f ms, median %.3f ms, max %.3f ms", sorted.first ?? 0, sorted[sorted.count / 2], sorted.last ?? 0))
+        for (g, n) in Dictionary(grouping: groups, by: { $0 }).mapValues(\.count).sorted(by: { $0.key < $1.key }) {
+            print("  \(g): \(n)")
+        }
+        if let dump {
+            // Per-sample term totals of the uncalibrated profile, for analysis elsewhere.
+            let totals = samples.map { $0.features.termTotals() }
+            let terms = Set(totals.flatMap(\.keys)).sorted()
+            var lines = ["group,measured_ms,layers," + terms.map(\.name).joined(separator: ",")]
+            for (i, s) in samples.enumerated() {
+                lines.append("\(groups[i]),\(s.measuredMilliseconds),\(s.features.layers.count)," + terms.map { String(totals[i][$0] ?? 0) }.joined(separator: ","))
+            }
+            try lines.joined(separator: "\n").write(toFile: dump, atomically: true, encoding: .utf8)
+        }
+        let raw = FitQuality(predicted: samples.map { $0.features.milliseconds() }, measured: measured)
+        print("uncalibrated profile: \(raw)")
+        print("")
+        print("calibrated on k random candidates, scored on all the others; \(draws) random draws of k")
+        print("   k   within ±10% (mean / median / worst 10%)   Spearman ρ (mean / worst 10%)   median error   λ (median)")
+        let calibrator = Calibrator()
+        var rng = SeededGenerator(seed: seed)
+        for k in ks where k < samples.count {
+            var within: [Double] = [], rho: [Double] = [], med: [Double] = [], lambdas: [Double] = []
+            for _ in 0..<draws {
+                var idx = Array(samples.indices)
+                for i in 0..<k { idx.swapAt(i, i + rng.index(below: idx.count - i)) }
+                let train = idx.prefix(k).map { samples[$0] }
+                let test = idx.dropFirst(k).map { samples[$0] }
+                let cal = try calibrator.fit(samples: train, target: target)
+                let q = FitQuality(predicted: test.map { $0.features.milliseconds(with: cal.coefficients) }, measured: test.map(\.measuredMilliseconds))
+                within.append(q.withinTenPercent)
+                rho.append(q.spearman)
+                med.append(q.medianRelativeError)
+                lambdas.append(cal.lambda)
+            }
+            func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
+            func pct(_ v: [Double], _ p: Double) -> Double { v.sorted()[min(v.count - 1, Int(p * Double(v.count)))] }
+            print(String(format: "%4d   %6.1f%% / %6.1f%% / %6.1f%%                  %.3f / %.3f                   %5.1f%%        %g",
+                         k, 100 * mean(within), 100 * pct(within, 0.5), 100 * pct(within, 0.1), mean(rho), pct(rho, 0.1),
+                         100 * mean(med), pct(lambdas, 0.5)))
+        }
+    }
+}
