@@ -53,7 +53,6 @@ final class TrainerProcess: @unchecked Sendable {
 
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "exec " + command]
-        process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env["TOPIARY_JOB"] = jobURL.path
         env["TOPIARY_OUTPUT_DIR"] = directory.path

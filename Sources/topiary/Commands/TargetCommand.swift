@@ -12,7 +12,7 @@ struct TargetCommand: AsyncParsableCommand {
             else SearchSpaces/targets) or given as a path to its YAML file. A calibration saved as \
             DIR/NAME.calibration.json is used by `candidate latency` unless --uncalibrated is given.
             """,
-        subcommands: [List.self, Show.self, Calibrate.self]
+        subcommands: [List.self, Show.self, Calibrate.self, Measure.self]
     )
 
     struct List: AsyncParsableCommand {
