@@ -106,7 +106,7 @@ extension HardwareTarget {
         parts += [m.bandwidthGBs, m.cacheBandwidthGBs ?? -1, m.weightStreamGBs ?? -1].map { "\($0)" }
         parts += [m.cacheBytes, m.capacityBytes, m.weightStorageBytes, m.activationBytes, m.weightCacheBytes].map { "\($0 ?? -1)" }
         parts += ["\(overhead.layerMicroseconds)", "\(overhead.inferenceMicroseconds)", "\(sparsity.unstructured)", "\(sparsity.efficiency)",
-                  "\(blockChannels ?? 0)"]
+                  "\(blockChannels ?? 0)", "\(vectorChannels ?? 0)", "\(genericEfficiency)"]
         return String(SHA256.hex(parts.joined(separator: "|")).prefix(16))
     }
 }

@@ -112,16 +112,23 @@ extension HardwareTarget {
         if power.idleWatts > power.activeWatts {
             throw r.error(pw["idle_w"], "power.idle_w", "idle power \(power.idleWatts) W exceeds active power \(power.activeWatts) W")
         }
-        var blockChannels: Int?
+        var blockChannels: Int?, vectorChannels: Int?, genericEfficiency = 1.0
         if let l = top["layout"] {
-            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels"], required: ["block_channels"])
-            let b = try lay.number("block_channels", 2...1024)
-            guard b == b.rounded() else { throw r.error(lay["block_channels"], "layout.block_channels", "expected a whole number of channels") }
-            blockChannels = Int(b)
+            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels", "vector_channels", "generic_efficiency"])
+            for key in ["block_channels", "vector_channels"] {
+                guard let b = try lay.optionalNumber(key, 1...1024) else { continue }
+                guard b == b.rounded() else { throw r.error(lay[key], "layout.\(key)", "expected a whole number of channels") }
+                if key == "block_channels" { blockChannels = Int(b) } else { vectorChannels = Int(b) }
+            }
+            if vectorChannels != nil {
+                genericEfficiency = try lay.number("generic_efficiency", 0...1, openLow: true)
+            } else if lay["generic_efficiency"] != nil {
+                throw r.error(lay["generic_efficiency"], "layout.generic_efficiency", "'generic_efficiency' needs 'vector_channels' beside it")
+            }
         }
         return HardwareTarget(name: name, description: try top.text("description", default: ""), kind: kind, peakGOPS: peak,
                               efficiency: efficiency, memory: memory, overhead: overhead, sparsity: sparsity, power: power,
-                              blockChannels: blockChannels)
+                              blockChannels: blockChannels, vectorChannels: vectorChannels, genericEfficiency: genericEfficiency)
     }
 
     /// A byte count: an integer, or a number with a unit (`512 KiB`, `8 MB`, `4 GiB`).

@@ -27,6 +27,12 @@ public struct HardwareTarget: Sendable, Equatable {
     /// then pad their output channels to a whole block, and tensors are converted between
     /// the plain and the blocked layout where a layer cannot take the blocked one.
     public var blockChannels: Int?
+    /// Channels the runtime's fast convolution kernels work in (its vector width): a
+    /// depthwise convolution whose channels, or a dense k x k convolution whose input
+    /// channels, are not a multiple of it runs a generic kernel at `genericEfficiency`
+    /// times the usual efficiency. `nil`: no such distinction.
+    public var vectorChannels: Int?
+    public var genericEfficiency: Double = 1
 
     /// Memory bandwidths and capacities. Capacities that are `nil` are not checked.
     public struct Memory: Sendable, Equatable {
@@ -98,7 +104,7 @@ public struct HardwareTarget: Sendable, Equatable {
 
     public init(name: String, description: String = "", kind: Kind, peakGOPS: [Precision: Double], efficiency: [OperationKind: Double],
                 memory: Memory, overhead: Overhead, sparsity: Sparsity = Sparsity(unstructured: false), power: Power,
-                blockChannels: Int? = nil) {
+                blockChannels: Int? = nil, vectorChannels: Int? = nil, genericEfficiency: Double = 1) {
         self.name = name
         self.description = description
         self.kind = kind
@@ -109,6 +115,8 @@ public struct HardwareTarget: Sendable, Equatable {
         self.sparsity = sparsity
         self.power = power
         self.blockChannels = blockChannels
+        self.vectorChannels = vectorChannels
+        self.genericEfficiency = genericEfficiency
     }
 
     /// The precisions the target computes in, narrowest first.

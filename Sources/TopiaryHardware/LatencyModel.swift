@@ -125,9 +125,15 @@ public struct LatencyModel: Sendable {
                     }
                 }
             }
+            // Channels that do not fit the vector width send a convolution to a generic kernel.
+            var generic = false
+            if let v = t.vectorChannels, case .conv(let conv) = first.op, conv.kernel > 1 {
+                generic = conv.groups > 1 ? conv.inChannels % v != 0 : (conv.inChannels % v != 0 && first.inputs[0] != 0)
+            }
+            let efficiency = t.efficiency[kind]! * (generic ? t.genericEfficiency : 1)
             var compute: [TermTime] = []
             if kind.hasWeights {
-                compute.append(TermTime(.compute(kind, precision), 2 * macs / (peak * t.efficiency[kind]!) * 1e3))
+                compute.append(TermTime(.compute(kind, precision, generic: generic), 2 * macs / (peak * efficiency) * 1e3))
                 if elementwise > 0 {
                     compute.append(TermTime(.compute(.elementwise, precision), Double(elementwise) / (peak * t.efficiency[.elementwise]!) * 1e3))
                 }

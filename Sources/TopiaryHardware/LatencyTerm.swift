@@ -16,6 +16,9 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
     public var operation: OperationKind?
     /// For compute and overhead terms: the precision.
     public var precision: Precision?
+    /// For compute terms: whether the layer runs the runtime's generic (unvectorized)
+    /// kernel because its channels do not fit the vector width (`.generic` in the name).
+    public var generic: Bool = false
     /// For memory terms: whether the traffic is served by the cache. For layout terms:
     /// whether this is the traffic of the conversion (else its fixed cost).
     public var cache: Bool
@@ -27,7 +30,11 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
         self.cache = cache
     }
 
-    public static func compute(_ op: OperationKind, _ p: Precision) -> LatencyTerm { LatencyTerm(.compute, op, p) }
+    public static func compute(_ op: OperationKind, _ p: Precision, generic: Bool = false) -> LatencyTerm {
+        var t = LatencyTerm(.compute, op, p)
+        t.generic = generic
+        return t
+    }
     public static func overhead(_ op: OperationKind, _ p: Precision) -> LatencyTerm { LatencyTerm(.overhead, op, p) }
     public static let mainMemory = LatencyTerm(.memory)
     public static let cacheMemory = LatencyTerm(.memory, cache: true)
@@ -40,7 +47,7 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
 
     public var name: String {
         switch kind {
-        case .compute, .overhead: return "\(kind.rawValue).\(operation!.rawValue).\(precision!.rawValue)"
+        case .compute, .overhead: return "\(kind.rawValue).\(operation!.rawValue).\(precision!.rawValue)" + (generic ? ".generic" : "")
         case .memory: return cache ? "memory.cache" : "memory.main"
         case .layout: return cache ? "layout.traffic" : "layout"
         case .stream, .inference: return kind.rawValue
@@ -59,10 +66,13 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
         case "layout.traffic": self = .layoutTraffic
         case "inference": self = .inference
         default:
-            let parts = name.split(separator: ".").map(String.init)
+            var parts = name.split(separator: ".").map(String.init)
+            let generic = parts.count == 4 && parts[3] == "generic" && parts[0] == "compute"
+            if generic { parts.removeLast() }
             guard parts.count == 3, let k = Kind(rawValue: parts[0]), k == .compute || k == .overhead,
                   let op = OperationKind(rawValue: parts[1]), let p = Precision(rawValue: parts[2]) else { return nil }
             self.init(k, op, p)
+            self.generic = generic
         }
     }
 

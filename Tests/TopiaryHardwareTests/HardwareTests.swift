@@ -92,6 +92,7 @@ struct BadTarget: Sendable, CustomStringConvertible {
     BadTarget(edit: ("idle_w: 1}", "idle_w: 4}"), line: 7, key: "power.idle_w", message: "exceeds active power"),
     BadTarget(edit: ("kind: cpu", "kind: fpga"), line: 2, key: "kind", message: "not one of cpu, gpu, npu, mcu"),
     BadTarget(edit: ("power: {", "layout: {block_channels: 12.5}\npower: {"), line: 7, key: "layout.block_channels", message: "whole number"),
+    BadTarget(edit: ("power: {", "layout: {generic_efficiency: 0.1}\npower: {"), line: 7, key: "layout.generic_efficiency", message: "needs 'vector_channels'"),
 ])
 func badTargetYAMLNamesFileLineAndKey(_ bad: BadTarget) throws {
     let yaml = minimalTarget.replacingOccurrences(of: bad.edit.0, with: bad.edit.1)
@@ -355,6 +356,39 @@ func reportAddsUpAndEnergyIsPowerTimesTime(_ name: String) throws {
     }
 }
 
+@Test func channelsThatMissTheVectorWidthRunTheGenericKernel() throws {
+    // Hidden widths 48 (a multiple of 4) and 54 (not): the same block otherwise.
+    let t = try target("host-cpu")
+    let model = LatencyModel(target: t)
+    func depthwise(stem: Int) throws -> (LayerLatency, TermTime) {
+        let yaml = """
+            name: vec
+            input: {channels: 3, size: 14}
+            classes: 10
+            network: mobilenet
+            stem: {kernel: 3, stride: 1, width: \(stem), activation: relu}
+            stages:
+              - {name: s1, stride: 1, depth: 1, width: 16, block: {kernel: 5, expansion: 3}}
+            head:
+              - {type: pool}
+              - {type: linear}
+            """
+        let s = try SearchSpace.parse(yaml: yaml, file: "vec.yaml")
+        let g = NetworkGraph.build(compressed: s.sample(count: 1, seed: 1)[0], in: s)
+        let r = model.predict(g)
+        let i = try #require(r.layers.firstIndex { $0.kind == .depthwise })
+        return (r.layers[i], model.features(g).layers[i].compute[0])
+    }
+    let (fastLayer, fast) = try depthwise(stem: 16)
+    let (slowLayer, slow) = try depthwise(stem: 18)
+    #expect(fast.term == .compute(.depthwise, .fp32))
+    #expect(slow.term == .compute(.depthwise, .fp32, generic: true))
+    let ratio = (slow.milliseconds / Double(slowLayer.effectiveMACs)) / (fast.milliseconds / Double(fastLayer.effectiveMACs))
+    #expect(abs(ratio - 1 / t.genericEfficiency) < 1e-6 / t.genericEfficiency)
+    // Targets without a vector width make no such distinction.
+    #expect(try target("raspberry-pi-4").vectorChannels == nil)
+}
+
 @Test func coefficientsScaleTheirTerms() throws {
     let t = try target("host-cpu")
     let g = try baseGraph("fashion-mobilenet")
@@ -532,10 +566,12 @@ func calibrationRecoversKnownCoefficientsFromSyntheticMeasurements(_ name: Strin
 
 @Test func latencyTermNamesRoundTrip() {
     var terms: [LatencyTerm] = [.mainMemory, .cacheMemory, .stream, .inference, .layout, .layoutTraffic]
-    for p in Precision.allCases { for k in OperationKind.allCases { terms += [.compute(k, p), .overhead(k, p)] } }
+    for p in Precision.allCases { for k in OperationKind.allCases { terms += [.compute(k, p), .compute(k, p, generic: true), .overhead(k, p)] } }
     for t in terms { #expect(LatencyTerm(name: t.name) == t) }
     #expect(LatencyTerm(name: "compute.conv") == nil)
     #expect(LatencyTerm(name: "memory.l9") == nil)
+    #expect(LatencyTerm(name: "overhead.conv.fp32.generic") == nil)
+    #expect(LatencyTerm(name: "compute.conv.fp32.generic")?.generic == true)
 }
 
 // MARK: - Statistics and CSV
