@@ -378,7 +378,8 @@ struct CoordinatorLoop {
     }
 
     mutating func afterRequeue(_ ref: AttemptRef, _ outcome: ReportOutcome) throws {
-        guard let t = try store.trial(ref.trial), var s = searches[t.searchID] else { return }
+        // Take the runtime out while changing it: a second reference would copy its tables.
+        guard let t = try store.trial(ref.trial), var s = searches.removeValue(forKey: t.searchID) else { return }
         switch outcome {
         case .requeued(let attempt):
             s.running -= 1
@@ -503,9 +504,9 @@ struct CoordinatorLoop {
     mutating func topUp() {
         let freeSlots = workers.values.reduce(0) { $0 + max(0, $1.free) }
         for id in searches.keys.sorted() {
-            guard var s = searches[id], s.record.state == .active else { continue }
-            let want = min(s.budget - s.created, 2 * freeSlots + config.lookahead - s.queued)
-            guard want > 0 else { continue }
+            guard let live = searches[id], live.record.state == .active else { continue }
+            let want = min(live.budget - live.created, 2 * freeSlots + config.lookahead - live.queued)
+            guard want > 0, var s = searches.removeValue(forKey: id) else { continue }
             let drawn = s.draw(want)
             if drawn.isEmpty {
                 if s.created < s.budget {
@@ -517,7 +518,7 @@ struct CoordinatorLoop {
                 continue
             }
             do {
-                let requests = drawn.map { TrialRequest(candidate: CandidateRecord($0.candidate, cost: $0.cost), fidelity: s.settings.fidelityValue,
+                let requests = drawn.map { TrialRequest(candidate: $0.record, fidelity: s.settings.fidelityValue,
                                                         kind: s.settings.kind) }
                 let trials = try store.enqueue(search: id, requests)
                 for t in trials { s.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID)) }
@@ -546,12 +547,12 @@ struct CoordinatorLoop {
             progress = false
             for name in workers.keys.sorted() {
                 guard let w = workers[name], free[name]! > 0 else { continue }
-                let eligible = searches.values.filter { s in
-                    s.record.state == .active && s.queued > 0 && w.trainers.contains(s.settings.trainer)
-                        && (s.settings.kind != .measure || w.tags.contains(s.record.target))
+                var pick: (running: Int, id: Int64)?
+                for (id, s) in searches where s.record.state == .active && s.queued > 0 && w.trainers.contains(s.settings.trainer)
+                    && (s.settings.kind != .measure || w.tags.contains(s.record.target)) {
+                    if pick == nil || (s.running, id) < pick! { pick = (s.running, id) }
                 }
-                guard let pick = eligible.min(by: { ($0.running, $0.id) < ($1.running, $1.id) }),
-                      let q = searches[pick.id]!.popQueued() else { continue }
+                guard let pick, let q = searches[pick.id]!.popQueued() else { continue }
                 searches[pick.id]!.running += 1  // counts toward fairness within this turn
                 free[name]! -= 1
                 picks.append((name, pick.id, q))

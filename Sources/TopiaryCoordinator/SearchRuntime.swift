@@ -51,8 +51,18 @@ public struct RunSettings: Sendable {
 struct Drawn {
     var candidate: Candidate
     var id: String
+    var canonicalJSON: String
     var cost: CostReport
     var predictedMs: Double?
+
+    /// The store's row for the candidate, from what was already computed.
+    var record: CandidateRecord {
+        let c = candidate.compression
+        return CandidateRecord(id: id, spaceName: candidate.space, canonicalJSON: canonicalJSON, macs: cost.macs, params: cost.params,
+                               sizeBytes: cost.sizeBytes, peakActivationBytes: cost.peakActivationBytes, weightBits: c.weightBits,
+                               activationBits: c.activationBits, pruningMethod: c.pruning.rawValue,
+                               pruningRatio: c.pruning == .none ? 0 : c.pruningRatio, compressionSummary: c.summary)
+    }
 }
 
 /// A queued trial waiting in memory for a free slot.
@@ -133,7 +143,7 @@ struct SearchRuntime {
         while out.count < count && tries < maxAttempts {
             tries += 1
             let c = space.sample(using: &rng)
-            let id = c.id
+            let (json, id) = c.identity
             if seen.contains(id) { continue }
             let graph = NetworkGraph.build(compressed: c, in: space)
             let cost = graph.cost()
@@ -153,7 +163,7 @@ struct SearchRuntime {
             }
             seen.insert(id)
             candidates[id] = c
-            out.append(Drawn(candidate: c, id: id, cost: cost, predictedMs: latency))
+            out.append(Drawn(candidate: c, id: id, canonicalJSON: json, cost: cost, predictedMs: latency))
         }
         return out
     }

@@ -29,7 +29,7 @@ public struct Candidate: Hashable, Sendable {
             out += v.json
         }
         out += "},\"compression\":"
-        out += compression.json.canonical
+        out += compression.canonicalText
         out += ",\"space\":"
         out += JSONText.quote(space)
         out += "}"
@@ -47,7 +47,13 @@ public struct Candidate: Hashable, Sendable {
     }
 
     /// The first 16 hex digits of the SHA-256 of the canonical JSON.
-    public var id: String { String(SHA256.hex(canonicalJSON).prefix(16)) }
+    public var id: String { identity.id }
+
+    /// The canonical JSON and the id made from it, computed once.
+    public var identity: (json: String, id: String) {
+        let text = canonicalJSON
+        return (text, String(SHA256.hex(text).prefix(16)))
+    }
 }
 
 extension SearchSpace {

@@ -63,6 +63,20 @@ public struct CompressionConfig: Hashable, Sendable {
         ])
     }
 
+    /// `json.canonical`, written directly: it is part of every candidate's identity.
+    public var canonicalText: String {
+        var pruningText = "{\"method\":\"\(pruning.rawValue)\""
+        if pruning != .none { pruningText += ",\"ratio\":\(ChoiceValue.formatDouble(pruningRatio))" }
+        var quant = "{\"activation_bits\":\(activationBits)"
+        if weightBits <= 8 { quant += ",\"granularity\":\"\(granularity.rawValue)\"" }
+        if isQuantized { quant += ",\"mode\":\"\(quantMode.rawValue)\"" }
+        quant += ",\"weight_bits\":\(weightBits)}"
+        var kd = "{"
+        if distillation { kd += "\"alpha\":\(ChoiceValue.formatDouble(alpha)),\"enabled\":true,\"temperature\":\(ChoiceValue.formatDouble(temperature))}" } else { kd += "\"enabled\":false}" }
+        return "{\"distillation\":\(kd),\"low_rank\":{\"rank_ratio\":\(ChoiceValue.formatDouble(rankRatio))},\"pruning\":\(pruningText)},"
+            + "\"quantization\":\(quant),\"weight_sharing\":{\"clusters\":\(clusters)}}"
+    }
+
     /// A short human summary, e.g. `channel-prune 0.5, int8 qat, kd`.
     public var summary: String {
         var parts: [String] = []

@@ -22,7 +22,14 @@ extension Store {
     public func markRunning(_ starts: [TrialStart]) throws -> [StoreError?] {
         guard !starts.isEmpty else { return [] }
         return try write("starting \(starts.count) trials") { db in
-            try starts.map { s -> StoreError? in
+            let now = clock().timeIntervalSince1970
+            let update = try db.cachedStatement(sql: """
+                UPDATE trials SET state = 'running', worker_id = ?, started_at = ? WHERE id = ? AND state = 'queued' AND attempt = ?
+                """)
+            return try starts.map { s -> StoreError? in
+                try update.execute(arguments: [s.worker, now, s.trial, s.attempt])
+                if db.changesCount == 1 { return nil }
+                // Not started: find out why, as the single-trial call would say it.
                 guard var t = try TrialRecord.fetchOne(db, key: s.trial) else { return StoreError.noSuchTrial(s.trial) }
                 do {
                     try start(db, &t, attempt: s.attempt, worker: s.worker)

@@ -18,4 +18,15 @@ extension Store {
             try String.fetchOne(db, sql: "SELECT space_yaml FROM searches WHERE space_name = ? ORDER BY id DESC LIMIT 1", arguments: [name])
         }
     }
+
+    /// Every trial of a candidate, across searches, best first (completed, highest
+    /// fidelity, highest accuracy): what `topiary export` reports.
+    public func trials(candidate: String) throws -> [TrialRecord] {
+        try read("reading the trials of \(candidate)") { db in
+            try TrialRecord.fetchAll(db, sql: """
+                SELECT * FROM trials WHERE candidate_id = ?
+                ORDER BY state = 'completed' DESC, fidelity DESC, accuracy IS NULL, accuracy DESC, id
+                """, arguments: [candidate])
+        }
+    }
 }

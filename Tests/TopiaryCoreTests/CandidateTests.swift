@@ -131,3 +131,15 @@ struct CandidateTests {
         }
     }
 }
+
+@Suite("Canonical text")
+struct CanonicalTextTests {
+    @Test("the direct canonical writers agree with the generic JSON writer", arguments: Spaces.names)
+    func directWritersAgree(name: String) throws {
+        let s = try Spaces.load(name)
+        for c in s.sample(count: 300, seed: 17) {
+            #expect(c.compression.canonicalText == c.compression.json.canonical)
+            #expect(c.canonicalJSON == c.json.canonical)
+        }
+    }
+}
