@@ -9,12 +9,7 @@ public enum ParetoFront {
         precondition(d >= 1 && points.count % d == 0, "points must hold whole points of \(d) coordinates")
         let n = points.count / d
         if n == 0 { return [] }
-        let order: [Int] = points.withUnsafeBufferPointer { p in
-            (0..<n).sorted { a, b in
-                for k in 0..<d where p[a * d + k] != p[b * d + k] { return p[a * d + k] < p[b * d + k] }
-                return a < b
-            }
-        }
+        let order = lexicographicOrder(points, n: n, d: d)
         // Sorted lexicographically, a dominator comes before what it dominates, and any
         // dominated point is dominated by some point already on the front.
         var front: [Int] = []
@@ -52,6 +47,31 @@ public enum ParetoFront {
             }
         }
         return front
+    }
+
+    /// Point indices in lexicographic order of the points (index order among equals). Sorts
+    /// (first coordinate, index) pairs, then re-sorts runs that tie on the first coordinate:
+    /// much faster than comparing whole points when, as usual, the first figure rarely ties.
+    static func lexicographicOrder(_ points: [Double], n: Int, d: Int) -> [Int] {
+        var keys = (0..<n).map { (points[$0 * d], $0) }
+        keys.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        var order = keys.map(\.1)
+        guard d > 1 else { return order }
+        points.withUnsafeBufferPointer { p in
+            var start = 0
+            while start < n {
+                var end = start + 1
+                while end < n && keys[end].0 == keys[start].0 { end += 1 }
+                if end - start > 1 {
+                    order[start..<end].sort { a, b in
+                        for k in 1..<d where p[a * d + k] != p[b * d + k] { return p[a * d + k] < p[b * d + k] }
+                        return a < b
+                    }
+                }
+                start = end
+            }
+        }
+        return order
     }
 
     /// Whether point `a` dominates point `b`.
