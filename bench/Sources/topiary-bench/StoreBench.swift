@@ -85,6 +85,7 @@ enum StoreBench {
             var predicted = 0
             var predictedFor: [Set<String>] = Array(repeating: [], count: searches)
             clock = .now
+            var cpu = cpuMilliseconds()
             for s in 0..<searches {
                 let target = targets[s % targets.count]
                 var start = 0
@@ -103,7 +104,7 @@ enum StoreBench {
             }
             let enqueueTime = ContinuousClock.now - clock
             print("enqueue   \(grouped(planned)) trials + \(grouped(predicted)) predicted latencies in \(fmt(enqueueTime)): "
-                  + "\(grouped(rate(planned, enqueueTime))) trials/s")
+                  + "\(grouped(rate(planned, enqueueTime))) trials/s (cpu \(cpuSeconds(since: &cpu)))")
 
             // Run: claim a batch, report its results in one transaction, as the store writer will.
             let byID = Dictionary(uniqueKeysWithValues: pool.map { ($0.id, $0) })
@@ -111,6 +112,7 @@ enum StoreBench {
             var done = 0
             var claimTime = Duration.zero, resultTime = Duration.zero
             clock = .now
+            cpu = cpuMilliseconds()
             while true {
                 let claimStart = ContinuousClock.now
                 let claimed = try store.claim(limit: batch, worker: "bench-\(done / batch % 16)")
@@ -128,11 +130,12 @@ enum StoreBench {
             }
             let runTime = ContinuousClock.now - clock
             print("run       \(grouped(done)) trials claimed and completed in \(fmt(runTime)): \(grouped(rate(done, runTime))) results/s "
-                  + "(claim \(fmt(claimTime)), results \(fmt(resultTime)))")
+                  + "(claim \(fmt(claimTime)), results \(fmt(resultTime)); cpu \(cpuSeconds(since: &cpu)) including the bench's own work)")
 
             // Figures for every target, so any target can be ranked: predictions for the targets
             // a candidate lacks, and measurements for 10% of candidates on each target.
             clock = .now
+            cpu = cpuMilliseconds()
             var figures = 0
             for target in targets {
                 var chunk: [MeasurementRecord] = []
@@ -156,7 +159,7 @@ enum StoreBench {
                 figures += chunk.count
             }
             let figureTime = ContinuousClock.now - clock
-            print("figures   \(grouped(figures)) latency figures in \(fmt(figureTime)): \(grouped(rate(figures, figureTime))) figures/s")
+            print("figures   \(grouped(figures)) latency figures in \(fmt(figureTime)): \(grouped(rate(figures, figureTime))) figures/s (cpu \(cpuSeconds(since: &cpu)))")
         }
         let check = try Store.check(path: dbPath)
         let counts = Dictionary(uniqueKeysWithValues: check.rowCounts.map { ($0.table, $0.rows) })
@@ -233,6 +236,13 @@ enum StoreBench {
         var t = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
         return Double(t.tv_sec) * 1000 + Double(t.tv_nsec) / 1e6
+    }
+
+    /// CPU seconds since `start`, as text; moves `start` to now.
+    static func cpuSeconds(since start: inout Double) -> String {
+        let now = cpuMilliseconds()
+        defer { start = now }
+        return String(format: "%.1f s", (now - start) / 1000)
     }
 
     static func ms(_ d: Duration) -> Double {
