@@ -103,8 +103,12 @@ extension CoordinatorLoop {
             p.append(("infeasible_on_target", .int(live.infeasible)))
             if let why = live.lastInfeasibility { p.append(("last_infeasibility", .string(why))) }
             p.append(("latency_model", .string(live.model == nil ? "none" : live.calibratedFrom > 0 ? "calibrated on \(live.calibratedFrom) measurements" : "profile")))
-            if let b = live.best { p.append(("best", .object([("accuracy", .double(b.accuracy)), ("candidate", .string(b.candidate))]))) }
+        } else if let ended = endedStats[rec.id!] {
+            p.append(("rejected_by_constraints", .int(ended.rejected)))
+            p.append(("infeasible_on_target", .int(ended.infeasible)))
+            if let why = ended.lastInfeasibility { p.append(("last_infeasibility", .string(why))) }
         }
+        if let b = live?.best { p.append(("best", .object([("accuracy", .double(b.accuracy)), ("candidate", .string(b.candidate))]))) }
         return .object(p)
     }
 

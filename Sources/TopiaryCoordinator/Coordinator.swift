@@ -93,6 +93,8 @@ struct CoordinatorLoop {
     var pendingProgress: [TrialProgress] = []
     var lastSeenFlush = Date()
     var dispatched = 0
+    /// What searches that ended while this daemon ran rejected before training.
+    var endedStats: [Int64: (rejected: Int, infeasible: Int, lastInfeasibility: String?)] = [:]
 
     init(config: CoordinatorConfig, store: Store, logger: Logger) throws {
         self.config = config
@@ -490,6 +492,9 @@ struct CoordinatorLoop {
             do {
                 _ = try store.completeSearch(id)
                 searches[id] = nil
+                endedStats[id] = (s.rejected, s.infeasible, s.lastInfeasibility)
+                try? store.logEvent(kind: "search.rejections", message: "before training: \(s.rejected) candidates broke a constraint, "
+                                    + "\(s.infeasible) could not run on \(s.record.target)" + (s.lastInfeasibility.map { " (last: \($0))" } ?? ""), search: id)
                 logger.notice("search completed", metadata: ["search": "\(id)", "trials": "\(s.created)",
                                                              "best_accuracy": "\(s.best.map { String($0.accuracy) } ?? "-")"])
             } catch {

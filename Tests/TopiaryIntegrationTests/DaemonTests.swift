@@ -159,3 +159,58 @@ struct DaemonTests {
         #expect(try c.control(["search", "list"]).contains("id"))
     }
 }
+
+@Suite("Hardware-aware searches and export", .serialized, .enabled(if: Paths.haveBinary, "build the topiary binary first (swift build)"))
+struct HardwareAwareSearchTests {
+    @Test("a latency budget admits only candidates predicted under it, and what cannot fit the target is never trained")
+    func latencyBudgetAndFeasibility() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("a")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "40", "--target", "raspberry-pi-4", "--constraint", "latency_ms<=8"])
+        try c.waitForState(1, "completed", timeout: 60)
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "20", "--target", "cortex-m7"])
+        try c.waitForState(2, "completed", timeout: 60)
+        let store = try Store(path: c.db, mode: .mustExist)
+        let first = try store.trials(search: 1)
+        #expect(first.count == 40)
+        for t in first {
+            let predicted = try store.measurements(candidate: t.candidateID).filter { $0.target == "raspberry-pi-4" && $0.source == .predicted }
+            #expect(predicted.count == 1)
+            #expect((predicted.first?.latencyMs ?? .infinity) <= 8)
+        }
+        // Cortex-M7: 2 MiB of flash; every trained candidate's stored model fits it.
+        for t in try store.trials(search: 2) {
+            let cand = try #require(try store.candidate(t.candidateID))
+            #expect(cand.sizeBytes <= 2 * 1024 * 1024)
+        }
+        let show = try c.show(2)
+        #expect((show["infeasible_on_target"]?.intValue ?? 0) > 0)
+        #expect(show["last_infeasibility"]?.stringValue?.contains("flash") == true || show["last_infeasibility"]?.stringValue?.contains("storage") == true
+                || show["last_infeasibility"]?.stringValue != nil)
+    }
+
+    @Test("export writes the candidate, its graph and a model card with metrics, cost and latency")
+    func export() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("a")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "15", "--target", "raspberry-pi-4"])
+        try c.waitForState(1, "completed", timeout: 60)
+        let out = c.dir.appendingPathComponent("export").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.binary)
+        p.arguments = ["export", "--db", c.db, "--candidate", "best", "--out", out]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let card = try String(contentsOfFile: out + "/MODEL_CARD.md", encoding: .utf8)
+        #expect(card.contains("accuracy") && card.contains("raspberry-pi-4") && card.contains("predicted"))
+        let space = try SearchSpace.load(path: Paths.macroSpace)
+        let cand = try space.decode(json: try String(contentsOfFile: out + "/candidate.json", encoding: .utf8))
+        let best = try Store(path: c.db, mode: .mustExist).leaderboard(LeaderboardQuery(search: 1, limit: 1)).first
+        #expect(cand.id == best?.candidateID)
+        let graph = try JSONText.parse(try String(contentsOfFile: out + "/graph.json", encoding: .utf8))
+        #expect((graph["nodes"]?.arrayValue?.count ?? 0) > 5)
+    }
+}
