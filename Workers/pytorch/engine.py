@@ -1,0 +1,154 @@
+"""Training and evaluation loops shared by the trainer and the teacher."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from data import Split, adapt
+
+
+@dataclass
+class Schedule:
+    epochs: int
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 128
+    warmup_fraction: float = 0.03
+
+
+@dataclass
+class Distill:
+    """Soft targets: loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE."""
+    logits: torch.Tensor          # teacher logits for all 60,000 training images, by index
+    temperature: float
+    alpha: float
+
+
+def distill_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, t: float, alpha: float) -> torch.Tensor:
+    kl = F.kl_div(F.log_softmax(student / t, dim=1), F.log_softmax(teacher / t, dim=1), reduction="batchmean", log_target=True)
+    return alpha * t * t * kl + (1 - alpha) * F.cross_entropy(student, labels)
+
+
+def optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=lr)
+
+
+def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Schedule, *, seed: int,
+          distill: Distill | None = None, after_step: Callable[[], None] | None = None,
+          at_fraction: tuple[float, Callable[[], None]] | None = None,
+          epoch_end: Callable[[int, float, float], bool] | None = None) -> int:
+    """Trains `sched.epochs` epochs (AdamW, linear warm-up then cosine decay). `after_step`
+    runs after every optimizer step (constraint projection); `at_fraction` = (f, fn) calls fn
+    once when a fraction f of the steps is done; `epoch_end(epoch, mean train loss, seconds)`
+    may return False to stop. Returns the epochs done."""
+    n = len(split)
+    bs = sched.batch_size
+    steps_per_epoch = max(1, math.ceil(n / bs))
+    total = steps_per_epoch * sched.epochs
+    warm = max(1, int(sched.warmup_fraction * total))
+    opt = optimizer(model, sched.lr, sched.weight_decay)
+    sch = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+    gen = torch.Generator().manual_seed(seed)
+    step = 0
+    fired = False
+    for epoch in range(1, sched.epochs + 1):
+        t0 = time.monotonic()
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        running, seen = 0.0, 0
+        for s in range(0, n, bs):
+            idx = perm[s:s + bs]
+            if len(idx) < 2:  # batch norm needs two samples
+                continue
+            x = adapt(split.images[idx], shape)
+            y = split.labels[idx]
+            out = model(x)
+            if distill is not None:
+                loss = distill_loss(out, distill.logits[split.index[idx]], y, distill.temperature, distill.alpha)
+            else:
+                loss = F.cross_entropy(out, y)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training diverged (loss {loss.item()}) in epoch {epoch}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sch.step()
+            if after_step is not None:
+                after_step()
+            running += loss.item() * len(idx)
+            seen += len(idx)
+            step += 1
+            if at_fraction is not None and not fired and step >= at_fraction[0] * total:
+                at_fraction[1]()
+                fired = True
+        if epoch_end is not None and epoch_end(epoch, running / max(1, seen), time.monotonic() - t0) is False:
+            return epoch
+    return sched.epochs
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, shape: tuple[int, int, int], batch_size: int = 500) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in %) on a split, in eval mode."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for s in range(0, len(split), batch_size):
+        x = adapt(split.images[s:s + batch_size], shape)
+        y = split.labels[s:s + batch_size]
+        out = model(x).float()
+        loss += F.cross_entropy(out, y, reduction="sum").item()
+        correct += int((out.argmax(1) == y).sum())
+    n = max(1, len(split))
+    return loss / n, 100.0 * correct / n
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, split: Split, shape: tuple[int, int, int], images: int = 2048, batch_size: int = 256) -> int:
+    """Runs up to `images` training images through a model with observers (eval mode)."""
+    model.eval()
+    n = min(images, len(split))
+    for s in range(0, n, batch_size):
+        model(adapt(split.images[s:min(n, s + batch_size)], shape))
+    return n
+
+
+@torch.no_grad()
+def logits(model: nn.Module, images: torch.Tensor, shape: tuple[int, int, int], batch_size: int = 1000) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(adapt(images[s:s + batch_size], shape)) for s in range(0, len(images), batch_size)])
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, split: Split, shape: tuple[int, int, int], images: int = 2048, batch_size: int = 256) -> int:
+    """Recomputes batch-norm running statistics as plain averages over up to `images` training
+    images with the current weights. After short training the exponential averages still carry
+    the statistics of earlier weights, and evaluation suffers for it (a standard step of
+    weight-sharing NAS, e.g. Once-for-All). Returns the images used."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns:
+        return 0
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    was = model.training
+    model.train()
+    n = min(images, len(split))
+    try:
+        for s in range(0, n, batch_size):
+            if min(n, s + batch_size) - s >= 2:
+                model(adapt(split.images[s:min(n, s + batch_size)], shape))
+    finally:
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        model.train(was)
+    return n

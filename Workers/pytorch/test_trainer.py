@@ -1,0 +1,150 @@
+"""The trainer as a worker runs it: job JSON in, JSON lines out, real training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from testkit import TINY, load_fixture, make_job
+
+RESULT_FIELDS = ("accuracy", "test_accuracy", "loss", "params", "nonzero_params", "bytes", "macs", "train_seconds")
+
+
+def check_protocol(run):
+    assert run.rc == 0, run.stderr[-3000:]
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert len(run.results) == 1 and lines[-1]["event"] == "result", "one result line, last"
+    for p in run.progress:
+        assert isinstance(p["step"], int) and all(isinstance(v, (int, float)) for v in p["metrics"].values())
+    assert [p["step"] for p in run.progress] == list(range(1, len(run.progress) + 1))
+    for k in RESULT_FIELDS:
+        assert isinstance(run.metrics[k], (int, float)), k
+
+
+def test_short_real_training_run(run_trainer, tmp_path):
+    """A small fashion candidate, a tenth of the data, one epoch: well above chance (10%)."""
+    fid = {"epochs": 1, "data_fraction": 0.1, "val_fraction": 0.25, "test_fraction": 0.1}
+    run = run_trainer(make_job("fashion-none", tmp_path, fid))
+    check_protocol(run)
+    fx = load_fixture("fashion-none")
+    m, info = run.metrics, run.info
+    assert len(run.progress) == 1
+    assert run.progress[0]["metrics"]["accuracy"] == m["accuracy"]
+    assert m["accuracy"] > 50 and m["test_accuracy"] > 50, m
+    assert m["params"] == m["nonzero_params"] == fx["cost"]["params"]
+    assert m["macs"] == fx["cost"]["macs"]
+    assert m["payload_bytes"] == fx["cost"]["size_bytes"] and m["bytes"] > m["payload_bytes"]
+    assert info["data"] == {"dataset": "fashion-mnist", "train_images": 5400, "val_images": 1500, "test_images": 1000,
+                            "input": [1, 28, 28]}
+    # The exported ONNX runs in ONNX Runtime and agrees with PyTorch.
+    assert info["onnx"] == str(tmp_path / "model.onnx") and (tmp_path / "model.onnx").exists()
+    assert info["onnx_format"] == "float" and info["onnx_check"]["ok"]
+    assert info["onnx_check"]["max_abs_diff"] < 1e-3 and info["onnx_check"]["top1_agreement"] == 1.0
+    import onnxruntime as ort
+    sess = ort.InferenceSession(info["onnx"], providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"input": np.zeros((5, 1, 28, 28), dtype=np.float32)})[0]
+    assert out.shape == (5, 10)
+
+
+def test_job_from_stdin_without_the_file(run_trainer, tmp_path):
+    job = make_job("fashion-none", tmp_path, {"epochs": 0, "data_fraction": 0.01, "val_fraction": 0.02, "test_fraction": 0.01})
+    run = run_trainer(job, via_file=False)
+    check_protocol(run)
+    assert run.progress == [] and run.metrics["train_seconds"] == 0
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("not json", "not JSON"),
+    ("", "empty"),
+    ("[1, 2]", "JSON object"),
+    ('{"fidelity": {"epochs": 1}}', "graph"),
+])
+def test_bad_job_json_fails_clearly(run_trainer, text, needle):
+    run = run_trainer(text)
+    assert run.rc == 2 and run.result is None
+    assert needle in run.stderr and "error" in run.stderr
+
+
+def test_bad_fields_and_graphs_fail_clearly(run_trainer, tmp_path):
+    job = make_job("fashion-none", tmp_path, {"epochs": "two"})
+    run = run_trainer(job)
+    assert run.rc == 2 and "fidelity.epochs" in run.stderr and run.result is None
+    job = make_job("fashion-none", tmp_path)
+    job["graph"]["nodes"][4]["shape"] = [999, 28, 28]
+    run = run_trainer(job)
+    assert run.rc == 2 and "bad graph" in run.stderr and "node 4" in run.stderr
+    # An ImageNet network cannot be trained on Fashion-MNIST: refused, not half-run.
+    run = run_trainer(make_job("mobilenetv3-imagenet-0", tmp_path))
+    assert run.rc == 2 and "1000 outputs" in run.stderr
+
+
+def test_channel_pruning_job_prunes_the_trained_network(run_trainer, tmp_path):
+    run = run_trainer(make_job("fashion-channel50", tmp_path))
+    check_protocol(run)
+    fx = load_fixture("fashion-channel50")
+    st = run.info["structural"]
+    assert st["from"] == "graph_uncompressed" and st["factorized"] == []
+    assert st["pruned"] and all(p["kept"] == p["channels"] - round(p["channels"] / 2) for p in st["pruned"])
+    assert run.metrics["params"] == fx["cost"]["params"] < fx["cost_uncompressed"]["params"]
+    assert run.metrics["macs"] == fx["cost"]["macs"]
+    phases = [p["metrics"]["phase"] for p in run.progress]
+    assert phases == [0, 1]  # trained, then fine-tuned after pruning
+    assert [p["name"] for p in run.info["phases"]] == ["train", "finetune"]
+
+
+def test_without_graph_uncompressed_the_compressed_network_is_trained_from_scratch(run_trainer, tmp_path):
+    run = run_trainer(make_job("fashion-lowrank50", tmp_path, {**TINY, "epochs": 0}, uncompressed=False))
+    check_protocol(run)
+    assert run.info["structural"]["from"] == "scratch"
+    assert run.metrics["params"] == load_fixture("fashion-lowrank50")["cost"]["params"]
+
+
+def test_int8_job_reports_the_int8_model(run_trainer, tmp_path):
+    run = run_trainer(make_job("fashion-int8ptq", tmp_path))
+    check_protocol(run)
+    q = run.info["quantization"]
+    assert q["path"] == "fx-int8" and q["mode"] == "ptq" and q["granularity"] == "per_channel"
+    assert q["calibration_images"] > 0 and 0 <= q["float_accuracy"] <= 100
+    assert run.metrics["payload_bytes"] == load_fixture("fashion-int8ptq")["cost"]["size_bytes"]
+    assert run.info["torch_model"].endswith("model_int8.pt")
+    assert run.info["onnx_format"] == "int8" and run.info["onnx_check"]["ok"]
+
+
+@pytest.mark.parametrize("name", ["fashion-w4a8", "fashion-magnitude_w4_clusters"])
+def test_simulated_quantization_and_weight_formats_jobs(run_trainer, tmp_path, name):
+    run = run_trainer(make_job(name, tmp_path))
+    check_protocol(run)
+    fx = load_fixture(name)
+    assert run.info["quantization"]["path"] == "simulated"
+    assert run.metrics["payload_bytes"] == fx["cost"]["size_bytes"]
+    assert run.metrics["nonzero_params"] == fx["cost"]["nonzero_params"]
+    assert run.metrics["sparse_macs"] == fx["cost"]["sparse_macs"]
+    assert run.info["onnx_check"]["ok"]
+
+
+def test_distillation_trains_the_teacher_once_and_reuses_it(run_trainer, tmp_path):
+    fid = {**TINY, "epochs": 1, "teacher_epochs": 1, "teacher_data_fraction": 0.03}
+    first = run_trainer(make_job("fashion-distill", tmp_path / "a", fid))
+    check_protocol(first)
+    t = first.info["teacher"]
+    assert t["cached"] is False and "training the distillation teacher" in first.stderr
+    assert t["val_accuracy"] > 30 and first.metrics["teacher_accuracy"] == pytest.approx(t["val_accuracy"], abs=1e-3)
+    mtime = __import__("os").stat(t["path"]).st_mtime_ns
+    second = run_trainer(make_job("fashion-distill", tmp_path / "b", fid))
+    check_protocol(second)
+    assert second.info["teacher"]["cached"] is True and second.info["teacher"]["path"] == t["path"]
+    assert "training the distillation teacher" not in second.stderr
+    assert "logits_computed" not in second.info["teacher"]  # same images: nothing recomputed either
+    assert __import__("os").stat(t["path"]).st_mtime_ns == mtime
+    # Same seed, same teacher: the same student.
+    assert second.metrics["accuracy"] == first.metrics["accuracy"]
+
+
+def test_benchmark_space_networks_take_padded_three_channel_images(run_trainer, tmp_path):
+    fid = {"epochs": 1, "data_fraction": 0.002, "val_fraction": 0.01, "test_fraction": 0.01}
+    run = run_trainer(make_job("nas-bench-201-2", tmp_path, fid))
+    check_protocol(run)
+    assert run.info["data"]["input"] == [3, 32, 32]
+    assert run.metrics["params"] == load_fixture("nas-bench-201-2")["cost"]["params"]
