@@ -1,0 +1,38 @@
+import TopiaryCore
+
+/// Creates strategies by name, the way the daemon and the CLI name them.
+public enum Strategies {
+    /// The names `make` accepts.
+    public static let names = ["random", "evolution", "nsga2", "asha"]
+
+    /// A strategy for `problem`, configured by `options` and restored from `history` (the
+    /// search's trials in suggestion order; empty for a new search). The restored strategy
+    /// continues exactly as the one that produced the history would have.
+    ///
+    /// Throws for an unknown name, an unknown or invalid option, a strategy that cannot serve
+    /// the problem (NSGA-II needs two objectives or more), or a history that does not fit
+    /// (a candidate outside the space, a (candidate, fidelity) listed twice).
+    public static func make(_ name: String, options: StrategyOptions = StrategyOptions(), problem: SearchProblem,
+                            history: [Trial] = []) throws(StrategyError) -> any SearchStrategy {
+        switch name {
+        case "random":
+            var s = RandomSearch(problem: problem, settings: try .init(options: options, problem: problem))
+            try s.restore(history)
+            return s
+        case "evolution", "regularized-evolution":
+            var s = RegularizedEvolution(problem: problem, settings: try .init(options: options, problem: problem))
+            try s.restore(history)
+            return s
+        case "nsga2", "nsga-ii":
+            var s = try NSGA2(problem: problem, settings: try .init(options: options, problem: problem))
+            try s.restore(history)
+            return s
+        case "asha":
+            var s = try ASHA(problem: problem, settings: try .init(options: options, problem: problem))
+            try s.restore(history)
+            return s
+        default:
+            throw .unknownStrategy(name)
+        }
+    }
+}
