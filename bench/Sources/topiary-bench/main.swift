@@ -5,7 +5,9 @@ let args = Array(CommandLine.arguments.dropFirst())
 let suites: [String: ([String]) throws -> Void] = [
     "core": CoreBench.run,
     "store": StoreBench.run,
+    "dispatch": DispatchBench.run,
     "hardware": HardwareBench.run,
+    "strategies": StrategyBench.run,
 ]
 guard let name = args.first, let suite = suites[name] else {
     FileHandle.standardError.write(Data("usage: topiary-bench \(suites.keys.sorted().joined(separator: "|")) [options]\n".utf8))
