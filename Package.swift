@@ -70,7 +70,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "topiary-bench",
-            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware", "TopiarySearch"],
+            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware", "TopiarySearch",
+                           .product(name: "Logging", package: "swift-log")],
             path: "bench/Sources/topiary-bench"
         ),
         .testTarget(
@@ -93,7 +94,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TopiaryStoreTests",
-            dependencies: ["TopiaryStore", "TopiaryCore"]
+            dependencies: ["TopiaryStore", "TopiaryCore", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]
