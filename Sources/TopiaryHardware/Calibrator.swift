@@ -28,7 +28,7 @@ public struct CalibrationSample: Sendable {
 /// coefficient toward one common scale s: with few samples the fit keeps the profile's
 /// proportions and only rescales it; with many, each term follows the data. λ is chosen
 /// by cross-validation on the samples themselves (leave-one-out up to 20 samples, else
-/// 10-fold), so nothing is tuned on data the fit does not see. Terms the samples do not
+/// 5-fold), so nothing is tuned on data the fit does not see. Terms the samples do not
 /// exercise take the scale s.
 public struct Calibrator: Sendable {
     public struct Options: Sendable {
@@ -37,7 +37,10 @@ public struct Calibrator: Sendable {
         /// Rounds of fixing the bounds and refitting.
         public var rounds: Int = 4
         /// Folds for choosing λ when there are more than 20 samples.
-        public var folds: Int = 10
+        public var folds: Int = 5
+        /// Huber-weighted refits (iteratively reweighted least squares) so that a few
+        /// disturbed measurements do not pull the fit; 0 for plain least squares.
+        public var robustIterations: Int = 3
 
         public init() {}
     }
@@ -89,30 +92,42 @@ public struct Calibrator: Sendable {
             let terms = termSet.sorted()
             let k = terms.count
             if k == 0 { break }
-            var rows: [[Double]] = []
-            var rhs: [Double] = []
-            rows.reserveCapacity(samples.count + k)
-            let w = 1 / n.squareRoot()
+            // Relative design: F[i][t] / y[i], whose product with θ should be 1.
+            var design = [[Double]](repeating: [Double](repeating: 0, count: k), count: samples.count)
             var q = [Double](repeating: 0, count: k)
             for (i, s) in samples.enumerated() {
-                var row = [Double](repeating: 0, count: k + 1)
                 for (j, t) in terms.enumerated() {
                     let f = (totals[i][t] ?? 0) / s.measuredMilliseconds
-                    row[j] = w * f
+                    design[i][j] = f
                     q[j] += f * f / n
                 }
-                rows.append(row)
-                rhs.append(w)
             }
-            for j in 0..<k {
-                var row = [Double](repeating: 0, count: k + 1)
-                let r = (lambda * q[j]).squareRoot()
-                row[j] = r
-                row[k] = -r
-                rows.append(row)
-                rhs.append(0)
+            var weights = [Double](repeating: 1, count: samples.count)
+            var x = [Double](repeating: 0, count: k + 1)
+            for pass in 0...max(0, options.robustIterations) {
+                var rows: [[Double]] = []
+                var rhs: [Double] = []
+                rows.reserveCapacity(samples.count + k)
+                for i in samples.indices {
+                    let w = (weights[i] / n).squareRoot()
+                    rows.append(design[i].map { $0 * w } + [0])
+                    rhs.append(w)
+                }
+                for j in 0..<k {
+                    var row = [Double](repeating: 0, count: k + 1)
+                    let r = (lambda * q[j]).squareRoot()
+                    row[j] = r
+                    row[k] = -r
+                    rows.append(row)
+                    rhs.append(0)
+                }
+                x = NNLS.solve(rows, rhs).x
+                if pass == options.robustIterations || samples.count < 5 { break }
+                // Huber weights with the scale from the median absolute residual.
+                let residuals = design.map { row in abs(zip(row, x).reduce(0) { $0 + $1.0 * $1.1 } - 1) }
+                let delta = max(0.02, 1.345 * 1.4826 * FitQuality.median(residuals))
+                weights = residuals.map { $0 <= delta ? 1 : delta / $0 }
             }
-            let x = NNLS.solve(rows, rhs).x
             scale = x[k] > 0 ? x[k] : (x.prefix(k).reduce(0, +) / Double(k))
             var values: [LatencyTerm: Double] = [:]
             for (j, t) in terms.enumerated() { values[t] = x[j] }

@@ -480,7 +480,7 @@ func syntheticGraphs(count: Int, seed: UInt64) throws -> [NetworkGraph] {
 func calibrationRecoversKnownCoefficientsFromSyntheticMeasurements(_ name: String) throws {
     let t = try target(name)
     let model = LatencyModel(target: t)
-    let graphs = try syntheticGraphs(count: 200, seed: 21)
+    let graphs = try syntheticGraphs(count: 140, seed: 21)
     let features = graphs.map(model.features)
     // True coefficients: each term its own multiplier in [0.4, 2.5].
     var rng = SeededGenerator(seed: 5)
@@ -493,7 +493,7 @@ func calibrationRecoversKnownCoefficientsFromSyntheticMeasurements(_ name: Strin
         let noise = 1 + 0.04 * (Double(rng.next() >> 11) / Double(1 << 53) - 0.5)
         return CalibrationSample(features: f, measuredMilliseconds: f.milliseconds(with: truth) * noise, label: "synthetic \(i)")
     }
-    let train = Array(samples.prefix(130)), test = Array(samples.dropFirst(130))
+    let train = Array(samples.prefix(100)), test = Array(samples.dropFirst(100))
     let cal = try Calibrator().fit(samples: train, target: t)
     let predicted = test.map { $0.features.milliseconds(with: cal.coefficients) }
     let q = FitQuality(predicted: predicted, measured: test.map(\.measuredMilliseconds))
