@@ -74,15 +74,23 @@ enum HardwareBench {
         print("   k   within ±10% (mean / median / worst 10%)   Spearman ρ (mean / worst 10%)   median error   λ (median)")
         let calibrator = Calibrator()
         var rng = SeededGenerator(seed: seed)
+        var byGroup: [Int: [String: (Int, Int)]] = [:]
         for k in ks where k < samples.count {
             var within: [Double] = [], rho: [Double] = [], med: [Double] = [], lambdas: [Double] = []
             for _ in 0..<draws {
                 var idx = Array(samples.indices)
                 for i in 0..<k { idx.swapAt(i, i + rng.index(below: idx.count - i)) }
                 let train = idx.prefix(k).map { samples[$0] }
-                let test = idx.dropFirst(k).map { samples[$0] }
+                let testIdx = Array(idx.dropFirst(k))
+                let test = testIdx.map { samples[$0] }
                 let cal = try calibrator.fit(samples: train, target: target)
-                let q = FitQuality(predicted: test.map { $0.features.milliseconds(with: cal.coefficients) }, measured: test.map(\.measuredMilliseconds))
+                let predicted = test.map { $0.features.milliseconds(with: cal.coefficients) }
+                let q = FitQuality(predicted: predicted, measured: test.map(\.measuredMilliseconds))
+                for (j, i) in testIdx.enumerated() {
+                    let ok = abs(predicted[j] / samples[i].measuredMilliseconds - 1) <= 0.1
+                    let cur = byGroup[k, default: [:]][groups[i], default: (0, 0)]
+                    byGroup[k, default: [:]][groups[i]] = (cur.0 + (ok ? 1 : 0), cur.1 + 1)
+                }
                 within.append(q.withinTenPercent)
                 rho.append(q.spearman)
                 med.append(q.medianRelativeError)
@@ -93,6 +101,12 @@ enum HardwareBench {
             print(String(format: "%4d   %6.1f%% / %6.1f%% / %6.1f%%                  %.3f / %.3f                   %5.1f%%        %g",
                          k, 100 * mean(within), 100 * pct(within, 0.5), 100 * pct(within, 0.1), mean(rho), pct(rho, 0.1),
                          100 * mean(med), pct(lambdas, 0.5)))
+        }
+        print("")
+        print("share within ±10% by group (held-out predictions over all draws)")
+        for k in ks where byGroup[k] != nil {
+            print(String(format: "%4d   ", k) + byGroup[k]!.sorted { $0.key < $1.key }
+                .map { String(format: "%@ %.1f%%", $0.key, 100 * Double($0.value.0) / Double($0.value.1)) }.joined(separator: "   "))
         }
     }
 }
