@@ -1,6 +1,7 @@
 import Foundation
 import TopiaryCore
 import TopiaryHardware
+import TopiarySearch
 import TopiaryStore
 import TopiaryWire
 
@@ -117,8 +118,8 @@ extension CoordinatorLoop {
         let file = r["space_file"]?.stringValue ?? "<space>"
         let space = try SearchSpace.parse(yaml: yaml, file: file)
         let strategy = r["strategy"]?.stringValue ?? "random"
-        guard strategy == "random" else {
-            throw ControlError("search.start: strategy '\(strategy)' is not available yet; use random")
+        guard Strategies.names.contains(strategy) else {
+            throw ControlError("search.start: unknown strategy '\(strategy)'; use one of \(Strategies.names.joined(separator: ", "))")
         }
         guard let budget = r["budget"]?.intValue, budget >= 1, budget <= 10_000_000 else {
             throw ControlError("search.start: 'budget' must be an integer from 1 to 10000000")
@@ -135,9 +136,10 @@ extension CoordinatorLoop {
         if constraints.contains(where: { $0.metric == .latencyMs }) && targetYAML == nil {
             throw ControlError("search.start: a latency_ms constraint needs the target's profile (target_yaml)")
         }
-        let settings = RunSettings(trainer: trainer, fidelity: r["fidelity"] ?? .object([]),
+        var settings = RunSettings(trainer: trainer, fidelity: r["fidelity"] ?? .object([]),
                                    deadlineSeconds: r["deadline_s"]?.intValue ?? 3600, constraints: constraints,
                                    kind: kind, targetYAML: targetYAML)
+        if let o = r["strategy_options"] { settings.strategyOptions = try StrategyOptions(json: o) }
         if trainer == "table" && space.benchmark == nil {
             throw ControlError("search.start: the table trainer needs a benchmark space (nas-bench-macro, nas-bench-201)")
         }
@@ -146,6 +148,10 @@ extension CoordinatorLoop {
                             strategySettings: settings.json, objectives: objectives.isEmpty ? ["accuracy:max"] : objectives,
                             constraints: .array(constraints.map { .string($0.description) }), budget: budget,
                             seed: UInt64(bitPattern: Int64(r["seed"]?.intValue ?? 0)), maxAttempts: r["max_attempts"]?.intValue ?? 3)
+        // Check the strategy accepts its options and objectives before anything is stored.
+        let objectivesParsed = try new.objectives.map { t throws -> SearchObjective in try SearchObjective.parse(t) }
+        _ = try Strategies.make(strategy, options: settings.strategyOptions,
+                                problem: SearchProblem(space: space, seed: new.seed, fidelity: settings.fidelityValue, objectives: objectivesParsed))
         let rec = try store.createSearch(new)
         try load(rec)
         logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(budget)",

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import TopiaryCore
 import TopiaryHardware
+import TopiarySearch
 import TopiaryStore
 import TopiaryWire
 
@@ -136,27 +137,44 @@ struct CoordinatorLoop {
         ])
     }
 
+    /// Builds a search's runtime from the store: its strategy restored from the trial
+    /// history (so it continues as if never interrupted), its queue reloaded.
     mutating func load(_ record: SearchRecord) throws {
         let space = try SearchSpace.parse(yaml: record.spaceYAML, file: "search \(record.id!) space")
         let settings = try RunSettings(json: (try? JSONText.parse(record.strategySettings)) ?? .object([]))
-        var rt = SearchRuntime(record: record, space: space, settings: settings)
+        var model: LatencyModel?
+        var samples = 0
         if let yaml = settings.targetYAML {
             let target = try HardwareTarget.parse(yaml: yaml, file: "target \(record.target)")
-            let (calibration, samples) = calibrate(target)
-            rt.model = LatencyModel(target: target, calibration: calibration)
-            rt.calibratedFrom = samples
+            let (calibration, n) = calibrate(target)
+            model = LatencyModel(target: target, calibration: calibration)
+            samples = n
         }
         let trials = try store.trials(search: record.id!)
-        rt.created = trials.count
-        // Replay the draws so the sequence continues where it stopped.
-        _ = rt.draw(trials.count)
+        var candidates: [String: Candidate] = [:]
+        var history: [Trial] = []
         for t in trials {
-            rt.seen.insert(t.candidateID)
-            if rt.candidates[t.candidateID] == nil, let c = try store.candidate(t.candidateID) {
-                rt.candidates[t.candidateID] = try? space.decode(json: c.canonicalJSON)
+            if candidates[t.candidateID] == nil, let c = try store.candidate(t.candidateID) {
+                candidates[t.candidateID] = try space.decode(json: c.canonicalJSON)
             }
+            guard let c = candidates[t.candidateID] else { continue }
+            let status: TrialStatus
             switch t.state {
-            case .queued: rt.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID))
+            case .queued, .running: status = .pending
+            case .completed: status = .completed(Self.numbers(t.metrics))
+            case .failed: status = .failed
+            case .pruned, .cancelled: status = .stopped
+            }
+            let reports = try store.progress(trial: t.trialID).map { ProgressReport(step: Double($0.step), metrics: Self.numbers($0.metrics)) }
+            history.append(Trial(candidate: c, fidelity: t.fidelity, status: status, reports: reports))
+        }
+        var rt = try SearchRuntime(record: record, space: space, settings: settings, model: model, calibratedFrom: samples, history: history)
+        rt.candidates = candidates
+        rt.created = trials.count
+        for t in trials {
+            rt.keys[t.trialID] = TrialKey(candidateID: t.candidateID, fidelity: t.fidelity)
+            switch t.state {
+            case .queued: rt.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID, fidelity: t.fidelity))
             case .running: rt.running += 1
             default:
                 rt.finished += 1
@@ -164,7 +182,23 @@ struct CoordinatorLoop {
             }
         }
         searches[rt.id] = rt
-        logger.info("search resumed", metadata: ["search": "\(rt.id)", "trials": "\(trials.count)", "queued": "\(rt.queued)"])
+        logger.info("search resumed", metadata: ["search": "\(rt.id)", "strategy": "\(record.strategy)", "trials": "\(trials.count)", "queued": "\(rt.queued)"])
+    }
+
+    /// The numeric fields of a stored metrics object.
+    static func numbers(_ text: String?) -> [String: Double] {
+        guard let text, let pairs = (try? JSONText.parse(text))?.objectPairs else { return [:] }
+        var out: [String: Double] = [:]
+        for (k, v) in pairs { if let d = v.doubleValue { out[k] = d } }
+        return out
+    }
+
+    /// Tells a search's strategy how one of its trials ended.
+    mutating func tell(_ search: Int64, trial: Int64, _ status: TrialStatus) {
+        guard let key = searches[search]?.keys[trial] else { return }
+        do { try searches[search]!.strategy.tell(key, status) } catch {
+            logger.warning("the strategy refused a report", metadata: ["search": "\(search)", "trial": "\(trial)", "error": "\(error)"])
+        }
     }
 
     /// Fits the target's latency model to the latencies workers measured on it, when
@@ -270,10 +304,15 @@ struct CoordinatorLoop {
             case .heartbeat: break
             case .progress:
                 let ref = try attemptRef(e)
-                guard workers[name]!.running[ref] != nil else { return }
+                guard let sid = workers[name]!.running[ref] else { return }
                 let f = Fields(e)
-                pendingProgress.append(TrialProgress(trial: ref.trial, attempt: ref.attempt, step: try f.int("step", default: 0),
-                                                     metrics: e.body["metrics"] ?? .object([])))
+                let step = try f.int("step", default: 0)
+                let metrics = try f.metrics("metrics")
+                pendingProgress.append(TrialProgress(trial: ref.trial, attempt: ref.attempt, step: step, metrics: e.body["metrics"] ?? .object([])))
+                if let key = searches[sid]?.keys[ref.trial],
+                   (try? searches[sid]!.strategy.report(key, ProgressReport(step: Double(step), metrics: metrics))) == true {
+                    stopEarly(name, ref, search: sid)
+                }
             case .result:
                 let ref = try attemptRef(e)
                 let metrics = try Fields(e).metrics("metrics")
@@ -362,6 +401,23 @@ struct CoordinatorLoop {
                                                 "reclaimed": "\(held.count)"])
     }
 
+    /// The strategy judged a running trial not worth finishing (ASHA): prune it and stop it.
+    mutating func stopEarly(_ worker: String, _ ref: AttemptRef, search: Int64) {
+        flush()  // its progress first, so the pruned trial keeps its reports
+        do {
+            if try store.prune(trial: ref.trial, attempt: ref.attempt, reason: "stopped early by the strategy") == .recorded {
+                workers[worker]?.running[ref] = nil
+                searches[search]?.running -= 1
+                searches[search]?.finished += 1
+                tell(search, trial: ref.trial, .stopped)
+                if let identity = workers[worker]?.identity { send(identity, .cancel(ref, reason: "stopped early by the strategy")) }
+                logger.info("trial stopped early", metadata: ["search": "\(search)", "trial": "\(ref.trial)", "worker": "\(worker)"])
+            }
+        } catch {
+            logger.warning("could not stop a trial early", metadata: ["trial": "\(ref.trial)", "error": "\(error)"])
+        }
+    }
+
     mutating func dropWorker(_ name: String, reason: String) {
         guard let w = workers.removeValue(forKey: name) else { return }
         byIdentity[w.identity] = nil
@@ -385,11 +441,12 @@ struct CoordinatorLoop {
         switch outcome {
         case .requeued(let attempt):
             s.running -= 1
-            s.pushQueued(QueuedTrial(trial: ref.trial, attempt: attempt, candidateID: t.candidateID))
+            s.pushQueued(QueuedTrial(trial: ref.trial, attempt: attempt, candidateID: t.candidateID, fidelity: t.fidelity))
             logger.info("trial requeued", metadata: ["search": "\(s.id)", "trial": "\(ref.trial)", "attempt": "\(attempt)"])
         case .recorded:
             s.running -= 1
             s.finished += 1
+            if let key = s.keys[ref.trial] { try? s.strategy.tell(key, .failed) }
             logger.warning("trial failed: attempts used up", metadata: ["search": "\(s.id)", "trial": "\(ref.trial)"])
         default: break
         }
@@ -405,6 +462,7 @@ struct CoordinatorLoop {
             if case .requeued = outcome { try afterRequeue(ref, outcome) } else if outcome == .recorded, let t = try store.trial(ref.trial) {
                 searches[t.searchID]?.running -= 1
                 searches[t.searchID]?.finished += 1
+                tell(t.searchID, trial: ref.trial, .failed)
             }
         } catch {
             logger.error("could not record a failure", metadata: ["trial": "\(ref.trial)", "error": "\(error)"])
@@ -427,6 +485,9 @@ struct CoordinatorLoop {
                     if outcome == .recorded, let sid = search {
                         searches[sid]?.running -= 1
                         searches[sid]?.finished += 1
+                        var m: [String: Double] = [:]
+                        for (k, v) in r.metrics.objectPairs ?? [] { if let d = v.doubleValue { m[k] = d } }
+                        tell(sid, trial: r.trial, .completed(m))
                         if let a = r.metrics["accuracy"]?.doubleValue, let s = searches[sid],
                            a > (s.best?.accuracy ?? -Double.infinity), let t = try? store.trial(r.trial) {
                             searches[sid]?.best = (a, t.candidateID)
@@ -514,7 +575,7 @@ struct CoordinatorLoop {
             guard want > 0, var s = searches.removeValue(forKey: id) else { continue }
             let drawn = s.draw(want)
             if drawn.isEmpty {
-                if s.created < s.budget {
+                if s.created < s.budget && s.queued == 0 && s.running == 0 {
                     logger.warning("no admissible candidates left to draw", metadata: ["search": "\(id)", "created": "\(s.created)", "rejected": "\(s.rejected)",
                                                                                         "infeasible": "\(s.infeasible)", "last_reason": "\(s.lastInfeasibility ?? "-")"])
                     s.record.budget = s.created
@@ -523,10 +584,12 @@ struct CoordinatorLoop {
                 continue
             }
             do {
-                let requests = drawn.map { TrialRequest(candidate: $0.record, fidelity: s.settings.fidelityValue,
-                                                        kind: s.settings.kind) }
+                let requests = drawn.map { TrialRequest(candidate: $0.record, fidelity: $0.fidelity, kind: s.settings.kind) }
                 let trials = try store.enqueue(search: id, requests)
-                for t in trials { s.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID)) }
+                for t in trials {
+                    s.keys[t.trialID] = TrialKey(candidateID: t.candidateID, fidelity: t.fidelity)
+                    s.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID, fidelity: t.fidelity))
+                }
                 s.created += trials.count
                 let by = "model:\(s.record.target)" + (s.calibratedFrom > 0 ? "+calibrated(\(s.calibratedFrom))" : "")
                 let predicted = drawn.compactMap { d in

@@ -1,6 +1,8 @@
 import Foundation
+import Synchronization
 import TopiaryCore
 import TopiaryHardware
+import TopiarySearch
 import TopiaryStore
 import TopiaryWire
 
@@ -16,6 +18,8 @@ public struct RunSettings: Sendable {
     public var kind: TrialKind
     /// The hardware target's profile, kept with the search so a restarted daemon has it.
     public var targetYAML: String?
+    /// The strategy's settings (`--strategy-option key=value`).
+    public var strategyOptions: StrategyOptions = StrategyOptions()
 
     public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
                 kind: TrialKind = .train, targetYAML: String? = nil) {
@@ -31,6 +35,7 @@ public struct RunSettings: Sendable {
         var p: [(String, JSONValue)] = [("trainer", .string(trainer)), ("fidelity", fidelity), ("deadline_s", .int(deadlineSeconds)),
                                         ("constraints", .array(constraints.map { .string($0.description) })), ("kind", .string(kind.rawValue))]
         if let targetYAML { p.append(("target_yaml", .string(targetYAML))) }
+        p.append(("strategy_options", strategyOptions.json))
         return .object(p)
     }
 
@@ -41,6 +46,7 @@ public struct RunSettings: Sendable {
         constraints = try (json["constraints"]?.arrayValue ?? []).compactMap(\.stringValue).map(Constraint.parse)
         kind = TrialKind(rawValue: json["kind"]?.stringValue ?? "train") ?? .train
         targetYAML = json["target_yaml"]?.stringValue
+        if let o = json["strategy_options"] { strategyOptions = try StrategyOptions(json: o) }
     }
 
     /// The trial's fidelity number for the store: epochs if given, else 1.
@@ -50,6 +56,7 @@ public struct RunSettings: Sendable {
 /// A candidate drawn for a search, with what is known of it before training.
 struct Drawn {
     var candidate: Candidate
+    var fidelity: Double
     var id: String
     var canonicalJSON: String
     var cost: CostReport
@@ -70,6 +77,47 @@ struct QueuedTrial {
     var trial: Int64
     var attempt: Int
     var candidateID: String
+    var fidelity: Double
+}
+
+/// What admission turned away before training, counted from inside the strategy's
+/// constraint (which runs wherever the strategy calls it).
+final class AdmissionStats: Sendable {
+    private let state = Mutex<(rejected: Int, infeasible: Int, last: String?)>((0, 0, nil))
+    func reject() { state.withLock { $0.rejected += 1 } }
+    func infeasible(_ why: String) { state.withLock { $0.infeasible += 1; $0.last = why } }
+    var snapshot: (rejected: Int, infeasible: Int, last: String?) { state.withLock { $0 } }
+}
+
+/// The checks a candidate passes before it may be trained: the target can run it, and
+/// it meets the search's constraints. Also gives its figures known before training.
+struct Admission: Sendable {
+    let space: SearchSpace
+    let model: LatencyModel?
+    let constraints: [Constraint]
+    let stats: AdmissionStats
+
+    /// Cost and predicted latency, or nil (counted) when the candidate is not admitted.
+    func check(_ c: Candidate) -> (CostReport, Double?)? {
+        let graph = NetworkGraph.build(compressed: c, in: space)
+        let cost = graph.cost()
+        var latency: Double?
+        if let model {
+            let report = model.predict(graph)
+            if !report.fits {
+                stats.infeasible(report.problems.map(\.description).joined(separator: "; "))
+                return nil
+            }
+            latency = report.milliseconds
+        }
+        if !constraints.allSatisfy({ $0.admits(cost, latencyMs: latency) }) {
+            stats.reject()
+            return nil
+        }
+        return (cost, latency)
+    }
+
+    func predictedLatency(_ c: Candidate) -> Double? { model.map { $0.predict(NetworkGraph.build(compressed: c, in: space)).milliseconds } }
 }
 
 /// Everything the coordinator keeps about one active (or paused) search.
@@ -83,31 +131,41 @@ struct SearchRuntime {
     var created = 0
     var running = 0
     var finished = 0
-    /// Candidate ids already given a trial in this search: never evaluated twice.
-    var seen: Set<String> = []
     /// Candidates by id, for building jobs.
     var candidates: [String: Candidate] = [:]
-    var rng: SeededGenerator
-    /// Draws rejected by constraints, for `search show`.
-    var rejected = 0
-    /// Draws the target cannot run (memory, precision), and the last reason.
-    var infeasible = 0
-    var lastInfeasibility: String?
+    /// The strategy, rebuilt from the trial history when the daemon restarts.
+    var strategy: any SearchStrategy
+    /// The strategy's key of each trial of the search.
+    var keys: [Int64: TrialKey] = [:]
+    let admission: Admission
     /// The target's latency model (calibrated when the store has measurements), if the
     /// search names a known target.
-    var model: LatencyModel?
+    var model: LatencyModel? { admission.model }
     var calibratedFrom = 0
+
+    var rejected: Int { admission.stats.snapshot.rejected }
+    var infeasible: Int { admission.stats.snapshot.infeasible }
+    var lastInfeasibility: String? { admission.stats.snapshot.last }
     var best: (accuracy: Double, candidate: String)?
 
     var id: Int64 { record.id! }
     var budget: Int { record.budget ?? Int.max }
     var queued: Int { queue.count - queueHead }
 
-    init(record: SearchRecord, space: SearchSpace, settings: RunSettings) {
+    /// A search's runtime with its strategy restored from `history` (trial id order).
+    init(record: SearchRecord, space: SearchSpace, settings: RunSettings, model: LatencyModel?, calibratedFrom: Int,
+         history: [Trial]) throws {
         self.record = record
         self.space = space
         self.settings = settings
-        self.rng = SeededGenerator(seed: record.seedValue)
+        self.calibratedFrom = calibratedFrom
+        let admission = Admission(space: space, model: model, constraints: settings.constraints, stats: AdmissionStats())
+        self.admission = admission
+        let objectives = try record.objectives.map { text throws -> SearchObjective in try SearchObjective.parse(text) }
+        let problem = SearchProblem(space: space, seed: record.seedValue, fidelity: settings.fidelityValue, objectives: objectives,
+                                    constraint: { admission.check($0) != nil },
+                                    predictor: CostFigures.predictor(space: space, latency: { admission.predictedLatency($0) }))
+        strategy = try Strategies.make(record.strategy, options: settings.strategyOptions, problem: problem, history: history)
     }
 
     mutating func popQueued() -> QueuedTrial? {
@@ -133,39 +191,26 @@ struct SearchRuntime {
         }
     }
 
-    /// Draws the next candidates for the search (random sampling here; strategies proper
-    /// plug in behind the same call), skipping those already tried and those that break a
-    /// constraint. Returns at most `count`; the draw sequence depends only on the seed, so a
-    /// restarted daemon that replays `created` accepted draws continues the same sequence.
-    mutating func draw(_ count: Int, maxAttempts: Int = 10_000) -> [Drawn] {
-        var out: [Drawn] = []
-        var tries = 0
-        while out.count < count && tries < maxAttempts {
-            tries += 1
-            let c = space.sample(using: &rng)
+    /// The next candidates the strategy suggests (each already admitted: the target can run
+    /// it and it meets the constraints), with their cost and predicted latency.
+    mutating func draw(_ count: Int) -> [Drawn] {
+        strategy.suggest(count: count).compactMap { sug in
+            let c = sug.candidate
             let (json, id) = c.identity
-            if seen.contains(id) { continue }
-            let graph = NetworkGraph.build(compressed: c, in: space)
-            let cost = graph.cost()
-            var latency: Double?
-            if let model {
-                let report = model.predict(graph)
-                if !report.fits {
-                    infeasible += 1
-                    lastInfeasibility = report.problems.map(\.description).joined(separator: "; ")
-                    continue
-                }
-                latency = report.milliseconds
-            }
-            if !settings.constraints.allSatisfy({ $0.admits(cost, latencyMs: latency) }) {
-                rejected += 1
-                continue
-            }
-            seen.insert(id)
             candidates[id] = c
-            out.append(Drawn(candidate: c, id: id, canonicalJSON: json, cost: cost, predictedMs: latency))
+            let graph = NetworkGraph.build(compressed: c, in: space)
+            return Drawn(candidate: c, fidelity: sug.fidelity, id: id, canonicalJSON: json, cost: graph.cost(),
+                         predictedMs: model?.predict(graph).milliseconds)
         }
-        return out
+    }
+
+    /// The job's fidelity object: the search's, with `epochs` set to the trial's fidelity
+    /// when the strategy varies it (ASHA).
+    func fidelityJSON(_ fidelity: Double) -> JSONValue {
+        guard fidelity != settings.fidelityValue else { return settings.fidelity }
+        var pairs = (settings.fidelity.objectPairs ?? []).filter { $0.0 != "epochs" }
+        pairs.append(("epochs", fidelity == fidelity.rounded() ? .int(Int(fidelity)) : .double(fidelity)))
+        return .object(pairs)
     }
 
     /// The job for a queued trial.
@@ -177,7 +222,7 @@ struct SearchRuntime {
         seed ^= UInt64(t.attempt)
         return Job(ref: AttemptRef(trial: t.trial, attempt: t.attempt), search: id, kind: kind.rawValue, trainer: settings.trainer,
                    candidate: c.json, graph: needsGraph ? NetworkGraph.build(compressed: c, in: space).json : nil,
-                   benchmarkKey: key, fidelity: settings.fidelity, seed: seed,
+                   benchmarkKey: key, fidelity: fidelityJSON(t.fidelity), seed: seed,
                    deadlineMs: settings.deadlineSeconds * 1000, target: record.target)
     }
 }

@@ -214,3 +214,56 @@ struct HardwareAwareSearchTests {
         #expect((graph["nodes"]?.arrayValue?.count ?? 0) > 5)
     }
 }
+
+@Suite("Strategies through the daemon", .serialized, .enabled(if: Paths.haveBinary, "build the topiary binary first (swift build)"))
+struct StrategyDaemonTests {
+    @Test("regularized evolution runs distributed: budget met, no candidate evaluated twice")
+    func evolution() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("a")
+        try c.startWorker("b")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "80", "--strategy", "evolution", "--seed", "5",
+                       "--strategy-option", "population=16"])
+        try c.waitForState(1, "completed", timeout: 60)
+        let trials = try Store(path: c.db, mode: .mustExist).trials(search: 1)
+        #expect(trials.count == 80)
+        #expect(Set(trials.map(\.candidateID)).count == 80)
+    }
+
+    @Test("ASHA promotes candidates to higher fidelities and never repeats a (candidate, fidelity)")
+    func ashaPromotes() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("a")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "60", "--strategy", "asha", "--fidelity", "epochs=9",
+                       "--strategy-option", "min_fidelity=1", "--strategy-option", "eta=3"])
+        try c.waitForState(1, "completed", timeout: 60)
+        let trials = try Store(path: c.db, mode: .mustExist).trials(search: 1)
+        #expect(trials.count == 60)
+        #expect(Set(trials.map(\.fidelity)).isSuperset(of: [1, 3]))
+        let pairs = trials.map { "\($0.candidateID)@\($0.fidelity)" }
+        #expect(Set(pairs).count == pairs.count)
+        // Every trial above the lowest rung is a promotion of a candidate run lower first.
+        for t in trials where t.fidelity > 1 {
+            #expect(trials.contains { $0.candidateID == t.candidateID && $0.fidelity < t.fidelity && $0.trialID < t.trialID })
+        }
+    }
+
+    @Test("ASHA in stop mode: the daemon cancels trials whose learning curve falls behind")
+    func ashaStops() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("a", slots: 3, trainer: "sleepy")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "15", "--strategy", "asha", "--trainer", "sleepy",
+                       "--fidelity", "epochs=9", "--fidelity", "sleep_s=0.9",
+                       "--strategy-option", "mode=stop", "--strategy-option", "min_fidelity=1", "--strategy-option", "eta=3"])
+        try c.waitForState(1, "completed", timeout: 90)
+        let trials = try Store(path: c.db, mode: .mustExist).trials(search: 1)
+        #expect(trials.count == 15)
+        let pruned = trials.filter { $0.state == .pruned }
+        #expect(!pruned.isEmpty, "some trials were stopped early")
+        #expect(trials.contains { $0.state == .completed })
+        #expect(c.log("daemon.log").contains("trial stopped early"))
+    }
+}

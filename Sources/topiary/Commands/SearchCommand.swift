@@ -19,7 +19,8 @@ struct SearchCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a search.")
         @Argument(help: "Search-space YAML file.") var space: String
         @Option(help: "Hardware target (see `topiary target list`).") var target = "host-cpu"
-        @Option(help: "Strategy: random.") var strategy = "random"
+        @Option(help: "Strategy: random, evolution, nsga2 (two or more objectives), asha (varies epochs). See docs/STRATEGIES.md.") var strategy = "random"
+        @Option(help: "Strategy setting KEY=VALUE (repeatable), e.g. population=32, eta=3, min_fidelity=1.") var strategyOption: [String] = []
         @Option(help: "Number of trials.") var budget: Int
         @Option(help: "Objective NAME:max|min (repeatable), e.g. accuracy:max, latency_ms:min.") var objective: [String] = []
         @Option(help: "Hard limit before training (repeatable): params<=N, macs<=N, size_kb<=N, memory_kb<=N, latency_ms<=N.") var constraint: [String] = []
@@ -42,6 +43,7 @@ struct SearchCommand: AsyncParsableCommand {
                 guard p.count == 2, ["max", "min"].contains(p[1]) else { throw ValidationError("--objective '\(o)': expected NAME:max or NAME:min") }
             }
             for f in fidelity where !f.contains("=") { throw ValidationError("--fidelity '\(f)': expected KEY=VALUE") }
+            for o in strategyOption where !o.contains("=") { throw ValidationError("--strategy-option '\(o)': expected KEY=VALUE") }
             guard ["train", "measure"].contains(kind) else { throw ValidationError("--kind must be train or measure") }
             for c in constraint where !c.contains("<=") && !c.contains(">=") {
                 throw ValidationError("--constraint '\(c)': expected NAME<=VALUE, e.g. params<=100000 or latency_ms<=5")
@@ -69,6 +71,10 @@ struct SearchCommand: AsyncParsableCommand {
                 ("objectives", .array(objective.map { .string($0) })), ("constraints", .array(constraint.map { .string($0) })),
                 ("seed", .int(Int(truncatingIfNeeded: seed))), ("fidelity", .object(fid)), ("deadline_s", .int(deadline)),
                 ("max_attempts", .int(maxAttempts)),
+                ("strategy_options", .object(strategyOption.map { o in
+                    let kv = o.split(separator: "=", maxSplits: 1).map(String.init)
+                    return (kv[0], .string(kv[1]))
+                })),
             ]
             if let trainer { req.append(("trainer", .string(trainer))) }
             let reply = try control.client.call(.object(req))

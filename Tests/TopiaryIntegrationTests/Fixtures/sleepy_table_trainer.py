@@ -9,18 +9,23 @@ table = os.environ["TOPIARY_TABLE"]
 key = job["benchmark_key"]
 fid = job.get("fidelity", {})
 sleep_s = float(fid.get("sleep_s", 0.2))
-steps = int(fid.get("steps", 2))
+steps = int(fid.get("epochs", fid.get("steps", 2)))
 if fid.get("fail") == "always":
     print("this trainer was told to fail", file=sys.stderr)
     sys.exit(3)
+row = None
+with open(table) as f:
+    for r in csv.DictReader(f):
+        if r["arch"] == key:
+            row = r
+if row is None:
+    print(f"key {key} not in table", file=sys.stderr)
+    sys.exit(1)
+final = float(row["mean_acc"])
 for step in range(1, steps + 1):
     time.sleep(sleep_s / steps)
-    print(json.dumps({"event": "progress", "step": step, "metrics": {"elapsed_s": sleep_s * step / steps}}), flush=True)
-with open(table) as f:
-    for row in csv.DictReader(f):
-        if row["arch"] == key:
-            print("log line that is not a report")
-            print(json.dumps({"event": "result", "metrics": {"accuracy": float(row["mean_acc"]), "params": int(row["params"])}}), flush=True)
-            sys.exit(0)
-print(f"key {key} not in table", file=sys.stderr)
-sys.exit(1)
+    # A learning curve that rises towards the recorded accuracy.
+    print(json.dumps({"event": "progress", "step": step,
+                      "metrics": {"elapsed_s": sleep_s * step / steps, "accuracy": final * (0.5 + 0.5 * step / steps)}}), flush=True)
+print("log line that is not a report")
+print(json.dumps({"event": "result", "metrics": {"accuracy": final, "params": int(row["params"])}}), flush=True)
