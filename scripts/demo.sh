@@ -1,18 +1,65 @@
 #!/usr/bin/env bash
-# The main job: sets up what is missing, builds Topiary, and walks through a search
-# space: validate, describe, sample candidates with their costs, and decode benchmark keys.
+# The main job: a real, small hardware-aware search on this machine.
+#
+# Installs what is missing (Debian packages, the Swift build, a Python venv with torch,
+# onnx and onnxruntime — reused when present), starts the daemon and two local workers,
+# searches fashion-mobilenet.yaml for a Raspberry Pi 4 under a latency budget (every
+# candidate trained for real on Fashion-MNIST, compressed as it asks), shows progress,
+# prints the leaderboard and the Pareto front, exports the best candidate, and stops
+# everything. Settings: TOPIARY_DEMO_BUDGET (trials, 12), TOPIARY_DEMO_DIR (where the
+# database, logs and export go), TOPIARY_DEMO_PORT (first of two ports, 25555).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-swift build -c release --product topiary
-topiary=.build/release/topiary
-run() { echo; echo "\$ topiary $*"; "$topiary" "$@"; }
+repo=$PWD
 
-run space validate SearchSpaces/*.yaml
-run space describe SearchSpaces/fashion-mobilenet.yaml
-run space sample SearchSpaces/fashion-mobilenet.yaml --count 8 --seed 1
-"$topiary" space sample SearchSpaces/fashion-mobilenet.yaml --count 1 --seed 7 --json > /tmp/topiary-demo-candidate.json
-run candidate cost /tmp/topiary-demo-candidate.json --space SearchSpaces/fashion-mobilenet.yaml
-run space decode SearchSpaces/nas-bench-201.yaml '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'
-"$topiary" space decode SearchSpaces/nas-bench-macro.yaml 12021102 > /tmp/topiary-demo-macro.json
-run candidate cost /tmp/topiary-demo-macro.json --space SearchSpaces/nas-bench-macro.yaml
+bash scripts/setup.sh
+venv=$(bash scripts/setup.sh --python | tail -n 1)
+echo "building topiary (release)…"
+swift build -c release --product topiary 2>&1 | tail -n 1
+topiary="$repo/.build/release/topiary"
+
+budget=${TOPIARY_DEMO_BUDGET:-12}
+dir=${TOPIARY_DEMO_DIR:-$repo/runs/demo-$(date +%Y%m%d-%H%M%S)}
+port=${TOPIARY_DEMO_PORT:-25555}
+workers_ep="tcp://127.0.0.1:$port"
+control="tcp://127.0.0.1:$((port + 1))"
+mkdir -p "$dir"
+db="$dir/topiary.sqlite"
+
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+"$topiary" serve --db "$db" --bind "$workers_ep" --control "$control" --log-level notice > "$dir/daemon.log" 2>&1 &
+pids+=($!)
+for i in 1 2; do
+    "$topiary" worker --connect "$workers_ep" --name "local-$i" --slots 1 --tags cpu \
+        --trainer "pytorch=$venv/bin/python $repo/Workers/pytorch/trainer.py" \
+        --work-dir "$dir/work-$i" --log-level notice > "$dir/worker-$i.log" 2>&1 &
+    pids+=($!)
+done
+for _ in $(seq 1 50); do "$topiary" workers --control "$control" > /dev/null 2>&1 && break; sleep 0.2; done
+
+echo
+echo "\$ topiary search start SearchSpaces/fashion-mobilenet.yaml --target raspberry-pi-4 --constraint 'latency_ms<=0.8' --budget $budget --strategy evolution …"
+"$topiary" search start SearchSpaces/fashion-mobilenet.yaml --target raspberry-pi-4 --strategy evolution --seed 1 \
+    --budget "$budget" --constraint 'latency_ms<=0.8' \
+    --fidelity epochs=1 --fidelity data_fraction=0.25 --fidelity teacher_epochs=1 --fidelity teacher_data_fraction=0.25 \
+    --deadline 900 --control "$control" --follow
+echo
+"$topiary" workers --control "$control"
+echo
+echo "\$ topiary leaderboard --target raspberry-pi-4 --top 5"
+"$topiary" leaderboard --db "$db" --target raspberry-pi-4 --top 5
+echo
+echo "\$ topiary leaderboard --target raspberry-pi-4 --pareto   (accuracy up, latency down, size down)"
+"$topiary" leaderboard --db "$db" --target raspberry-pi-4 --pareto
+echo
+"$topiary" export --db "$db" --candidate best --out "$dir/best"
+echo
+sed -n '1,40p' "$dir/best/MODEL_CARD.md"
+echo
+echo "database, logs and the exported model: $dir"

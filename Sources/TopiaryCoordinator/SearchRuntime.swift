@@ -220,9 +220,14 @@ struct SearchRuntime {
         let needsGraph = settings.trainer != "table"
         var seed = record.seedValue ^ UInt64(t.trial) &* 0x9E37_79B9_7F4A_7C15
         seed ^= UInt64(t.attempt)
-        return Job(ref: AttemptRef(trial: t.trial, attempt: t.attempt), search: id, kind: kind.rawValue, trainer: settings.trainer,
-                   candidate: c.json, graph: needsGraph ? NetworkGraph.build(compressed: c, in: space).json : nil,
-                   benchmarkKey: key, fidelity: fidelityJSON(t.fidelity), seed: seed,
-                   deadlineMs: settings.deadlineSeconds * 1000, target: record.target)
+        var job = Job(ref: AttemptRef(trial: t.trial, attempt: t.attempt), search: id, kind: kind.rawValue, trainer: settings.trainer,
+                      candidate: c.json, graph: needsGraph ? NetworkGraph.build(compressed: c, in: space).json : nil,
+                      benchmarkKey: key, fidelity: fidelityJSON(t.fidelity), seed: seed,
+                      deadlineMs: settings.deadlineSeconds * 1000, target: record.target)
+        // Structural compression is done for real by training the full network first.
+        if needsGraph && kind == .train && (c.compression.pruning == .channel || c.compression.rankRatio < 1) {
+            job.graphUncompressed = NetworkGraph.build(c, in: space).json
+        }
+        return job
     }
 }

@@ -188,6 +188,9 @@ public struct Job: Sendable {
     public var trainer: String
     public var candidate: JSONValue
     public var graph: JSONValue?
+    /// The network before compression, for trainers that train it first and then prune
+    /// or factorize it for real.
+    public var graphUncompressed: JSONValue?
     public var benchmarkKey: String?
     public var fidelity: JSONValue
     public var seed: UInt64
@@ -208,6 +211,7 @@ public struct Job: Sendable {
             ("fidelity", fidelity), ("seed", .int(Int(truncatingIfNeeded: seed))), ("deadline_ms", .int(deadlineMs)),
         ]
         if let graph { p.append(("graph", graph)) }
+        if let graphUncompressed { p.append(("graph_uncompressed", graphUncompressed)) }
         if let benchmarkKey { p.append(("benchmark_key", .string(benchmarkKey))) }
         if let target { p.append(("target", .string(target))) }
         return .object(p)
@@ -223,6 +227,7 @@ public struct Job: Sendable {
         trainer = try f.string("trainer")
         candidate = try f.object("candidate")
         graph = e.body["graph"]
+        graphUncompressed = e.body["graph_uncompressed"]
         benchmarkKey = try f.optionalString("benchmark_key")
         fidelity = e.body["fidelity"] ?? .object([])
         seed = UInt64(bitPattern: Int64(try f.int("seed", default: 0)))
