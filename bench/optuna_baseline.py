@@ -163,7 +163,7 @@ def main() -> None:
         secs = time.perf_counter() - t0
         label = f"optuna-{name}"
         single_rows.append("acc " + label.ljust(22) + "".join(fmt(acc_at[b], 2).rjust(16) for b in budgets) + f"   ({secs:.0f} s both modes)")
-        multi_rows.append("hv  " + label.ljust(22) + "".join(fmt(hv_at[b], 4).rjust(18) for b in budgets))
+        multi_rows.append("hv  " + label.ljust(22) + "".join(fmt(hv_at[b], 4).rjust(16) for b in budgets))
     for row in single_rows + multi_rows:
         print(row, flush=True)
 

@@ -80,14 +80,20 @@ public struct RegularizedEvolution: SearchStrategy {
         let population = scored.suffix(s.population)
         let picks = distinctIndices(s.sample, below: population.count, &rng)
         var parent = picks.map { population[population.startIndex + $0] }.max { $0.1 < $1.1 }!.0
-        if s.exploit > 0 && rng.chance(s.exploit),
-           let best = rankSmoothed(core.history.trials, s.fitness, 0.5, enc, core, count: 1).first {
-            parent = best.candidate
+        // One surrogate fit serves both the exploitation step and the screening.
+        let needModel = s.candidates > 1 || s.exploit > 0
+        let model = needModel ? LinearSurrogate(encoding: enc, candidates: scored.map(\.0), y: scored.map(\.1)) : nil
+        if s.exploit > 0 && rng.chance(s.exploit), let model {
+            var best = (scored[0].0, -Double.infinity)
+            for (c, y) in scored {
+                let e = 0.5 * y + 0.5 * model.leaveOneOut(c, observed: y)
+                if e > best.1 { best = (c, e) }
+            }
+            parent = best.0
         }
         let mutants = freshMutants(of: parent, count: s.candidates, core, &rng)
         guard !mutants.isEmpty else { return core.randomCandidate(&rng) }
-        guard mutants.count > 1,
-              let model = LinearSurrogate(encoding: enc, candidates: scored.map(\.0), y: scored.map(\.1)) else { return mutants[0] }
+        guard mutants.count > 1, let model else { return mutants[0] }
         return mutants.max { model.predict($0).mean < model.predict($1).mean }
     }
 

@@ -45,7 +45,7 @@ struct LinearSurrogate: Sendable {
     private(set) var lambda: Double
     private let mean: Double
 
-    static let lambdas: [Double] = [0.03, 0.1, 0.3, 1, 3, 10, 30]
+    static let lambdas: [Double] = [0.1, 0.3, 1, 3, 10]
 
     /// Fits `y` on the candidates; nil with fewer than 3 points.
     init?(encoding: CandidateEncoding, candidates: [Candidate], y: [Double]) {
