@@ -36,7 +36,7 @@ trap cleanup EXIT
 "$topiary" serve --db "$db" --bind "$workers_ep" --control "$control" --log-level notice > "$dir/daemon.log" 2>&1 &
 pids+=($!)
 for i in 1 2; do
-    "$topiary" worker --connect "$workers_ep" --name "local-$i" --slots 1 --tags cpu \
+    "$topiary" worker --connect "$workers_ep" --name "local-$i" --slots 1 --threads 1 --tags cpu \
         --trainer "pytorch=$venv/bin/python $repo/Workers/pytorch/trainer.py" \
         --work-dir "$dir/work-$i" --log-level notice > "$dir/worker-$i.log" 2>&1 &
     pids+=($!)

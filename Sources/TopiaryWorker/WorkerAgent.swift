@@ -19,10 +19,13 @@ public struct WorkerConfig: Sendable {
     /// Seconds between SIGTERM and SIGKILL when a job is stopped.
     public var killGraceSeconds = 5.0
     public var curve: (serverKey: String, keys: CurveKeyPair)?
+    /// Threads each trainer may use; by default the cores divided among the slots.
+    public var threadsPerJob = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     public init(endpoint: String, name: String, host: String, slots: Int, tags: [String], trainers: [String: TrainerSpec], workDirectory: URL) {
         self.endpoint = endpoint; self.name = name; self.host = host; self.slots = slots; self.tags = tags
         self.trainers = trainers; self.workDirectory = workDirectory
+        threadsPerJob = max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, slots))
     }
 }
 
@@ -217,7 +220,7 @@ struct WorkerLoop {
             let deadline = Date().addingTimeInterval(Double(job.deadlineMs) / 1000)
             do {
                 let p = try TrainerProcess(ref: ref, command: command, job: .object(body), directory: dir, deadline: deadline,
-                                           threads: max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, config.slots)), events: events)
+                                           threads: config.threadsPerJob, events: events)
                 jobs[ref] = HeldJob(job: job, process: p)
                 logger.info("job started", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "pid": "\(p.pid)"])
             } catch {

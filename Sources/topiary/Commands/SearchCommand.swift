@@ -186,6 +186,7 @@ struct Follower {
                 fflush(nil)
             } else if line != last && Date().timeIntervalSince(lastPrint) >= 2 {
                 print(line)
+                fflush(nil)
                 lastPrint = Date()
                 last = line
             }

@@ -17,11 +17,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("trainer"), help: "NAME=COMMAND or NAME=table:PATH.csv; repeatable.") var trainers: [String] = []
     @Option(help: "Worker name (default: host-pid).") var name: String?
     @Option(help: "Directory for job files, logs and outputs.") var workDir: String?
+    @Option(help: "Threads each job may use (TOPIARY_THREADS, OMP_NUM_THREADS); default cores / slots.") var threads: Int?
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 1_000
     @Option(help: "Log level.") var logLevel = "info"
 
     func validate() throws {
         guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be 1...1024") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be 1...1024") }
         guard !trainers.isEmpty else { throw ValidationError("give at least one --trainer NAME=COMMAND (or NAME=table:PATH.csv)") }
     }
 
@@ -41,6 +43,7 @@ struct WorkerCommand: AsyncParsableCommand {
                                   tags: tags.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
                                   trainers: specs, workDirectory: dir)
         config.heartbeatMs = heartbeatMs
+        if let threads { config.threadsPerJob = threads }
         let agent = WorkerAgent(config: config, logger: logger)
         do {
             try await runUntilSignalled(LoopService(name: "worker", body: { try agent.run() }, stop: { agent.stop() }), logger: logger)
