@@ -148,3 +148,12 @@ def test_benchmark_space_networks_take_padded_three_channel_images(run_trainer, 
     check_protocol(run)
     assert run.info["data"]["input"] == [3, 32, 32]
     assert run.metrics["params"] == load_fixture("nas-bench-201-2")["cost"]["params"]
+
+
+def test_a_near_deadline_stops_training_between_epochs_and_still_reports(run_trainer, tmp_path):
+    job = make_job("fashion-none", tmp_path, {**TINY, "epochs": 3})
+    job["deadline_ms"] = 10_000  # leaves less than the trainer's reserve for evaluation and export
+    run = run_trainer(job)
+    check_protocol(run)
+    assert len(run.progress) == 1 and run.metrics["epochs_done"] == 1
+    assert run.info["stopped_early"] is True and "stopping early" in run.stderr

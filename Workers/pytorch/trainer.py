@@ -273,7 +273,10 @@ def run(raw: dict[str, Any]) -> None:
         stopped["early"] = True
         log("no time left before the deadline to fine-tune")
         ft_epochs = 0
-    ft_sched = engine.Schedule(epochs=ft_epochs, lr=job.lr / 3, batch_size=job.batch_size, warmup_fraction=0.0)
+    # Fine-tuning a pruned, factorized or shared network needs the full learning rate to recover
+    # in one epoch; quantization-aware training of an intact network a gentler one.
+    ft_sched = engine.Schedule(epochs=ft_epochs, lr=job.lr, batch_size=job.batch_size, warmup_fraction=0.0)
+    qat_lr = job.lr / 3 if needs_finetune else job.lr / 6
 
     def finetune_float(m) -> None:
         t = time.monotonic()
@@ -294,7 +297,7 @@ def run(raw: dict[str, Any]) -> None:
                 C.set_observers(prepared, False)
                 C.freeze_bn(prepared)
 
-            n = engine.train(prepared, ds.train, shape, engine.Schedule(epochs=ft_epochs, lr=job.lr / 6, batch_size=job.batch_size,
+            n = engine.train(prepared, ds.train, shape, engine.Schedule(epochs=ft_epochs, lr=qat_lr, batch_size=job.batch_size,
                                                                         warmup_fraction=0.0),
                              seed=job.seed + 1, distill=distill,
                              after_step=(lambda: cons.project(lambda i: C.fx_weight(prepared, i))) if cons else None,
@@ -323,7 +326,7 @@ def run(raw: dict[str, Any]) -> None:
         C.simulate(model, q, cons)
         if q.qat and ft_epochs:
             t = time.monotonic()
-            n = engine.train(model, ds.train, shape, engine.Schedule(epochs=ft_epochs, lr=job.lr / 6, batch_size=job.batch_size,
+            n = engine.train(model, ds.train, shape, engine.Schedule(epochs=ft_epochs, lr=qat_lr, batch_size=job.batch_size,
                                                                      warmup_fraction=0.0),
                              seed=job.seed + 1, distill=distill,
                              after_step=(lambda: cons.project(lambda i: C.raw_weight(model.weight_module(i)))) if cons else None,
