@@ -98,3 +98,19 @@ def test_threads_and_output_dir(monkeypatch):
     assert trial.output_dir() == "/tmp/out"
     monkeypatch.setattr(trial, "_job", {"output_dir": "/tmp/job"})
     assert trial.output_dir() == "/tmp/job"
+
+
+def test_a_job_read_from_the_file_still_drains_a_large_stdin(tmp_path):
+    # The worker writes the job to stdin too; a job larger than a pipe buffer must not block it.
+    f = tmp_path / "job.json"
+    f.write_text(json.dumps(JOB))
+    big = json.dumps({**JOB, "graph": {"nodes": ["x" * 100] * 5000}})  # about 0.5 MB
+    p = subprocess.Popen([sys.executable, "-c", f"import sys, time; sys.path.insert(0, {str(HERE)!r})\n"
+                          "import topiary_trial as trial\ntrial.get_job()\ntime.sleep(1)\ntrial.report_result(accuracy=1.0)"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={"PATH": "/usr/bin:/bin", "TOPIARY_JOB": str(f)})
+    p.stdin.write(big)  # blocks past the pipe buffer unless the trial reads it
+    p.stdin.close()
+    out = p.stdout.read()
+    assert p.wait(timeout=30) == 0, p.stderr.read()
+    assert json.loads(out.splitlines()[-1])["metrics"] == {"accuracy": 1.0}

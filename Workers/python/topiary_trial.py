@@ -48,6 +48,7 @@ def get_job(path: Optional[str] = None) -> Dict[str, Any]:
         if source:
             with open(source, encoding="utf-8") as f:
                 text = f.read()
+            _drain_stdin()
         else:
             source = "<stdin>"
             text = sys.stdin.read()
@@ -64,6 +65,27 @@ def get_job(path: Optional[str] = None) -> Dict[str, Any]:
     if path is None:
         _job = job
     return job
+
+
+def _drain_stdin() -> None:
+    """Reads the copy of the job the worker also writes to stdin, in the background, so that a
+    large job never leaves the worker blocked on (or broken by) a pipe nobody reads. Raw reads
+    of the descriptor: a daemon thread holding no Python I/O lock can be left behind at exit."""
+    try:
+        fd = sys.stdin.fileno()
+        if os.isatty(fd):
+            return
+    except (AttributeError, ValueError, OSError):
+        return
+
+    def drain() -> None:
+        try:
+            while os.read(fd, 1 << 16):
+                pass
+        except OSError:
+            pass
+
+    threading.Thread(target=drain, name="topiary-stdin", daemon=True).start()
 
 
 def output_dir() -> str:
