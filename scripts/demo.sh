@@ -6,7 +6,7 @@
 # searches fashion-mobilenet.yaml for a Raspberry Pi 4 under a latency budget (every
 # candidate trained for real on Fashion-MNIST, compressed as it asks), shows progress,
 # prints the leaderboard and the Pareto front, exports the best candidate, and stops
-# everything. Settings: TOPIARY_DEMO_BUDGET (trials, 12), TOPIARY_DEMO_DIR (where the
+# everything. Settings: TOPIARY_DEMO_BUDGET (trials, 8), TOPIARY_DEMO_DIR (where the
 # database, logs and export go), TOPIARY_DEMO_PORT (first of two ports, 25555).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ echo "building topiary (release)…"
 swift build -c release --product topiary 2>&1 | tail -n 1
 topiary="$repo/.build/release/topiary"
 
-budget=${TOPIARY_DEMO_BUDGET:-12}
+budget=${TOPIARY_DEMO_BUDGET:-8}
 dir=${TOPIARY_DEMO_DIR:-$repo/runs/demo-$(date +%Y%m%d-%H%M%S)}
 port=${TOPIARY_DEMO_PORT:-25555}
 workers_ep="tcp://127.0.0.1:$port"
@@ -47,7 +47,7 @@ echo
 echo "\$ topiary search start SearchSpaces/fashion-mobilenet.yaml --target raspberry-pi-4 --constraint 'latency_ms<=0.8' --budget $budget --strategy evolution …"
 "$topiary" search start SearchSpaces/fashion-mobilenet.yaml --target raspberry-pi-4 --strategy evolution --seed 1 \
     --budget "$budget" --constraint 'latency_ms<=0.8' \
-    --fidelity epochs=1 --fidelity data_fraction=0.25 --fidelity teacher_epochs=1 --fidelity teacher_data_fraction=0.25 \
+    --fidelity epochs=1 --fidelity data_fraction=0.2 --fidelity finetune_epochs=1 --fidelity test_fraction=0.5 --fidelity teacher_epochs=1 --fidelity teacher_data_fraction=0.2 \
     --deadline 900 --control "$control" --follow
 echo
 "$topiary" workers --control "$control"
