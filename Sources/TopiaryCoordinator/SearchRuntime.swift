@@ -96,28 +96,69 @@ struct Admission: Sendable {
     let model: LatencyModel?
     let constraints: [Constraint]
     let stats: AdmissionStats
+    /// Cost and predicted latency per candidate, computed once: the constraint, the
+    /// strategy's predictor and the enqueue all ask for them.
+    let cache = FigureCache()
+
+    func figures(_ c: Candidate) -> Figures {
+        if let f = cache.get(c) { return f }
+        let graph = NetworkGraph.build(compressed: c, in: space)
+        let cost = graph.cost()
+        var f = Figures(cost: cost, latencyMs: nil, problems: nil)
+        if let model {
+            let report = model.predict(graph)
+            f.latencyMs = report.milliseconds
+            if !report.fits { f.problems = report.problems.map(\.description).joined(separator: "; ") }
+        }
+        cache.put(c, f)
+        return f
+    }
 
     /// Cost and predicted latency, or nil (counted) when the candidate is not admitted.
     func check(_ c: Candidate) -> (CostReport, Double?)? {
-        let graph = NetworkGraph.build(compressed: c, in: space)
-        let cost = graph.cost()
-        var latency: Double?
-        if let model {
-            let report = model.predict(graph)
-            if !report.fits {
-                stats.infeasible(report.problems.map(\.description).joined(separator: "; "))
-                return nil
-            }
-            latency = report.milliseconds
+        let f = figures(c)
+        if let why = f.problems {
+            stats.infeasible(why)
+            return nil
         }
-        if !constraints.allSatisfy({ $0.admits(cost, latencyMs: latency) }) {
+        if !constraints.allSatisfy({ $0.admits(f.cost, latencyMs: f.latencyMs) }) {
             stats.reject()
             return nil
         }
-        return (cost, latency)
+        return (f.cost, f.latencyMs)
     }
 
-    func predictedLatency(_ c: Candidate) -> Double? { model.map { $0.predict(NetworkGraph.build(compressed: c, in: space)).milliseconds } }
+    /// The figures strategies may use as objectives (see `CostFigures`), from the cache.
+    func metrics(_ c: Candidate) -> [String: Double] {
+        let f = figures(c)
+        var m: [String: Double] = ["macs": Double(f.cost.macs), "params": Double(f.cost.params),
+                                   "size_kb": Double(f.cost.sizeBytes) / 1024, "memory_kb": Double(f.cost.peakActivationBytes) / 1024]
+        if let l = f.latencyMs { m["latency_ms"] = l }
+        return m
+    }
+
+    func predictedLatency(_ c: Candidate) -> Double? { figures(c).latencyMs }
+}
+
+/// What is known of a candidate before training.
+struct Figures: Sendable {
+    var cost: CostReport
+    var latencyMs: Double?
+    /// Why the target cannot run it, if it cannot.
+    var problems: String?
+}
+
+/// A bounded, thread-safe memo of candidate figures (cleared when full).
+final class FigureCache: Sendable {
+    private let table = Mutex<[Candidate: Figures]>([:])
+    static let capacity = 50_000
+    func get(_ c: Candidate) -> Figures? { table.withLock { $0[c] } }
+    func put(_ c: Candidate, _ f: Figures) {
+        table.withLock {
+            if $0.count >= Self.capacity { $0.removeAll(keepingCapacity: true) }
+            $0[c] = f
+        }
+    }
 }
 
 /// Everything the coordinator keeps about one active (or paused) search.
@@ -164,7 +205,7 @@ struct SearchRuntime {
         let objectives = try record.objectives.map { text throws -> SearchObjective in try SearchObjective.parse(text) }
         let problem = SearchProblem(space: space, seed: record.seedValue, fidelity: settings.fidelityValue, objectives: objectives,
                                     constraint: { admission.check($0) != nil },
-                                    predictor: CostFigures.predictor(space: space, latency: { admission.predictedLatency($0) }))
+                                    predictor: { admission.metrics($0) })
         strategy = try Strategies.make(record.strategy, options: settings.strategyOptions, problem: problem, history: history)
     }
 
@@ -198,9 +239,8 @@ struct SearchRuntime {
             let c = sug.candidate
             let (json, id) = c.identity
             candidates[id] = c
-            let graph = NetworkGraph.build(compressed: c, in: space)
-            return Drawn(candidate: c, fidelity: sug.fidelity, id: id, canonicalJSON: json, cost: graph.cost(),
-                         predictedMs: model?.predict(graph).milliseconds)
+            let f = admission.figures(c)
+            return Drawn(candidate: c, fidelity: sug.fidelity, id: id, canonicalJSON: json, cost: f.cost, predictedMs: f.latencyMs)
         }
     }
 

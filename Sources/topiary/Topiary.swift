@@ -17,6 +17,9 @@ struct Topiary: AsyncParsableCommand {
 
     /// Runs the command and maps every failure to the documented exit status.
     static func main() async {
+        // A trainer that exits without reading its job must not kill the worker with SIGPIPE:
+        // the write fails with EPIPE instead and the job's exit status tells what happened.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
