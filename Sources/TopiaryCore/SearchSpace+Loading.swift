@@ -18,36 +18,9 @@ extension SearchSpace {
 
     /// Parses and validates search-space YAML; `file` names it in errors.
     public static func parse(yaml: String, file: String) throws(SpaceError) -> SearchSpace {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw SpaceError(file: file, line: 1, column: 1, message: "the file is empty")
-            }
-            root = node
-        } catch let e as SpaceError {
-            throw e
-        } catch let e as YamlError {
-            throw yamlError(e, file: file)
-        } catch {
-            throw SpaceError(file: file, message: "not valid YAML: \(error)")
-        }
+        let root = try YAMLReader.compose(yaml: yaml, file: file)
         var builder = SpaceBuilder(reader: YAMLReader(file: file))
         return try builder.build(root: root, yaml: yaml)
-    }
-
-    private static func yamlError(_ e: YamlError, file: String) -> SpaceError {
-        switch e {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
-            let ctx = context.map { "\($0.text) " } ?? ""
-            return SpaceError(file: file, line: mark.line, column: mark.column, message: "not valid YAML: \(ctx)\(problem)")
-        case let .duplicatedKeysInMapping(duplicates, context):
-            return SpaceError(file: file, line: context.mark.line, column: context.mark.column,
-                              key: duplicates.first, message: "key appears twice: \(duplicates.joined(separator: ", "))")
-        case let .reader(problem, _, _, _):
-            return SpaceError(file: file, message: "not valid YAML: \(problem)")
-        default:
-            return SpaceError(file: file, message: "not valid YAML: \(e)")
-        }
     }
 }
 

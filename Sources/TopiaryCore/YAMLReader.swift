@@ -2,8 +2,41 @@ import Yams
 
 /// Reads typed values out of a composed YAML tree and turns every mistake into a
 /// `SpaceError` that names file:line:column and the key.
-struct YAMLReader {
+public struct YAMLReader {
     let file: String
+
+    /// Composes YAML text into a node tree; syntax errors, duplicate keys and an empty
+    /// document become `SpaceError`s that name `file` and the place. Every YAML file
+    /// Topiary reads (search spaces, hardware targets) goes through here.
+    public static func compose(yaml: String, file: String) throws(SpaceError) -> Node {
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw SpaceError(file: file, line: 1, column: 1, message: "the file is empty")
+            }
+            return node
+        } catch let e as SpaceError {
+            throw e
+        } catch let e as YamlError {
+            throw yamlError(e, file: file)
+        } catch {
+            throw SpaceError(file: file, message: "not valid YAML: \(error)")
+        }
+    }
+
+    private static func yamlError(_ e: YamlError, file: String) -> SpaceError {
+        switch e {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let ctx = context.map { "\($0.text) " } ?? ""
+            return SpaceError(file: file, line: mark.line, column: mark.column, message: "not valid YAML: \(ctx)\(problem)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return SpaceError(file: file, line: context.mark.line, column: context.mark.column,
+                              key: duplicates.first, message: "key appears twice: \(duplicates.joined(separator: ", "))")
+        case let .reader(problem, _, _, _):
+            return SpaceError(file: file, message: "not valid YAML: \(problem)")
+        default:
+            return SpaceError(file: file, message: "not valid YAML: \(e)")
+        }
+    }
 
     func error(_ node: Node?, _ key: String, _ message: String) -> SpaceError {
         SpaceError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key, message: message)
@@ -20,7 +53,7 @@ struct YAMLReader {
             let name = ks.string
             let childPath = key.isEmpty ? name : "\(key).\(name)"
             if !allowed.contains(name) {
-                let hint = closest(name, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = Self.closest(name, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
                 throw error(k, childPath, "unknown key '\(name)'\(hint); allowed here: \(allowed.joined(separator: ", "))")
             }
             if entries.values[name] != nil { throw error(k, childPath, "key '\(name)' appears twice") }
@@ -94,13 +127,14 @@ struct YAMLReader {
         return [try value(node, key: key, kind)]
     }
 
-    private func closest(_ word: String, in options: [String]) -> String? {
+    /// The option closest to a misspelt word, if one is close enough to suggest.
+    public static func closest(_ word: String, in options: [String]) -> String? {
         let scored = options.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
         guard let best = scored, best.1 <= max(2, word.count / 3) else { return nil }
         return best.0
     }
 
-    private func editDistance(_ a: String, _ b: String) -> Int {
+    private static func editDistance(_ a: String, _ b: String) -> Int {
         let x = Array(a), y = Array(b)
         if x.isEmpty || y.isEmpty { return max(x.count, y.count) }
         var prev = Array(0...y.count)

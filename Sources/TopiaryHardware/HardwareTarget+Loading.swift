@@ -1,4 +1,5 @@
 import Foundation
+import TopiaryCore
 import Yams
 
 extension HardwareTarget {
@@ -22,33 +23,8 @@ extension HardwareTarget {
 
     /// Parses and validates target YAML; `file` names it in errors.
     public static func parse(yaml: String, file: String) throws(TargetError) -> HardwareTarget {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw TargetError(file: file, line: 1, column: 1, message: "the file is empty")
-            }
-            root = node
-        } catch let e as TargetError {
-            throw e
-        } catch let e as YamlError {
-            throw yamlError(e, file: file)
-        } catch {
-            throw TargetError(file: file, message: "not valid YAML: \(error)")
-        }
+        let root = try YAMLReader.compose(yaml: yaml, file: file)
         return try decode(root, reader: TargetYAMLReader(file: file))
-    }
-
-    private static func yamlError(_ e: YamlError, file: String) -> TargetError {
-        switch e {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
-            let ctx = context.map { "\($0.text) " } ?? ""
-            return TargetError(file: file, line: mark.line, column: mark.column, message: "not valid YAML: \(ctx)\(problem)")
-        case let .duplicatedKeysInMapping(duplicates, context):
-            return TargetError(file: file, line: context.mark.line, column: context.mark.column,
-                               key: duplicates.first, message: "key appears twice: \(duplicates.joined(separator: ", "))")
-        default:
-            return TargetError(file: file, message: "not valid YAML: \(e)")
-        }
     }
 
     private static func decode(_ root: Node, reader r: TargetYAMLReader) throws(TargetError) -> HardwareTarget {

@@ -1,3 +1,4 @@
+import TopiaryCore
 import Yams
 
 /// Reads typed values out of a composed YAML tree and turns every mistake into a
@@ -22,7 +23,7 @@ struct TargetYAMLReader {
             let name = ks.string
             let childPath = key.isEmpty ? name : "\(key).\(name)"
             if !allowed.contains(name) {
-                let hint = closest(name, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = YAMLReader.closest(name, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
                 throw error(k, childPath, "unknown key '\(name)'\(hint); allowed here: \(allowed.joined(separator: ", "))")
             }
             if entries.values[name] != nil { throw error(k, childPath, "key '\(name)' appears twice") }
@@ -83,7 +84,7 @@ struct TargetYAMLReader {
     func word(_ node: Node, key: String, _ allowed: [String]) throws(TargetError) -> String {
         let s = try scalar(node, key: key, expected: "one of \(allowed.joined(separator: ", "))").string
         guard allowed.contains(s) else {
-            let hint = closest(s, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint = YAMLReader.closest(s, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
             throw error(node, key, "'\(s)' is not one of \(allowed.joined(separator: ", "))\(hint)")
         }
         return s
@@ -91,26 +92,6 @@ struct TargetYAMLReader {
 
     private func format(_ x: Double) -> String {
         x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
-    }
-
-    private func closest(_ word: String, in options: [String]) -> String? {
-        let scored = options.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
-        guard let best = scored, best.1 <= max(2, word.count / 3) else { return nil }
-        return best.0
-    }
-
-    private func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a), y = Array(b)
-        if x.isEmpty || y.isEmpty { return max(x.count, y.count) }
-        var prev = Array(0...y.count)
-        for i in 1...x.count {
-            var cur = [i] + Array(repeating: 0, count: y.count)
-            for j in 1...y.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-            }
-            prev = cur
-        }
-        return prev[y.count]
     }
 }
 
