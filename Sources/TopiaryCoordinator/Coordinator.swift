@@ -20,6 +20,18 @@ public struct CoordinatorConfig: Sendable {
     public var lookahead = 8
     /// Most workers served at once; more are refused.
     public var maxWorkers = 1_000
+    /// Most jobs in flight on one worker, whatever slots it announces.
+    public var maxSlotsPerWorker = 64
+    /// HELLOs accepted per second across all peers (burst: twice as many); beyond, the
+    /// peer is told to retry later (BYE), which a real worker does with backoff.
+    public var helloRate = 20.0
+    /// Progress reports kept per attempt; more are dropped.
+    public var maxReportsPerAttempt = 10_000
+    /// CURVE: the coordinator's key pair and the worker keys it admits (checked by a ZAP
+    /// handler). Nil: plain TCP, which `run()` refuses on a non-loopback bind unless
+    /// `allowPlainNetwork`.
+    public var curve: (keys: CurveKeyPair, allow: AllowList)?
+    public var allowPlainNetwork = false
 
     public init(bind: String, control: String) {
         self.bind = bind
@@ -70,6 +82,10 @@ struct WorkerState {
     var connectedAt: Date
     var running: [AttemptRef: Int64] = [:]   // attempt -> search
     var done = 0
+    /// The CURVE public key it authenticated with (nil without CURVE).
+    var key: String?
+    /// Progress reports received per attempt (bounded by `maxReportsPerAttempt`).
+    var reports: [AttemptRef: Int] = [:]
 
     var free: Int { slots - running.count }
 }
@@ -81,6 +97,14 @@ struct CoordinatorLoop {
     let context = ZMQContext()
     let workerSocket: ZMQSocket
     let controlSocket: ZMQSocket
+    /// Answers libzmq's authentication requests when CURVE is on.
+    let zap: ZAPHandler?
+    var allow: AllowList?
+    var allowStamp = ""
+    var lastAllowCheck = Date()
+    var helloTokens: Double
+    var lastHelloRefill = Date()
+    var logLimiter = LogLimiter()
     var workers: [String: WorkerState] = [:]
     var byIdentity: [[UInt8]: String] = [:]
     var searches: [Int64: SearchRuntime] = [:]
@@ -101,12 +125,30 @@ struct CoordinatorLoop {
         self.config = config
         self.store = store
         self.logger = logger
+        helloTokens = 2 * config.helloRate
+        if config.curve == nil && !config.allowPlainNetwork && !isLocalEndpoint(config.bind) {
+            throw CoordinatorError("\(config.bind) is reachable from other machines: give the coordinator a key pair and an allow-list "
+                                   + "of worker keys (--key, --allow; see `topiary keys generate`), or pass --insecure for plain TCP")
+        }
+        if !config.allowPlainNetwork && !isLocalEndpoint(config.control) {
+            throw CoordinatorError("the control endpoint \(config.control) would let anyone who reaches it start and cancel searches: "
+                                   + "bind it to 127.0.0.1 or an ipc:// path, or pass --insecure")
+        }
+        if let curve = config.curve {
+            zap = try ZAPHandler(context: context)  // before the CURVE socket binds
+            allow = curve.allow
+            allowStamp = AllowList.stamp(curve.allow.path)
+        } else {
+            zap = nil
+        }
         workerSocket = try ZMQSocket(context, .router)
         try workerSocket.setRouterMandatory()
-        try workerSocket.setMaxMessageSize(Wire.maxMessageBytes)
+        try workerSocket.setMaxMessageSize(Wire.maxWorkerMessageBytes)
+        try workerSocket.setReceiveHighWaterMark(1_000)
+        if let curve = config.curve { try workerSocket.makeCurveServer(secretKey: curve.keys.secretKey) }
         try workerSocket.bind(config.bind)
         controlSocket = try ZMQSocket(context, .router)
-        try controlSocket.setMaxMessageSize(Wire.maxMessageBytes)
+        try controlSocket.setMaxMessageSize(Wire.maxWorkerMessageBytes)
         try controlSocket.bind(config.control)
         try recover()
     }
@@ -133,6 +175,7 @@ struct CoordinatorLoop {
         if count > 0 { orphanDeadline = Date().addingTimeInterval(deadAfter + heartbeat) }
         logger.info("coordinator started", metadata: [
             "workers": "\(workerSocket.lastEndpoint)", "control": "\(controlSocket.lastEndpoint)",
+            "security": "\(config.curve.map { "CURVE, \(allow?.count ?? 0) worker keys allowed (\($0.allow.path))" } ?? "none (plain TCP)")",
             "searches": "\(searches.count)", "orphaned_trials": "\(count)",
         ])
     }
@@ -235,14 +278,16 @@ struct CoordinatorLoop {
         var poller = ZMQPoller()
         poller.add(workerSocket)
         poller.add(controlSocket)
+        if let zap { poller.add(zap.socket) }
         while true {
             if shouldStop() && !stopping { beginStop() }
             if stopping && (Date() >= stopDeadline || workers.values.allSatisfy { $0.running.isEmpty }) { break }
             let ready = try poller.poll(timeoutMs: 50)
+            if zap != nil && ready[2] { try answerAuthentication() }
             if ready[0] {
                 var n = 0
-                while n < 10_000, let frames = try workerSocket.receive(dontWait: true) {
-                    handleWorkerMessage(frames)
+                while n < 10_000, let (frames, key) = try workerSocket.receiveAuthenticated(dontWait: true) {
+                    handleWorkerMessage(frames, key: key)
                     n += 1
                 }
             }
@@ -283,19 +328,25 @@ struct CoordinatorLoop {
 
     // MARK: Worker messages
 
-    mutating func handleWorkerMessage(_ frames: [[UInt8]]) {
+    mutating func handleWorkerMessage(_ frames: [[UInt8]], key: String? = nil) {
         guard frames.count >= 2 else { return }
         let identity = frames[0]
         let e: Envelope
         do { e = try Envelope.decode(Array(frames.dropFirst())) } catch {
-            logger.warning("dropped a malformed message", metadata: ["peer": "\(printable(identity))", "reason": "\(error)"])
+            warnLimited("malformed", "dropped a malformed message", ["peer": "\(printable(identity))", "reason": "\(error)"])
             return
         }
-        if e.command == .hello { handleHello(identity, e); return }
+        if e.command == .hello { handleHello(identity, e, key: key); return }
         guard let name = byIdentity[identity], workers[name] != nil else {
             // Unknown peer (e.g. we restarted): ask it to introduce itself again.
-            logger.info("message from an unknown peer; asking it to reconnect", metadata: ["peer": "\(printable(identity))", "command": "\(e.command.rawValue)"])
+            if logLimiter.allow("unknown-peer") {
+                logger.info("message from an unknown peer; asking it to reconnect", metadata: ["peer": "\(printable(identity))", "command": "\(e.command.rawValue)"])
+            }
             send(identity, .bye("unknown worker; send HELLO"))
+            return
+        }
+        guard workers[name]!.key == key else {
+            warnLimited("key-mismatch", "dropped a message whose key is not its worker's", ["worker": "\(name)", "key": "\(key ?? "none")"])
             return
         }
         workers[name]!.lastHeard = Date()
@@ -305,6 +356,19 @@ struct CoordinatorLoop {
             case .progress:
                 let ref = try attemptRef(e)
                 guard let sid = workers[name]!.running[ref] else { return }
+                let seen = workers[name]!.reports[ref, default: 0] + 1
+                workers[name]!.reports[ref] = seen
+                if workers[name]!.reports.count > 4 * max(workers[name]!.slots, 16) {
+                    let live = workers[name]!.running
+                    workers[name]!.reports = workers[name]!.reports.filter { live[$0.key] != nil }
+                }
+                guard seen <= config.maxReportsPerAttempt else {
+                    if seen == config.maxReportsPerAttempt + 1 {
+                        logger.warning("too many progress reports; dropping the rest", metadata: ["worker": "\(name)", "trial": "\(ref.trial)",
+                                                                                                  "limit": "\(config.maxReportsPerAttempt)"])
+                    }
+                    return
+                }
                 let f = Fields(e)
                 let step = try f.int("step", default: 0)
                 let metrics = try f.metrics("metrics")
@@ -337,11 +401,19 @@ struct CoordinatorLoop {
                 logger.info("worker leaving", metadata: ["worker": "\(name)", "reason": "\(e.body["reason"]?.stringValue ?? "")"])
                 dropWorker(name, reason: "worker said goodbye")
             default:
-                logger.warning("dropped an unexpected command", metadata: ["worker": "\(name)", "command": "\(e.command.rawValue)"])
+                warnLimited("unexpected", "dropped an unexpected command", ["worker": "\(name)", "command": "\(e.command.rawValue)"])
             }
         } catch {
-            logger.warning("dropped a bad message", metadata: ["worker": "\(name)", "reason": "\(error)"])
+            warnLimited("bad-message", "dropped a bad message", ["worker": "\(name)", "reason": "\(error)"])
         }
+    }
+
+    /// A warning that a flood of bad input cannot turn into a flood of log lines: at most
+    /// a few per kind every 10 s, then one line counting what was left out.
+    mutating func warnLimited(_ kind: String, _ message: String, _ metadata: Logger.Metadata) {
+        let (ok, suppressed) = logLimiter.check(kind)
+        if suppressed > 0 { logger.warning("\(suppressed) more like this were not logged", metadata: ["kind": "\(kind)"]) }
+        if ok { logger.warning("\(message)", metadata: metadata) }
     }
 
     /// Whether the worker may report on this attempt: it holds it, or it is a trial left
@@ -356,11 +428,26 @@ struct CoordinatorLoop {
         return false
     }
 
-    mutating func handleHello(_ identity: [UInt8], _ e: Envelope) {
+    mutating func handleHello(_ identity: [UInt8], _ e: Envelope, key: String?) {
+        let now = Date()
+        helloTokens = min(2 * config.helloRate, helloTokens + now.timeIntervalSince(lastHelloRefill) * config.helloRate)
+        lastHelloRefill = now
+        guard helloTokens >= 1 else {
+            warnLimited("hello-rate", "too many HELLOs; asking the peer to retry later", ["peer": "\(printable(identity))", "rate_per_s": "\(config.helloRate)"])
+            send(identity, .bye("too many workers joining at once; retry later"))
+            return
+        }
+        helloTokens -= 1
         let hello: Hello
         do { hello = try Hello(e) } catch {
-            logger.warning("rejected a bad HELLO", metadata: ["peer": "\(printable(identity))", "reason": "\(error)"])
+            warnLimited("bad-hello", "rejected a bad HELLO", ["peer": "\(printable(identity))", "reason": "\(error)"])
             send(identity, .reject("bad HELLO: \(error)"))
+            return
+        }
+        if let old = workers[hello.worker], old.key != key {
+            warnLimited("name-taken", "refused a HELLO: the worker name belongs to another key",
+                        ["worker": "\(hello.worker)", "key": "\(key ?? "none")", "holder": "\(old.key ?? "none")"])
+            send(identity, .reject("the worker name '\(hello.worker)' is in use by another key; give this worker its own --name"))
             return
         }
         guard hello.version == Wire.version else {
@@ -376,7 +463,9 @@ struct CoordinatorLoop {
                 if still.contains(ref) { held[ref] = search } else { requeue(ref, reason: "worker \(hello.worker) reconnected without it") }
             }
         } else if workers.count >= config.maxWorkers {
-            send(identity, .reject("the coordinator serves at most \(config.maxWorkers) workers"))
+            // Not a refusal: a place may free up, so the worker retries with backoff.
+            warnLimited("full", "worker turned away: the coordinator is full", ["worker": "\(hello.worker)", "max_workers": "\(config.maxWorkers)"])
+            send(identity, .bye("the coordinator serves at most \(config.maxWorkers) workers; retry later"))
             return
         }
         for ref in hello.running where held[ref] == nil {
@@ -387,16 +476,21 @@ struct CoordinatorLoop {
                 send(identity, .cancel(ref, reason: "the coordinator no longer expects this attempt"))
             }
         }
-        let now = Date()
-        workers[hello.worker] = WorkerState(name: hello.worker, identity: identity, host: hello.host, slots: hello.slots,
+        let slots = min(hello.slots, config.maxSlotsPerWorker)
+        if slots < hello.slots {
+            logger.notice("worker asked for more slots than allowed", metadata: ["worker": "\(hello.worker)", "asked": "\(hello.slots)", "granted": "\(slots)"])
+        }
+        workers[hello.worker] = WorkerState(name: hello.worker, identity: identity, host: hello.host, slots: slots,
                                             tags: Set(hello.tags), trainers: Set(hello.trainers), lastHeard: now, lastSent: now,
-                                            connectedAt: now, running: held)
+                                            connectedAt: now, running: held, key: key)
         byIdentity[identity] = hello.worker
-        send(identity, .welcome(worker: hello.worker, heartbeatMs: config.heartbeatMs, liveness: config.liveness))
+        send(identity, .welcome(worker: hello.worker, heartbeatMs: config.heartbeatMs, liveness: config.liveness, slots: slots,
+                                maxMessageBytes: Int(Wire.maxWorkerMessageBytes)))
         do { _ = try store.registerWorker(id: hello.worker, host: hello.host, slots: hello.slots, tags: hello.tags) } catch {
             logger.error("could not record the worker", metadata: ["worker": "\(hello.worker)", "error": "\(error)"])
         }
-        logger.info("worker joined", metadata: ["worker": "\(hello.worker)", "host": "\(hello.host)", "slots": "\(hello.slots)",
+        logger.info("worker joined", metadata: ["worker": "\(hello.worker)", "host": "\(hello.host)", "slots": "\(slots)",
+                                                "key": "\(key.map { allow?.name(of: $0) ?? $0 } ?? "none")",
                                                 "tags": "\(hello.tags.joined(separator: ","))", "trainers": "\(hello.trainers.joined(separator: ","))",
                                                 "reclaimed": "\(held.count)"])
     }
@@ -539,6 +633,10 @@ struct CoordinatorLoop {
             let left = orphans
             orphans.removeAll()
             for (trial, o) in left { requeue(AttemptRef(trial: trial, attempt: o.attempt), reason: "not reclaimed after the coordinator restarted") }
+        }
+        if allow != nil && now.timeIntervalSince(lastAllowCheck) > 2 {
+            lastAllowCheck = now
+            reloadAllowList()
         }
         if now.timeIntervalSince(lastSeenFlush) > 10 {
             lastSeenFlush = now

@@ -9,6 +9,9 @@ public enum Wire {
     public static let version = 1
     /// Largest message either side accepts (libzmq drops larger ones and the peer).
     public static let maxMessageBytes: Int64 = 16 << 20
+    /// Largest message the coordinator accepts from a worker (results and progress are
+    /// small; a JOB to a worker may be larger, up to `maxMessageBytes`).
+    public static let maxWorkerMessageBytes: Int64 = 1 << 20
     public static let defaultHeartbeatMs = 1_000
     /// Heartbeats missed before a peer is taken for dead.
     public static let defaultLiveness = 5
@@ -165,10 +168,16 @@ public struct Hello: Sendable, Equatable {
         guard slots >= 1 && slots <= 1024 else { throw WireError("HELLO.slots: \(slots) is out of range 1...1024") }
         tags = try f.strings("tags")
         trainers = try f.strings("trainers")
+        for (field, list) in [("tags", tags), ("trainers", trainers)] {
+            guard list.count <= 64, list.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 128 }) else {
+                throw WireError("HELLO.\(field): at most 64 names of 1-128 bytes each")
+            }
+        }
         version = try f.int("version")
         var refs: [AttemptRef] = []
         if let r = e.body["running"] {
             guard let items = r.arrayValue else { throw WireError("HELLO.running: expected a list") }
+            guard items.count <= 1024 else { throw WireError("HELLO.running: \(items.count) entries; at most 1024") }
             for item in items {
                 guard let t = item["trial"]?.intValue, let a = item["attempt"]?.intValue else {
                     throw WireError("HELLO.running: each entry needs integer trial and attempt")
@@ -274,9 +283,9 @@ public extension Envelope {
     static func heartbeat() -> Envelope { Envelope(.heartbeat, .object([])) }
     static func bye(_ reason: String) -> Envelope { Envelope(.bye, .object([("reason", .string(reason))])) }
     static func reject(_ reason: String) -> Envelope { Envelope(.reject, .object([("reason", .string(reason))])) }
-    static func welcome(worker: String, heartbeatMs: Int, liveness: Int) -> Envelope {
+    static func welcome(worker: String, heartbeatMs: Int, liveness: Int, slots: Int, maxMessageBytes: Int) -> Envelope {
         Envelope(.welcome, .object([("worker", .string(worker)), ("heartbeat_ms", .int(heartbeatMs)), ("liveness", .int(liveness)),
-                                    ("max_message_bytes", .int(Int(Wire.maxMessageBytes)))]))
+                                    ("slots", .int(slots)), ("max_message_bytes", .int(maxMessageBytes))]))
     }
 
     private static func metricsJSON(_ m: [String: Double]) -> JSONValue {

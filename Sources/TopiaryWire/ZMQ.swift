@@ -143,6 +143,19 @@ public final class ZMQSocket {
 
     /// Receives one multipart message, or nil when `dontWait` and nothing is waiting.
     public func receive(dontWait: Bool = false) throws -> [[UInt8]]? {
+        var ignored: String?
+        return try receive(dontWait: dontWait, property: nil, value: &ignored)
+    }
+
+    /// Receives one multipart message with the peer's authenticated identity: the
+    /// "User-Id" the ZAP handler gave its connection (nil without CURVE).
+    public func receiveAuthenticated(dontWait: Bool = false) throws -> (frames: [[UInt8]], userId: String?)? {
+        var user: String?
+        guard let frames = try receive(dontWait: dontWait, property: "User-Id", value: &user) else { return nil }
+        return (frames, user)
+    }
+
+    private func receive(dontWait: Bool, property: String?, value: inout String?) throws -> [[UInt8]]? {
         var frames: [[UInt8]] = []
         while true {
             var msg = zmq_msg_t()
@@ -158,6 +171,8 @@ public final class ZMQSocket {
                 throw e
             }
             let size = zmq_msg_size(&msg)
+            // A ROUTER's identity frame carries no connection metadata; the peer's frames do.
+            if value == nil, let property, let v = zmq_msg_gets(&msg, property) { value = String(cString: v) }
             if size > 0, let data = zmq_msg_data(&msg) {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             } else {
@@ -167,17 +182,53 @@ public final class ZMQSocket {
         }
     }
 
-    /// Makes this socket a CURVE server with the given secret key.
-    public func makeCurveServer(secretKey: String) throws {
+    /// Makes this socket a CURVE server with the given secret key; clients are
+    /// authenticated by the ZAP handler of the socket's context (`ZAPHandler`).
+    public func makeCurveServer(secretKey: String, zapDomain: String = "topiary") throws {
         try set(ZMQ_CURVE_SERVER, Int32(1))
         try set(ZMQ_CURVE_SECRETKEY, string: secretKey)
+        try set(ZMQ_ZAP_DOMAIN, string: zapDomain)
     }
+
+    /// Publishes this socket's connection events (`events`, a ZMQ_EVENT_* mask) on an
+    /// inproc PAIR endpoint; read them with `ZMQMonitor`.
+    public func monitor(_ endpoint: String, events: Int32) throws {
+        guard zmq_socket_monitor(handle, endpoint, events) == 0 else { throw ZMQError.last("zmq_socket_monitor") }
+    }
+
+    /// Inbound messages queued per peer before libzmq stops reading from it.
+    public func setReceiveHighWaterMark(_ messages: Int32) throws { try set(ZMQ_RCVHWM, messages) }
 
     /// Makes this socket a CURVE client of the server whose public key is given.
     public func makeCurveClient(serverKey: String, publicKey: String, secretKey: String) throws {
         try set(ZMQ_CURVE_SERVERKEY, string: serverKey)
         try set(ZMQ_CURVE_PUBLICKEY, string: publicKey)
         try set(ZMQ_CURVE_SECRETKEY, string: secretKey)
+    }
+}
+
+/// Connection events of a monitored socket (`ZMQSocket.monitor`).
+public struct ZMQMonitorEvent: Sendable {
+    public let event: Int32
+    /// The event's value: for handshake failures the ZMTP/ZAP error code (e.g. 400).
+    public let value: UInt32
+    public let endpoint: String
+
+    public static let handshakeFailedNoDetail = Int32(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+    public static let handshakeFailedProtocol = Int32(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+    public static let handshakeFailedAuth = Int32(ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+    public static let handshakeSucceeded = Int32(ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+    public static let disconnected = Int32(ZMQ_EVENT_DISCONNECTED)
+    /// The value of a protocol failure where one side uses CURVE and the other does not.
+    public static let mechanismMismatch = UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+
+    /// Decodes a monitor message (6 bytes: event u16 + value u32, then the endpoint).
+    public init?(_ frames: [[UInt8]]) {
+        guard frames.count == 2, frames[0].count == 6 else { return nil }
+        let f = frames[0]
+        event = Int32(UInt16(f[0]) | UInt16(f[1]) << 8)
+        value = UInt32(f[2]) | UInt32(f[3]) << 8 | UInt32(f[4]) << 16 | UInt32(f[5]) << 24
+        endpoint = String(decoding: frames[1], as: UTF8.self)
     }
 }
 

@@ -18,7 +18,11 @@ public struct WorkerConfig: Sendable {
     public var liveness = Wire.defaultLiveness
     /// Seconds between SIGTERM and SIGKILL when a job is stopped.
     public var killGraceSeconds = 5.0
+    /// CURVE: the coordinator's public key (the handshake fails against any other
+    /// server) and this worker's key pair (which the coordinator's allow-list must hold).
     public var curve: (serverKey: String, keys: CurveKeyPair)?
+    /// Dial a non-loopback endpoint without CURVE (`--insecure`).
+    public var allowPlainNetwork = false
     /// Threads each trainer may use; by default the cores divided among the slots.
     public var threadsPerJob = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
@@ -63,6 +67,9 @@ struct HeldJob {
     var pendingInfo: JSONValue?
     /// The RESULT or FAILED to (re)send until acknowledged.
     var outcome: Envelope?
+    /// A table answer held back until `readyAt` (fidelity `sleep_s`), so the built-in
+    /// evaluator takes time like training (the chaos test's trials are in flight).
+    var delayed: (outcome: Envelope, readyAt: Date)?
 }
 
 struct WorkerLoop {
@@ -70,6 +77,10 @@ struct WorkerLoop {
     let logger: Logger
     let context = ZMQContext()
     var socket: ZMQSocket?
+    /// Connection events of `socket` (handshake failures), to say why nothing arrives.
+    var monitor: ZMQSocket?
+    var connections = 0
+    var handshakeFailures = 0
     var jobs: [AttemptRef: HeldJob] = [:]
     let events = EventQueue()
     var lastHeard = Date()
@@ -90,12 +101,20 @@ struct WorkerLoop {
 
     mutating func connect() throws {
         socket?.close()
+        monitor?.close()
         let s = try ZMQSocket(context, .dealer)
         try s.setRoutingId(Array("\(config.name)/\(UUID().uuidString.prefix(8))".utf8))
         try s.setMaxMessageSize(Wire.maxMessageBytes)
         if let curve = config.curve {
             try s.makeCurveClient(serverKey: curve.serverKey, publicKey: curve.keys.publicKey, secretKey: curve.keys.secretKey)
         }
+        connections += 1
+        let monitorEndpoint = "inproc://worker-monitor-\(connections)"
+        try s.monitor(monitorEndpoint, events: ZMQMonitorEvent.handshakeFailedAuth | ZMQMonitorEvent.handshakeFailedProtocol
+                      | ZMQMonitorEvent.handshakeFailedNoDetail)
+        let m = try ZMQSocket(context, .pair)
+        try m.connect(monitorEndpoint)
+        monitor = m
         try s.connect(config.endpoint)
         socket = s
         welcomed = false
@@ -113,13 +132,51 @@ struct WorkerLoop {
         lastSent = Date()
     }
 
-    mutating func run(shouldStop: () -> Bool) throws {
-        try connect()
+    /// Watches the socket and its monitor.
+    func makePoller() -> ZMQPoller {
         var poller = ZMQPoller()
         poller.add(socket!)
+        poller.add(monitor!)
+        return poller
+    }
+
+    /// Turns a failed CURVE handshake into a clear message: a refused key ends the worker
+    /// (it will not be let in by retrying); a handshake that fails otherwise usually means
+    /// a wrong coordinator key, logged while libzmq keeps retrying.
+    mutating func checkHandshake() throws {
+        while let frames = try monitor?.receive(dontWait: true) {
+            guard let ev = ZMQMonitorEvent(frames) else { continue }
+            let mine = config.curve?.keys.publicKey ?? "none"
+            if ev.event == ZMQMonitorEvent.handshakeFailedAuth {
+                throw WorkerRejected(reason: "the coordinator at \(config.endpoint) refused this worker's key \(mine) (status \(ev.value)); "
+                                     + "add this worker's .pub file to the coordinator's allow-list")
+            }
+            handshakeFailures += 1
+            guard handshakeFailures == 1 || handshakeFailures % 20 == 0 else { continue }
+            let why: String
+            if ev.event == ZMQMonitorEvent.handshakeFailedProtocol && ev.value == ZMQMonitorEvent.mechanismMismatch {
+                why = config.curve == nil ? "the coordinator requires CURVE: give --key and --server-key"
+                                          : "the coordinator does not use CURVE: drop --key and --server-key (or serve with --key/--allow)"
+            } else {
+                why = config.curve == nil ? "the handshake failed (code \(ev.value))"
+                                          : "the secure handshake failed; is --server-key the coordinator's public key (its .pub file)?"
+            }
+            logger.error("cannot connect to the coordinator: \(why)", metadata: ["worker": "\(config.name)", "endpoint": "\(config.endpoint)",
+                                                                                  "failures": "\(handshakeFailures)"])
+        }
+    }
+
+    mutating func run(shouldStop: () -> Bool) throws {
+        if config.curve == nil && !config.allowPlainNetwork && !isLocalEndpoint(config.endpoint) {
+            throw WorkerSetupError("refusing to dial \(config.endpoint) in plain TCP: give --server-key (the coordinator's .pub) and --key "
+                                   + "(this worker's .key), or pass --insecure")
+        }
+        try connect()
+        var poller = makePoller()
         while !shouldStop() {
             let wait = running > 0 ? 20 : min(heartbeatMs / 2, 100)
             let ready = try poller.poll(timeoutMs: wait)
+            if ready[1] { try checkHandshake() }
             if ready[0] {
                 while let frames = try socket!.receive(dontWait: true) {
                     lastHeard = Date()
@@ -127,6 +184,7 @@ struct WorkerLoop {
                 }
             }
             try drainEvents()
+            try releaseDelayed()
             enforceDeadlines()
             let now = Date()
             if now.timeIntervalSince(lastSent) * 1000 >= Double(heartbeatMs) { try send(.heartbeat()) }
@@ -135,8 +193,7 @@ struct WorkerLoop {
                 Thread.sleep(forTimeInterval: backoff)
                 backoff = min(backoff * 2, 30)
                 try connect()
-                poller = ZMQPoller()
-                poller.add(socket!)
+                poller = makePoller()
             }
         }
         // Leaving: stop trainers, tell the coordinator, which requeues what was running.
@@ -149,6 +206,7 @@ struct WorkerLoop {
         }
         for held in jobs.values { held.process?.kill() }
         socket?.close()
+        monitor?.close()
         logger.info("worker stopped", metadata: ["worker": "\(config.name)"])
     }
 
@@ -212,7 +270,12 @@ struct WorkerLoop {
                 try finish(ref, .failed(ref, error: "key \(key) is not in \(table.path)", retryable: false), job: job)
                 return
             }
-            try finish(ref, .result(ref, metrics: m), job: job)
+            let sleep = job.fidelity["sleep_s"]?.doubleValue ?? 0
+            if sleep > 0 && sleep.isFinite {
+                jobs[ref] = HeldJob(job: job, delayed: (.result(ref, metrics: m), Date().addingTimeInterval(min(sleep, 3_600))))
+            } else {
+                try finish(ref, .result(ref, metrics: m), job: job)
+            }
         case .command(let command):
             let dir = config.workDirectory.appendingPathComponent("trial-\(ref.trial)-\(ref.attempt)")
             var body = job.body.objectPairs ?? []
@@ -232,6 +295,7 @@ struct WorkerLoop {
     mutating func finish(_ ref: AttemptRef, _ outcome: Envelope, job: Job) throws {
         var held = jobs[ref] ?? HeldJob(job: job)
         held.process = nil
+        held.delayed = nil
         held.outcome = outcome
         jobs[ref] = held
         try send(outcome)
@@ -260,6 +324,14 @@ struct WorkerLoop {
         }
     }
 
+    /// Sends the table answers whose time has come.
+    mutating func releaseDelayed() throws {
+        let now = Date()
+        for (ref, held) in jobs where held.outcome == nil {
+            if let d = held.delayed, d.readyAt <= now { try finish(ref, d.outcome, job: held.job) }
+        }
+    }
+
     mutating func enforceDeadlines() {
         let now = Date()
         for held in jobs.values {
@@ -277,4 +349,10 @@ struct WorkerLoop {
 public struct WorkerRejected: Error, CustomStringConvertible {
     public let reason: String
     public var description: String { "the coordinator rejected this worker: \(reason)" }
+}
+
+/// The worker cannot start as configured (the message says what to change).
+public struct WorkerSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }

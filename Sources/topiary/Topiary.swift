@@ -12,7 +12,8 @@ struct Topiary: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [SpaceCommand.self, CandidateCommand.self, ServeCommand.self, WorkerCommand.self, SearchCommand.self,
-                      WorkersCommand.self, LeaderboardCommand.self, TrialsCommand.self, ExportCommand.self, DBCommand.self, TargetCommand.self]
+                      WorkersCommand.self, LeaderboardCommand.self, TrialsCommand.self, ExportCommand.self, DBCommand.self, TargetCommand.self,
+                      KeysCommand.self]
     )
 
     /// Runs the command and maps every failure to the documented exit status.

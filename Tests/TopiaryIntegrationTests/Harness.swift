@@ -46,7 +46,7 @@ final class Cluster: @unchecked Sendable {
 
     deinit {
         for p in [daemon].compactMap({ $0 }) + Array(workers.values) where p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        try? FileManager.default.removeItem(at: dir)
+        if ProcessInfo.processInfo.environment["TOPIARY_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) }
     }
 
     var workerEndpoint: String { "tcp://127.0.0.1:\(workerPort)" }
@@ -69,9 +69,9 @@ final class Cluster: @unchecked Sendable {
         return p
     }
 
-    func startDaemon() throws {
+    func startDaemon(_ extra: [String] = []) throws {
         daemon = try launch(["serve", "--db", db, "--bind", workerEndpoint, "--control", controlEndpoint,
-                             "--heartbeat-ms", String(heartbeatMs), "--liveness", "5", "--log-level", "info"], log: "daemon.log")
+                             "--heartbeat-ms", String(heartbeatMs), "--liveness", "5", "--log-level", "info"] + extra, log: "daemon.log")
         try waitUntil(10, "the daemon answers") { (try? self.control(["workers"])) != nil }
     }
 
@@ -81,11 +81,11 @@ final class Cluster: @unchecked Sendable {
         d.waitUntilExit()
     }
 
-    func startWorker(_ name: String, slots: Int = 2, trainer: String = "table") throws {
+    func startWorker(_ name: String, slots: Int = 2, trainer: String = "table", extra: [String] = []) throws {
         let spec = trainer == "table" ? "table=table:\(Paths.table)" : "sleepy=python3 \(Paths.sleepyTrainer)"
         workers[name] = try launch(["worker", "--connect", workerEndpoint, "--name", name, "--slots", String(slots),
                                     "--trainer", spec, "--heartbeat-ms", String(heartbeatMs),
-                                    "--work-dir", dir.appendingPathComponent("work-\(name)").path], log: "worker-\(name).log",
+                                    "--work-dir", dir.appendingPathComponent("work-\(name)").path] + extra, log: "worker-\(name).log",
                                    env: ["TOPIARY_TABLE": Paths.table])
     }
 
@@ -112,6 +112,34 @@ final class Cluster: @unchecked Sendable {
             throw HarnessError("topiary \(args.joined(separator: " ")) exited \(p.terminationStatus): \(String(decoding: errData, as: UTF8.self))")
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Runs `topiary ARGS` to its end (killed after `timeout` s): exit status, stdout, stderr.
+    func run(_ args: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.binary)
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let pid = p.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    /// Resident memory of the daemon in KiB (from /proc).
+    var daemonRSSKiB: Int {
+        guard let pid = daemon?.processIdentifier,
+              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
 
     func show(_ search: Int) throws -> JSONValue {

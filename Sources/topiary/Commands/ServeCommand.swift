@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TopiaryCoordinator
 import TopiaryStore
+import TopiaryWire
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,12 +18,30 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for running trials on shutdown.") var drain = 0.0
     @Option(help: "Commit durability: normal (survives a killed process) or full (also a power cut).") var durability = "normal"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "The coordinator's CURVE key pair (a .key file from `topiary keys generate`); turns on encryption and authentication.")
+    var key: String?
+    @Option(help: "Worker public keys admitted: a directory of .pub files or a file of 'KEY NAME' lines; re-read when it changes.")
+    var allow: String?
+    @Flag(help: "Allow plain TCP (no encryption, no authentication) on a non-loopback --bind or --control.") var insecure = false
+    @Option(help: "Most workers served at once.") var maxWorkers = 1_000
+    @Option(help: "Most jobs in flight on one worker, whatever it asks for.") var maxSlotsPerWorker = 64
+    @Option(help: "HELLOs accepted per second (burst twice that); more are told to retry later.") var helloRate = 20.0
 
     func validate() throws {
         guard heartbeatMs >= 20 && heartbeatMs <= 60_000 else { throw ValidationError("--heartbeat-ms must be 20...60000") }
         guard liveness >= 2 && liveness <= 100 else { throw ValidationError("--liveness must be 2...100") }
         guard drain >= 0 else { throw ValidationError("--drain must not be negative") }
         guard ["normal", "full"].contains(durability) else { throw ValidationError("--durability must be normal or full") }
+        if key == nil && !insecure && !isLocalEndpoint(bind) {
+            throw ValidationError("--bind \(bind) is reachable from other machines: give --key and --allow (see `topiary keys generate`), or pass --insecure for plain TCP")
+        }
+        if !insecure && !isLocalEndpoint(control) {
+            throw ValidationError("--control \(control) would let anyone who reaches it start and cancel searches: bind it to 127.0.0.1 or ipc://, or pass --insecure")
+        }
+        guard (key == nil) == (allow == nil) else { throw ValidationError("--key and --allow go together: the key pair encrypts, the allow-list says who may join") }
+        guard maxWorkers >= 1 && maxWorkers <= 100_000 else { throw ValidationError("--max-workers must be 1...100000") }
+        guard maxSlotsPerWorker >= 1 && maxSlotsPerWorker <= 1024 else { throw ValidationError("--max-slots-per-worker must be 1...1024") }
+        guard helloRate > 0 && helloRate <= 10_000 else { throw ValidationError("--hello-rate must be in (0, 10000]") }
     }
 
     func run() async throws {
@@ -35,9 +54,20 @@ struct ServeCommand: AsyncParsableCommand {
         config.heartbeatMs = heartbeatMs
         config.liveness = liveness
         config.drainSeconds = drain
+        config.maxWorkers = maxWorkers
+        config.maxSlotsPerWorker = maxSlotsPerWorker
+        config.helloRate = helloRate
+        config.allowPlainNetwork = insecure
+        if let key, let allow {
+            do { config.curve = (try KeyFiles.loadPair(key), try AllowList(path: allow)) } catch let e as KeyError {
+                throw InputError(e.description)
+            }
+        }
         let coordinator = Coordinator(config: config, store: store, logger: logger)
         do {
             try await runUntilSignalled(LoopService(name: "coordinator", body: { try coordinator.run() }, stop: { coordinator.stop() }), logger: logger)
+        } catch let e as CoordinatorError {
+            throw InputError(e.description)
         } catch {
             throw RuntimeError("the coordinator stopped: \(error)")
         }

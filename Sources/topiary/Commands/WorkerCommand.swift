@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TopiaryWire
 import TopiaryWorker
 
 struct WorkerCommand: AsyncParsableCommand {
@@ -20,10 +21,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Threads each job may use (TOPIARY_THREADS, OMP_NUM_THREADS); default cores / slots.") var threads: Int?
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 1_000
     @Option(help: "Log level.") var logLevel = "info"
+    @Option(help: "This worker's CURVE key pair (a .key file from `topiary keys generate`).") var key: String?
+    @Option(help: "The coordinator's public key: its .pub file or the 40-character key; the handshake fails against any other server.")
+    var serverKey: String?
+    @Flag(help: "Allow dialing a non-loopback endpoint in plain TCP (no encryption, no authentication).") var insecure = false
 
     func validate() throws {
         guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be 1...1024") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be 1...1024") }
+        guard (key == nil) == (serverKey == nil) else { throw ValidationError("--key and --server-key go together") }
         guard !trainers.isEmpty else { throw ValidationError("give at least one --trainer NAME=COMMAND (or NAME=table:PATH.csv)") }
     }
 
@@ -44,11 +50,19 @@ struct WorkerCommand: AsyncParsableCommand {
                                   trainers: specs, workDirectory: dir)
         config.heartbeatMs = heartbeatMs
         if let threads { config.threadsPerJob = threads }
+        config.allowPlainNetwork = insecure
+        if let key, let serverKey {
+            do { config.curve = (try KeyFiles.loadPublic(serverKey), try KeyFiles.loadPair(key)) } catch let e as KeyError {
+                throw InputError(e.description)
+            }
+        }
         let agent = WorkerAgent(config: config, logger: logger)
         do {
             try await runUntilSignalled(LoopService(name: "worker", body: { try agent.run() }, stop: { agent.stop() }), logger: logger)
         } catch let e as WorkerRejected {
             throw RuntimeError(e.description)
+        } catch let e as WorkerSetupError {
+            throw InputError(e.description)
         }
     }
 }
