@@ -70,4 +70,14 @@ struct LogLimiter {
     }
 
     mutating func allow(_ kind: String) -> Bool { check(kind).log }
+
+    /// Closes the windows that have ended: the kinds with lines left out, and how many.
+    mutating func expired(now: Date = Date()) -> [(kind: String, suppressed: Int)] {
+        var out: [(String, Int)] = []
+        for (kind, c) in counts where now.timeIntervalSince(c.start) > window {
+            if c.dropped > 0 { out.append((kind, c.dropped)) }
+            counts[kind] = nil
+        }
+        return out.sorted { $0.0 < $1.0 }
+    }
 }

@@ -381,7 +381,7 @@ struct CoordinatorLoop {
                 let ref = try attemptRef(e)
                 let metrics = try Fields(e).metrics("metrics")
                 guard ownsOrOrphan(name, ref) else {
-                    logger.warning("result for a trial this worker does not hold", metadata: ["worker": "\(name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)"])
+                    warnLimited("not-held", "result for a trial this worker does not hold", ["worker": "\(name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)"])
                     send(identity, .ack(ref))
                     return
                 }
@@ -633,6 +633,9 @@ struct CoordinatorLoop {
             let left = orphans
             orphans.removeAll()
             for (trial, o) in left { requeue(AttemptRef(trial: trial, attempt: o.attempt), reason: "not reclaimed after the coordinator restarted") }
+        }
+        for (kind, n) in logLimiter.expired(now: now) {
+            logger.warning("\(n) more like this were not logged", metadata: ["kind": "\(kind)"])
         }
         if allow != nil && now.timeIntervalSince(lastAllowCheck) > 2 {
             lastAllowCheck = now

@@ -8,14 +8,7 @@ import TopiaryWire
 /// binary (`swift build` first; scripts/test.sh does) and ../shared's NAS-Bench-Macro table.
 @Suite("Daemon and workers", .serialized, .enabled(if: Paths.haveBinary, "build the topiary binary first (swift build)"))
 struct DaemonTests {
-    func tableAccuracy() throws -> [String: (runs: [Double], mean: Double)] {
-        var out: [String: ([Double], Double)] = [:]
-        for line in try String(contentsOfFile: Paths.table, encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst() {
-            let f = line.split(separator: ",").map(String.init)
-            out[f[0]] = ([Double(f[1])!, Double(f[2])!, Double(f[3])!], Double(f[4])!)
-        }
-        return out
-    }
+    func tableAccuracy() throws -> [String: (runs: [Double], mean: Double)] { try tableRuns() }
 
     @Test("a daemon and three workers run a 200-trial search to completion, every result from the table")
     func twoHundredTrials() throws {

@@ -157,6 +157,30 @@ final class Cluster: @unchecked Sendable {
     }
 }
 
+/// NAS-Bench-Macro's recorded accuracies: the three runs and their mean, by architecture key.
+func tableRuns() throws -> [String: (runs: [Double], mean: Double)] {
+    var out: [String: ([Double], Double)] = [:]
+    for line in try String(contentsOfFile: Paths.table, encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst() {
+        let f = line.split(separator: ",").map(String.init)
+        out[f[0]] = ([Double(f[1])!, Double(f[2])!, Double(f[3])!], Double(f[4])!)
+    }
+    return out
+}
+
+/// The completed trials of a search whose accuracy is not what the table says for their
+/// architecture (one of its runs, or its mean for the sleepy trainer): each is a result
+/// that was corrupted or attributed to the wrong trial.
+func resultsNotFromTable(_ store: Store, search: Int64) throws -> [TrialRecord] {
+    let table = try tableRuns()
+    let space = try SearchSpace.load(path: Paths.macroSpace)
+    return try store.trials(search: search).filter { t in
+        guard t.state == .completed, let rec = try store.candidate(t.candidateID), let a = t.accuracy else { return t.state == .completed }
+        let key = try space.encodeBenchmarkKey(try space.decode(json: rec.canonicalJSON))
+        guard let row = table[key] else { return true }
+        return !(row.runs.contains(a) || row.mean == a)
+    }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
