@@ -11,7 +11,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: "Stops on SIGINT or SIGTERM. Trials still running are reclaimed by their workers when the daemon comes back, or queued again.")
 
     @Option(help: "SQLite database (created if missing).") var db: String
-    @Option(help: "ZeroMQ endpoint workers dial.") var bind = "tcp://*:5555"
+    @Option(help: "ZeroMQ endpoint workers dial; beyond loopback (e.g. tcp://*:5555) it needs --key and --allow, or --insecure.")
+    var bind = "tcp://127.0.0.1:5555"
     @Option(help: "Control endpoint for the CLI.") var control = "tcp://127.0.0.1:5556"
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 1_000
     @Option(help: "Heartbeats missed before a worker is taken for dead.") var liveness = 5
