@@ -70,7 +70,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "topiary-bench",
-            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware", "TopiarySearch",
+            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware", "TopiarySearch", "TopiaryWire",
                            .product(name: "Logging", package: "swift-log")],
             path: "bench/Sources/topiary-bench"
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import TopiaryCore
 import TopiaryStore
+import TopiaryWire
 
 /// Dispatch throughput: trials per second through a real daemon and real workers on
 /// loopback, with the built-in table trainer (a lookup, so the figure is the system's own
@@ -11,6 +12,7 @@ enum DispatchBench {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         var trials = 6_000, workers = 4, slots = 4, searches = 2, repeats = 3
+        var curve = false
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -19,7 +21,8 @@ enum DispatchBench {
             case "--slots": slots = Int(it.next() ?? "") ?? slots
             case "--searches": searches = Int(it.next() ?? "") ?? searches
             case "--repeats": repeats = Int(it.next() ?? "") ?? repeats
-            default: throw BenchError("unknown option \(a); use --trials N --workers W --slots S --searches K --repeats R")
+            case "--curve": curve = true
+            default: throw BenchError("unknown option \(a); use --trials N --workers W --slots S --searches K --repeats R [--curve]")
             }
         }
         let binary = root.appendingPathComponent(".build/release/topiary").path
@@ -30,6 +33,7 @@ enum DispatchBench {
         print("dispatch benchmark: \(searches) searches x \(trials) trials, \(workers) workers x \(slots) slots, table trainer, loopback; \(repeats) runs")
 
         var daemonRates: [Double] = []
+        var curveRates: [Double] = []
         var baselineRates: [Double] = []
         for run in 1...repeats {
             // Baseline: the store alone, the same writes per trial as the daemon makes.
@@ -57,9 +61,7 @@ enum DispatchBench {
             let baseline = Double(total) / Date().timeIntervalSince(t0)
             baselineRates.append(baseline)
 
-            // The daemon and workers as real processes.
-            let db = dir.appendingPathComponent("daemon.sqlite").path
-            let wport = 21_000 + Int.random(in: 0..<2_000) * 2, cport = wport + 1
+            // The daemon and workers as real processes (plain, then with CURVE when asked).
             var procs: [Process] = []
             defer { for p in procs where p.isRunning { p.terminate() } }
             func launch(_ a: [String]) throws -> Process {
@@ -72,11 +74,26 @@ enum DispatchBench {
                 procs.append(p)
                 return p
             }
-            _ = try launch(["serve", "--db", db, "--bind", "tcp://127.0.0.1:\(wport)", "--control", "tcp://127.0.0.1:\(cport)", "--log-level", "warning"])
+            func throughDaemon(secure: Bool) throws -> Double {
+            let db = dir.appendingPathComponent(secure ? "curve.sqlite" : "daemon.sqlite").path
+            let wport = 21_000 + Int.random(in: 0..<2_000) * 2, cport = wport + 1
+            var serveKeys: [String] = [], workerKeys: [String] = []
+            if secure {
+                let keys = dir.appendingPathComponent("keys")
+                _ = try KeyFiles.generate(name: "coordinator", directory: keys, force: true)
+                _ = try KeyFiles.generate(name: "worker", directory: keys.appendingPathComponent("workers"), force: true)
+                serveKeys = ["--key", keys.appendingPathComponent("coordinator.key").path, "--allow", keys.appendingPathComponent("workers").path]
+                workerKeys = ["--key", keys.appendingPathComponent("workers/worker.key").path,
+                              "--server-key", keys.appendingPathComponent("coordinator.pub").path]
+            }
+            let server = try launch(["serve", "--db", db, "--bind", "tcp://127.0.0.1:\(wport)", "--control", "tcp://127.0.0.1:\(cport)",
+                                     "--log-level", "warning"] + serveKeys)
             Thread.sleep(forTimeInterval: 0.5)
+            var mine = [server]
+            defer { for p in mine where p.isRunning { p.terminate(); p.waitUntilExit() } }
             for w in 0..<workers {
-                _ = try launch(["worker", "--connect", "tcp://127.0.0.1:\(wport)", "--name", "w\(w)", "--slots", String(slots),
-                                "--trainer", "table=table:\(table)", "--log-level", "warning"])
+                mine.append(try launch(["worker", "--connect", "tcp://127.0.0.1:\(wport)", "--name", "w\(w)", "--slots", String(slots),
+                                        "--trainer", "table=table:\(table)", "--log-level", "warning"] + workerKeys))
             }
             Thread.sleep(forTimeInterval: 1.0)
             let start = Date()
@@ -94,15 +111,27 @@ enum DispatchBench {
             let elapsed = Date().timeIntervalSince(start)
             let completed = try (1...Int64(searches)).reduce(0) { $0 + (try reader.trialCounts(search: $1)[.completed] ?? 0) }
             guard completed == total else { throw BenchError("expected \(total) completed trials, found \(completed)") }
-            let rate = Double(total) / elapsed
+            return Double(total) / elapsed
+            }
+            let rate = try throughDaemon(secure: false)
             daemonRates.append(rate)
             print(String(format: "run %d: daemon %7.0f trials/s (%.3f ms/trial)   store-only baseline %7.0f trials/s   ratio %.2f",
                          run, rate, 1000 / rate, baseline, rate / baseline))
+            if curve {
+                let secure = try throughDaemon(secure: true)
+                curveRates.append(secure)
+                print(String(format: "run %d: daemon with CURVE %7.0f trials/s   CURVE/plain %.2f", run, secure, secure / rate))
+            }
         }
         daemonRates.sort()
         baselineRates.sort()
         let dm = daemonRates[daemonRates.count / 2], bm = baselineRates[baselineRates.count / 2]
         print(String(format: "daemon + %d workers: min %.0f, median %.0f trials/s (median %.3f ms per trial)", workers, daemonRates[0], dm, 1000 / dm))
         print(String(format: "store-only baseline: min %.0f, median %.0f trials/s; daemon/baseline %.2f", baselineRates[0], bm, dm / bm))
+        if !curveRates.isEmpty {
+            curveRates.sort()
+            let cm = curveRates[curveRates.count / 2]
+            print(String(format: "daemon with CURVE: min %.0f, median %.0f trials/s; CURVE/plain %.2f", curveRates[0], cm, cm / dm))
+        }
     }
 }
