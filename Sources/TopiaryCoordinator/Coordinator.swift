@@ -103,6 +103,9 @@ struct CoordinatorLoop {
     var allowStamp = ""
     var lastAllowCheck = Date()
     var helloTokens: Double
+    /// HELLOs per authenticated key in the current 10 s window: one key cannot use up
+    /// the shared HELLO rate (keys are few: the allow-list bounds this table).
+    var hellosByKey: [String: (start: Date, count: Int)] = [:]
     var lastHelloRefill = Date()
     var logLimiter = LogLimiter()
     var workers: [String: WorkerState] = [:]
@@ -430,6 +433,17 @@ struct CoordinatorLoop {
 
     mutating func handleHello(_ identity: [UInt8], _ e: Envelope, key: String?) {
         let now = Date()
+        if let key {
+            var w = hellosByKey[key] ?? (now, 0)
+            if now.timeIntervalSince(w.start) > 10 { w = (now, 0) }
+            w.count += 1
+            hellosByKey[key] = w
+            guard w.count <= 5 else {
+                warnLimited("hello-key-rate", "one key sends too many HELLOs; asking it to retry later", ["key": "\(allow?.name(of: key) ?? key)"])
+                send(identity, .bye("more than 5 HELLOs in 10 s from this key; retry later"))
+                return
+            }
+        }
         helloTokens = min(2 * config.helloRate, helloTokens + now.timeIntervalSince(lastHelloRefill) * config.helloRate)
         lastHelloRefill = now
         guard helloTokens >= 1 else {

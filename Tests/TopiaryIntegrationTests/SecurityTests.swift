@@ -63,6 +63,15 @@ struct SecurityTests {
         #expect(thief.status == 1)
         #expect(thief.err.contains("in use by another key"), "\(thief.err)")
 
+        // One key sending HELLO after HELLO is told to retry later after five in 10 s.
+        let raw = try RawPeer(c.workerEndpoint, curve: (try KeyFiles.loadPublic(coordinatorPub), try KeyFiles.loadPair(path(c, "keys/other/thief.key"))))
+        for i in 0..<8 { try raw.send("HELLO", RawPeer.helloBody("thief-\(i)", trainers: ["none"])) }
+        let replies = try raw.drain(for: 2)
+        // (The thief's attempt on w1's name above was its first HELLO in this window.)
+        let welcomed = replies.filter { $0.command == .welcome }.count
+        let throttled = replies.filter { $0.command == .bye && ($0.body["reason"]?.stringValue ?? "").contains("more than 5 HELLOs") }.count
+        #expect(welcomed <= 5 && throttled >= 3 && welcomed + throttled == 8, "welcomed \(welcomed), throttled \(throttled)")
+
         // Removing a key drops its worker: it is told and exits.
         try FileManager.default.removeItem(atPath: path(c, "keys/workers/w1.pub"))
         try waitUntil(10, "w1 is dropped") { c.workers["w1"]?.isRunning == false }
