@@ -175,12 +175,40 @@ struct CoordinatorLoop {
                 count += 1
             }
         }
+        count -= stopMissedDecisions()
         if count > 0 { orphanDeadline = Date().addingTimeInterval(deadAfter + heartbeat) }
         logger.info("coordinator started", metadata: [
             "workers": "\(workerSocket.lastEndpoint)", "control": "\(controlSocket.lastEndpoint)",
             "security": "\(config.curve.map { "CURVE, \(allow?.count ?? 0) worker keys allowed (\($0.allow.path))" } ?? "none (plain TCP)")",
             "searches": "\(searches.count)", "orphaned_trials": "\(count)",
         ])
+    }
+
+    /// Early stops the strategies would have made while the daemon was down (ASHA in stop
+    /// mode: a trial whose reports already fell behind): those orphans are pruned now, and
+    /// a worker that comes back still running one is told to cancel it. Returns how many.
+    mutating func stopMissedDecisions() -> Int {
+        var stopped = 0
+        for id in searches.keys.sorted() {
+            guard let s = searches[id] else { continue }
+            let wanted = Set(s.strategy.trialsToStop())
+            guard !wanted.isEmpty else { continue }
+            for (trial, key) in s.keys where wanted.contains(key) {
+                guard let o = orphans[trial], o.search == id else { continue }
+                do {
+                    guard try store.prune(trial: trial, attempt: o.attempt, reason: "stopped early by the strategy (decided on restart)") == .recorded else { continue }
+                    orphans[trial] = nil
+                    searches[id]?.running -= 1
+                    searches[id]?.finished += 1
+                    tell(id, trial: trial, .stopped)
+                    stopped += 1
+                } catch {
+                    logger.warning("could not stop a trial early", metadata: ["trial": "\(trial)", "error": "\(error)"])
+                }
+            }
+        }
+        if stopped > 0 { logger.notice("trials stopped early on restart", metadata: ["count": "\(stopped)"]) }
+        return stopped
     }
 
     /// Builds a search's runtime from the store: its strategy restored from the trial
