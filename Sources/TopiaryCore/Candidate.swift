@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One point of a search space: the architecture choices and the compression settings.
 ///
 /// `choices` holds a value for every active dimension (parameters with more than one
@@ -8,11 +10,24 @@ public struct Candidate: Hashable, Sendable {
     public let space: String
     public let choices: [String: ChoiceValue]
     public let compression: CompressionConfig
+    /// The canonical JSON and id, computed on first use and shared by copies (a search
+    /// asks for a candidate's id many times: freshness, history, predictions, the store).
+    private let memo = IdentityMemo()
 
     init(space: String, choices: [String: ChoiceValue], compression: CompressionConfig) {
         self.space = space
         self.choices = choices
         self.compression = compression
+    }
+
+    public static func == (a: Candidate, b: Candidate) -> Bool {
+        a.space == b.space && a.choices == b.choices && a.compression == b.compression
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(space)
+        h.combine(choices)
+        h.combine(compression)
     }
 
     /// Canonical JSON text: `{"arch":{...},"compression":{...},"space":"..."}`, keys sorted.
@@ -49,11 +64,19 @@ public struct Candidate: Hashable, Sendable {
     /// The first 16 hex digits of the SHA-256 of the canonical JSON.
     public var id: String { identity.id }
 
-    /// The canonical JSON and the id made from it, computed once.
+    /// The canonical JSON and the id made from it, computed once per candidate.
     public var identity: (json: String, id: String) {
+        if let known = memo.value.withLock({ $0 }) { return known }
         let text = canonicalJSON
-        return (text, String(SHA256.hex(text).prefix(16)))
+        let made = (json: text, id: String(SHA256.hex(text).prefix(16)))
+        memo.value.withLock { $0 = made }
+        return made
     }
+}
+
+/// A candidate's identity once computed (a class, so that copies of the candidate share it).
+final class IdentityMemo: Sendable {
+    let value = Mutex<(json: String, id: String)?>(nil)
 }
 
 extension SearchSpace {

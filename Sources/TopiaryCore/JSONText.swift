@@ -138,6 +138,10 @@ public indirect enum JSONValue: Hashable, Sendable {
 public enum JSONText {
     /// A JSON string literal with the escapes RFC 8259 requires.
     public static func quote(_ s: String) -> String {
+        // Most keys and values need no escaping: copy them whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + s + "\""
+        }
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -68,46 +68,48 @@ extension NetworkGraph {
         var report = CostReport(macs: 0, sparseMACs: 0, params: 0, nonzeroParams: 0, sizeBytes: 0, peakActivationBytes: 0, layers: [])
         report.layers.reserveCapacity(nodes.count / 2)
         var current: LayerCost?
-        var currentLabel: LayerLabel?
-        for i in nodes.indices {
-            let node = nodes[i]
-            let macs = node.macs
-            let zeros = node.weights?.zeros ?? 0
-            let w = node.weightCount
-            let sparse = w > 0 ? Int((Double(macs) * Double(w - zeros) / Double(w)).rounded()) : 0
-            report.macs += macs
-            report.sparseMACs += sparse
-            report.params += node.params
-            report.nonzeroParams += node.params - zeros
-            let bytes = storedBytes(node)
-            report.sizeBytes += bytes
-            if case .input = node.op { continue }
+        // Nodes are read in place (a copy of each would retain its label and inputs).
+        nodes.withUnsafeBufferPointer { g in
+            for i in g.indices {
+                let macs = g[i].macs
+                let zeros = g[i].weights?.zeros ?? 0
+                let w = g[i].weightCount
+                let sparse = w > 0 ? Int((Double(macs) * Double(w - zeros) / Double(w)).rounded()) : 0
+                let params = g[i].params
+                report.macs += macs
+                report.sparseMACs += sparse
+                report.params += params
+                report.nonzeroParams += params - zeros
+                let bytes = storedBytes(g[i])
+                report.sizeBytes += bytes
+                if case .input = g[i].op { continue }
 
-            let elementwise = node.elementwiseOps(inputElements: nodes[node.inputs[0]].shape.elements)
-            // A layer starts at each weight op and at each op with a new label; BN and
-            // activations join the op before them.
-            var joins = false
-            if let cur = current, currentLabel == node.label {
-                switch node.op {
-                case .batchNorm, .activation: joins = cur.nodes.upperBound - 1 == node.inputs[0]
-                default: break
+                let first = g[i].inputs[0]
+                let elementwise = g[i].elementwiseOps(inputElements: g[first].shape.elements)
+                // A layer starts at each weight op and at each op with a new label; BN and
+                // activations join the op before them.
+                var joins = false
+                if current != nil && current!.label == g[i].label {
+                    switch g[i].op {
+                    case .batchNorm, .activation: joins = current!.nodes.upperBound - 1 == first
+                    default: break
+                    }
                 }
-            }
-            var io = node.shape.elements
-            for j in node.inputs { io += nodes[j].shape.elements }
-            io *= actBytes
-            if joins {
-                current!.output = node.shape
-                current!.params += node.params
-                current!.sizeBytes += bytes
-                current!.elementwiseOps += elementwise
-                current!.nodes = current!.nodes.lowerBound..<(i + 1)
-            } else {
-                if let cur = current { report.layers.append(cur) }
-                current = LayerCost(label: node.label, category: node.category, output: node.shape,
-                                    macs: macs, sparseMACs: sparse, params: node.params, sizeBytes: bytes,
-                                    activationBytes: io + bytes, elementwiseOps: elementwise, nodes: i..<(i + 1))
-                currentLabel = node.label
+                var io = g[i].shape.elements
+                for j in g[i].inputs { io += g[j].shape.elements }
+                io *= actBytes
+                if joins {
+                    current!.output = g[i].shape
+                    current!.params += params
+                    current!.sizeBytes += bytes
+                    current!.elementwiseOps += elementwise
+                    current!.nodes = current!.nodes.lowerBound..<(i + 1)
+                } else {
+                    if let cur = current { report.layers.append(cur) }
+                    current = LayerCost(label: g[i].label, category: g[i].category, output: g[i].shape,
+                                        macs: macs, sparseMACs: sparse, params: params, sizeBytes: bytes,
+                                        activationBytes: io + bytes, elementwiseOps: elementwise, nodes: i..<(i + 1))
+                }
             }
         }
         if let cur = current { report.layers.append(cur) }
