@@ -713,8 +713,11 @@ struct CoordinatorLoop {
     mutating func topUp() {
         let freeSlots = workers.values.reduce(0) { $0 + max(0, $1.free) }
         for id in searches.keys.sorted() {
-            guard let live = searches[id], live.record.state == .active else { continue }
-            let want = min(live.budget - live.created, 2 * freeSlots + config.lookahead - live.queued)
+            // Only numbers are read first: a copy of the runtime kept alive while it is
+            // changed would make every table in it copy itself (once per turn, O(history)).
+            guard searches[id]?.record.state == .active, let budget = searches[id]?.budget, let created = searches[id]?.created,
+                  let queued = searches[id]?.queued else { continue }
+            let want = min(budget - created, 2 * freeSlots + config.lookahead - queued)
             guard want > 0, var s = searches.removeValue(forKey: id) else { continue }
             let drawn = s.draw(want)
             if drawn.isEmpty {
