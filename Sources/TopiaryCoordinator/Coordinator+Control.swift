@@ -140,6 +140,7 @@ extension CoordinatorLoop {
                                    deadlineSeconds: r["deadline_s"]?.intValue ?? 3600, constraints: constraints,
                                    kind: kind, targetYAML: targetYAML)
         if let o = r["strategy_options"] { settings.strategyOptions = try StrategyOptions(json: o) }
+        settings.retryFailed = r["retry_failed"]?.boolValue ?? false
         if trainer == "table" && space.benchmark == nil {
             throw ControlError("search.start: the table trainer needs a benchmark space (nas-bench-macro, nas-bench-201)")
         }

@@ -116,8 +116,16 @@ struct CoordinatorLoop {
     var orphanDeadline = Date.distantFuture
     var stopping = false
     var stopDeadline = Date.distantFuture
-    // Batched writes of one loop turn.
-    var pendingResults: [(TrialResult, worker: String)] = []
+    // Batched writes of one loop turn. Results and failures stay here, unacknowledged,
+    // until the store has them: while the database is unavailable (disk full, locked, …)
+    // they are retried every `storeRetryInterval` and the workers keep their copies.
+    var pendingResults: [(TrialResult, worker: String, search: Int64?)] = []
+    var pendingFailures: [(ref: AttemptRef, worker: String, search: Int64?, error: String, retryable: Bool)] = []
+    /// When the store last failed as unavailable, no writes are tried before this time.
+    var storeRetryAt = Date.distantPast
+    var storeDown = false
+    /// Seconds before the next try while the store is unavailable: 1, doubling to 10.
+    var storeRetryInterval: TimeInterval = 1
     var pendingProgress: [TrialProgress] = []
     var lastSeenFlush = Date()
     var dispatched = 0
@@ -327,13 +335,18 @@ struct CoordinatorLoop {
             }
             flush()
             housekeeping()
-            if !stopping {
+            if !stopping && Date() >= storeRetryAt {
                 topUp()
                 dispatch()
             }
         }
         for w in workers.values { send(w.identity, .bye("coordinator shutting down")) }
+        storeRetryAt = .distantPast
         flush()
+        if !pendingResults.isEmpty || !pendingFailures.isEmpty {
+            logger.warning("leaving reports the database could not take; their workers resend them to the next daemon",
+                           metadata: ["results": "\(pendingResults.count)", "failures": "\(pendingFailures.count)"])
+        }
         logger.info("coordinator stopped", metadata: ["running_trials": "\(workers.values.reduce(0) { $0 + $1.running.count })"])
     }
 
@@ -418,7 +431,7 @@ struct CoordinatorLoop {
                 }
                 var info = metrics.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.double($0.value)) }
                 if let extra = e.body["info"], extra != .null { info.append(("info", extra)) }
-                pendingResults.append((TrialResult(trial: ref.trial, attempt: ref.attempt, metrics: .object(info)), name))
+                pendingResults.append((TrialResult(trial: ref.trial, attempt: ref.attempt, metrics: .object(info)), name, workers[name]?.running[ref]))
             case .failed:
                 let ref = try attemptRef(e)
                 let f = Fields(e)
@@ -426,8 +439,8 @@ struct CoordinatorLoop {
                 guard ownsOrOrphan(name, ref) else { send(identity, .ack(ref)); return }
                 let retryable = try f.bool("retryable", default: false)
                 let logPath = try f.optionalString("log")
-                recordFailure(name, ref, error: error + (logPath.map { " (log: \($0))" } ?? ""), retryable: retryable)
-                send(identity, .ack(ref))
+                // Recorded (and acknowledged) in this turn's flush, or later if the store is unavailable.
+                pendingFailures.append((ref, name, workers[name]?.running[ref], error + (logPath.map { " (log: \($0))" } ?? ""), retryable))
             case .bye:
                 logger.info("worker leaving", metadata: ["worker": "\(name)", "reason": "\(e.body["reason"]?.stringValue ?? "")"])
                 dropWorker(name, reason: "worker said goodbye")
@@ -589,72 +602,135 @@ struct CoordinatorLoop {
         searches[s.id] = s
     }
 
-    mutating func recordFailure(_ worker: String, _ ref: AttemptRef, error: String, retryable: Bool) {
-        workers[worker]?.running[ref] = nil
+    /// Records a FAILED report: queued again when it is retryable — or the search retries
+    /// every failure (`--retry-failed`) — and attempts remain; else failed. Returns false when
+    /// the store is unavailable: nothing changed, the caller keeps the report and retries.
+    @discardableResult
+    mutating func recordFailure(_ worker: String, _ ref: AttemptRef, search: Int64? = nil, error: String, retryable: Bool) -> Bool {
+        let sid = search ?? workers[worker]?.running[ref]
+        let retry = retryable || (sid.flatMap { searches[$0]?.settings.retryFailed } ?? false)
         do {
-            let outcome = try store.recordFailure(trial: ref.trial, attempt: ref.attempt, error: error, retryable: retryable)
+            let outcome = try store.recordFailure(trial: ref.trial, attempt: ref.attempt, error: error, retryable: retry)
+            workers[worker]?.running[ref] = nil
             logger.warning("trial failed", metadata: ["worker": "\(worker)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)",
-                                                      "retryable": "\(retryable)", "outcome": "\(outcome)", "error": "\(error.prefix(300))"])
+                                                      "retryable": "\(retry)", "outcome": "\(outcome)", "error": "\(error.prefix(300))"])
             if case .requeued = outcome { try afterRequeue(ref, outcome) } else if outcome == .recorded, let t = try store.trial(ref.trial) {
                 searches[t.searchID]?.running -= 1
                 searches[t.searchID]?.finished += 1
                 tell(t.searchID, trial: ref.trial, .failed)
             }
         } catch {
+            if storeUnavailable(error) { return false }
+            workers[worker]?.running[ref] = nil
             logger.error("could not record a failure", metadata: ["trial": "\(ref.trial)", "error": "\(error)"])
         }
+        return true
+    }
+
+    /// Notes a store error. For `StoreError.unavailable` (disk full, read-only, locked, I/O):
+    /// holds writes back for `storeRetryInterval`, logs the outage once, and returns true so
+    /// the caller keeps what it could not write. Other errors return false.
+    mutating func storeUnavailable(_ error: Error) -> Bool {
+        guard let e = error as? StoreError, e.isUnavailable else { return false }
+        storeRetryAt = Date().addingTimeInterval(storeRetryInterval)
+        storeRetryInterval = min(storeRetryInterval * 2, 10)
+        if !storeDown {
+            storeDown = true
+            logger.error("cannot write the database; holding results unacknowledged and retrying (after 1 s, backing off to 10 s)", metadata: [
+                "error": "\(e)", "held_results": "\(pendingResults.count)", "held_failures": "\(pendingFailures.count)",
+            ])
+        }
+        return true
+    }
+
+    /// Notes that a write succeeded after an outage.
+    mutating func storeWritable() {
+        guard storeDown else { return }
+        storeDown = false
+        storeRetryInterval = 1
+        logger.notice("the database is writable again", metadata: ["path": "\(store.path)"])
     }
 
     // MARK: Batched writes
 
     mutating func flush() {
-        if !pendingResults.isEmpty {
-            let batch = pendingResults
-            pendingResults.removeAll(keepingCapacity: true)
-            do {
-                let outcomes = try store.recordResults(batch.map(\.0))
-                for ((r, worker), outcome) in zip(batch, outcomes) {
-                    let ref = AttemptRef(trial: r.trial, attempt: r.attempt)
-                    let search = workers[worker]?.running.removeValue(forKey: ref)
-                    workers[worker]?.done += 1
-                    if let identity = workers[worker]?.identity { send(identity, .ack(ref)) }
-                    if outcome == .recorded, let sid = search {
-                        searches[sid]?.running -= 1
-                        searches[sid]?.finished += 1
-                        var m: [String: Double] = [:]
-                        for (k, v) in r.metrics.objectPairs ?? [] { if let d = v.doubleValue { m[k] = d } }
-                        tell(sid, trial: r.trial, .completed(m))
-                        if let a = r.metrics["accuracy"]?.doubleValue, let s = searches[sid],
-                           a > (s.best?.accuracy ?? -Double.infinity), let t = try? store.trial(r.trial) {
-                            searches[sid]?.best = (a, t.candidateID)
-                        }
-                    } else if outcome != .recorded {
-                        logger.info("report ignored", metadata: ["worker": "\(worker)", "trial": "\(r.trial)", "attempt": "\(r.attempt)", "outcome": "\(outcome)"])
+        guard Date() >= storeRetryAt else { return }
+        flushResults()
+        flushFailures()
+        if !pendingProgress.isEmpty && Date() >= storeRetryAt {
+            do { _ = try store.recordProgress(pendingProgress) } catch {
+                if !storeUnavailable(error) { logger.warning("could not record progress", metadata: ["error": "\(error)"]) }
+            }
+            pendingProgress.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Stores the held results in one transaction and ACKs them. When the store is
+    /// unavailable they stay held, unacknowledged; a batch with a bad report is stored one
+    /// by one so that one bad report cannot block the rest.
+    mutating func flushResults() {
+        guard !pendingResults.isEmpty else { return }
+        let batch = pendingResults
+        pendingResults.removeAll(keepingCapacity: true)
+        do {
+            let outcomes = try store.recordResults(batch.map(\.0))
+            storeWritable()
+            for (held, outcome) in zip(batch, outcomes) { resultStored(held, outcome) }
+        } catch {
+            if storeUnavailable(error) { pendingResults = batch + pendingResults; return }
+            logger.error("a batch of results failed; recording them one by one", metadata: ["error": "\(error)"])
+            for (i, held) in batch.enumerated() {
+                let ref = AttemptRef(trial: held.0.trial, attempt: held.0.attempt)
+                do {
+                    resultStored(held, try store.recordResult(held.0))
+                } catch {
+                    if storeUnavailable(error)
+                        || !recordFailure(held.worker, ref, search: held.search, error: "the result could not be stored: \(error)", retryable: false) {
+                        pendingResults = Array(batch[i...]) + pendingResults
+                        return
                     }
-                }
-            } catch {
-                // A bad batch stores nothing: record one by one so one bad report cannot block the rest.
-                logger.error("a batch of results failed; recording them one by one", metadata: ["error": "\(error)"])
-                for (r, worker) in batch {
-                    let ref = AttemptRef(trial: r.trial, attempt: r.attempt)
-                    do {
-                        if try store.recordResult(r) == .recorded, let sid = workers[worker]?.running.removeValue(forKey: ref) {
-                            searches[sid]?.running -= 1
-                            searches[sid]?.finished += 1
-                        }
-                        if let identity = workers[worker]?.identity { send(identity, .ack(ref)) }
-                    } catch {
-                        recordFailure(worker, ref, error: "the result could not be stored: \(error)", retryable: false)
-                        if let identity = workers[worker]?.identity { send(identity, .ack(ref)) }
-                    }
+                    if let identity = workers[held.worker]?.identity { send(identity, .ack(ref)) }
                 }
             }
         }
-        if !pendingProgress.isEmpty {
-            do { _ = try store.recordProgress(pendingProgress) } catch {
-                logger.warning("could not record progress", metadata: ["error": "\(error)"])
+    }
+
+    /// A result is in the store (recorded, or ignored as a duplicate or stale): ACK it and
+    /// tell its search.
+    mutating func resultStored(_ held: (TrialResult, worker: String, search: Int64?), _ outcome: ReportOutcome) {
+        let (r, worker, heldSearch) = held
+        let ref = AttemptRef(trial: r.trial, attempt: r.attempt)
+        let search = workers[worker]?.running.removeValue(forKey: ref) ?? heldSearch
+        workers[worker]?.done += 1
+        if let identity = workers[worker]?.identity { send(identity, .ack(ref)) }
+        if outcome == .recorded, let sid = search {
+            searches[sid]?.running -= 1
+            searches[sid]?.finished += 1
+            var m: [String: Double] = [:]
+            for (k, v) in r.metrics.objectPairs ?? [] { if let d = v.doubleValue { m[k] = d } }
+            tell(sid, trial: r.trial, .completed(m))
+            if let a = r.metrics["accuracy"]?.doubleValue, let s = searches[sid],
+               a > (s.best?.accuracy ?? -Double.infinity), let t = try? store.trial(r.trial) {
+                searches[sid]?.best = (a, t.candidateID)
             }
-            pendingProgress.removeAll(keepingCapacity: true)
+        } else if outcome != .recorded {
+            logger.info("report ignored", metadata: ["worker": "\(worker)", "trial": "\(r.trial)", "attempt": "\(r.attempt)", "outcome": "\(outcome)"])
+        }
+    }
+
+    /// Records the held FAILED reports and ACKs each once stored; stops at the first that
+    /// the store cannot take and keeps it and the rest.
+    mutating func flushFailures() {
+        guard !pendingFailures.isEmpty, Date() >= storeRetryAt else { return }
+        let batch = pendingFailures
+        pendingFailures.removeAll()
+        for (i, f) in batch.enumerated() {
+            guard recordFailure(f.worker, f.ref, search: f.search, error: f.error, retryable: f.retryable) else {
+                pendingFailures = Array(batch[i...]) + pendingFailures
+                return
+            }
+            storeWritable()
+            if let identity = workers[f.worker]?.identity { send(identity, .ack(f.ref)) }
         }
     }
 
@@ -687,7 +763,7 @@ struct CoordinatorLoop {
             lastSeenFlush = now
             try? store.workersSeen(Array(workers.keys))
         }
-        completeFinishedSearches()
+        if now >= storeRetryAt { completeFinishedSearches() }
     }
 
     mutating func completeFinishedSearches() {
@@ -743,8 +819,9 @@ struct CoordinatorLoop {
                                                           recordedBy: by, recordedAt: Date()) }
                 }
                 if !predicted.isEmpty { try store.recordMeasurements(predicted) }
+                storeWritable()
             } catch {
-                logger.error("could not enqueue trials", metadata: ["search": "\(id)", "error": "\(error)"])
+                if !storeUnavailable(error) { logger.error("could not enqueue trials", metadata: ["search": "\(id)", "error": "\(error)"]) }
             }
             searches[id] = s
         }
@@ -777,8 +854,9 @@ struct CoordinatorLoop {
         let errors: [StoreError?]
         do {
             errors = try store.markRunning(picks.map { TrialStart(trial: $0.trial.trial, attempt: $0.trial.attempt, worker: $0.worker) })
+            storeWritable()
         } catch {
-            logger.error("could not start trials; they stay queued", metadata: ["count": "\(picks.count)", "error": "\(error)"])
+            if !storeUnavailable(error) { logger.error("could not start trials; they stay queued", metadata: ["count": "\(picks.count)", "error": "\(error)"]) }
             for p in picks.reversed() {
                 searches[p.search]?.running -= 1
                 searches[p.search]?.pushFront(p.trial)

@@ -20,6 +20,9 @@ public struct RunSettings: Sendable {
     public var targetYAML: String?
     /// The strategy's settings (`--strategy-option key=value`).
     public var strategyOptions: StrategyOptions = StrategyOptions()
+    /// `--retry-failed`: every trainer failure (not only a signal or a lost worker) queues the
+    /// trial again while the search's `max_attempts` last.
+    public var retryFailed = false
 
     public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
                 kind: TrialKind = .train, targetYAML: String? = nil) {
@@ -36,6 +39,7 @@ public struct RunSettings: Sendable {
                                         ("constraints", .array(constraints.map { .string($0.description) })), ("kind", .string(kind.rawValue))]
         if let targetYAML { p.append(("target_yaml", .string(targetYAML))) }
         p.append(("strategy_options", strategyOptions.json))
+        if retryFailed { p.append(("retry_failed", .bool(true))) }
         return .object(p)
     }
 
@@ -47,6 +51,7 @@ public struct RunSettings: Sendable {
         kind = TrialKind(rawValue: json["kind"]?.stringValue ?? "train") ?? .train
         targetYAML = json["target_yaml"]?.stringValue
         if let o = json["strategy_options"] { strategyOptions = try StrategyOptions(json: o) }
+        retryFailed = json["retry_failed"]?.boolValue ?? false
     }
 
     /// The trial's fidelity number for the store: epochs if given, else 1.

@@ -36,7 +36,9 @@ extension Store {
     public static func check(path: String) throws -> StoreCheckReport {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.missingDatabase(path: path) }
         do {
-            let queue = try DatabaseQueue(path: path, configuration: Configuration())
+            var config = Configuration()
+            config.busyMode = .timeout(defaultBusyTimeout)
+            let queue = try DatabaseQueue(path: path, configuration: config)
             defer { try? queue.close() }
             return try queue.read { db in
                 let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")

@@ -31,6 +31,12 @@ public final class Store: Sendable {
     let pool: DatabasePool
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Seconds a statement waits for another process's lock before failing with `.locked`.
+    public let busyTimeout: Double
+    /// Test hook (`TOPIARY_TEST_FULL_DISK_FLAG`): while this file exists, the database may
+    /// not grow (`PRAGMA max_page_count` = its size), so writes that need a new page fail
+    /// with SQLITE_FULL as on a full disk; remove the file and they succeed again.
+    let fullDiskFlag: String?
 
     /// Opens (or creates) the database at `path` and brings its schema up to date.
     ///
@@ -38,19 +44,28 @@ public final class Store: Sendable {
     /// Topiary, or a file that is not a Topiary database, is refused and left untouched.
     /// - Parameters:
     ///   - clock: the time stamped on rows and events; tests pass a fixed clock.
+    ///   - busyTimeout: seconds to wait for another process's lock (default 10, or `TOPIARY_BUSY_TIMEOUT_S`).
+    ///   - fullDiskFlag: test hook, see `fullDiskFlag` (default: `TOPIARY_TEST_FULL_DISK_FLAG`).
     public init(path: String, mode: OpenMode = .createIfMissing, durability: Durability = .full,
                 logger: Logger = Logger(label: "topiary.store"),
-                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+                clock: @escaping @Sendable () -> Date = { Date() },
+                busyTimeout: Double = Store.defaultBusyTimeout,
+                fullDiskFlag: String? = ProcessInfo.processInfo.environment["TOPIARY_TEST_FULL_DISK_FLAG"]) throws {
         self.path = path
         self.logger = logger
         self.clock = clock
+        self.busyTimeout = busyTimeout
+        self.fullDiskFlag = fullDiskFlag
         let exists = FileManager.default.fileExists(atPath: path)
         if !exists && mode == .mustExist { throw StoreError.missingDatabase(path: path) }
-        if exists { try Self.preflight(path: path) }
+        if exists { try Self.preflight(path: path, busyTimeout: busyTimeout) }
+        // SQLite would fall back to a read-only connection and fail only at the first write
+        // (or never, while the -wal file takes the writes): refuse now.
+        if exists && access(path, W_OK) != 0 { throw StoreError.unavailable(path: path, reason: .readOnly) }
 
         var config = Configuration()
         config.foreignKeysEnabled = true
-        config.busyMode = .timeout(10)
+        config.busyMode = .timeout(busyTimeout)
         config.label = "topiary.store"
         config.prepareDatabase { db in
             // The leaderboard is updated at random places; a larger page cache keeps its
@@ -80,14 +95,15 @@ public final class Store: Sendable {
         } catch let e as StoreError {
             throw e
         } catch let e as DatabaseError {
-            throw Self.openError(e, path: path)
+            throw Self.openError(e, path: path, busyTimeout: busyTimeout)
         }
     }
 
     /// Refuses, without writing anything, a file that is not ours or is from a newer Topiary.
     /// (Read-write, so that SQLite can recover the WAL index after a crash; it writes nothing.)
-    static func preflight(path: String) throws {
-        let config = Configuration()
+    static func preflight(path: String, busyTimeout: Double) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
             try queue.read { db in
@@ -104,7 +120,7 @@ public final class Store: Sendable {
         } catch let e as StoreError {
             throw e
         } catch let e as DatabaseError {
-            throw openError(e, path: path)
+            throw openError(e, path: path, busyTimeout: busyTimeout)
         }
     }
 
@@ -120,22 +136,41 @@ public final class Store: Sendable {
         }
     }
 
-    static func openError(_ e: DatabaseError, path: String) -> StoreError {
+    static func openError(_ e: DatabaseError, path: String, busyTimeout: Double = defaultBusyTimeout) -> StoreError {
+        if e.resultCode == .SQLITE_NOTADB { return .notTopiaryDatabase(path: path, detail: "not an SQLite database") }
+        return unavailable(e, path: path, busyTimeout: busyTimeout) ?? .database(operation: "opening \(path)", message: e.message ?? "\(e)")
+    }
+
+    /// The SQLite failures that come from the file's surroundings (disk, permissions, other
+    /// processes), not from the data: `StoreError.unavailable`; nil for anything else.
+    static func unavailable(_ e: DatabaseError, path: String, busyTimeout: Double) -> StoreError? {
+        let detail = e.message ?? "\(e.extendedResultCode)"
         switch e.resultCode {
-        case .SQLITE_NOTADB: return .notTopiaryDatabase(path: path, detail: "not an SQLite database")
-        case .SQLITE_CANTOPEN: return .database(operation: "opening \(path)", message: "cannot open the file (check the path and permissions)")
-        default: return .database(operation: "opening \(path)", message: e.message ?? "\(e)")
+        case .SQLITE_FULL: return .unavailable(path: path, reason: .diskFull)
+        case .SQLITE_READONLY: return .unavailable(path: path, reason: .readOnly)
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return .unavailable(path: path, reason: .locked(waitedSeconds: busyTimeout))
+        case .SQLITE_IOERR: return .unavailable(path: path, reason: .ioError(detail))
+        case .SQLITE_CANTOPEN, .SQLITE_PERM: return .unavailable(path: path, reason: .cannotOpen(detail))
+        default: return nil
         }
     }
+
+    /// Seconds a write waits for another process's lock before failing with `.locked`;
+    /// `TOPIARY_BUSY_TIMEOUT_S` overrides it (tests use a short one).
+    public static let defaultBusyTimeout: Double = {
+        if let s = ProcessInfo.processInfo.environment["TOPIARY_BUSY_TIMEOUT_S"], let v = Double(s), v >= 0 { return v }
+        return 10
+    }()
 
     /// Runs `body` in one write transaction, turning SQLite errors into `StoreError.database`.
     func write<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
         do {
+            if let fullDiskFlag { try limitGrowth(flag: fullDiskFlag) }
             return try pool.write(body)
         } catch let e as StoreError {
             throw e
         } catch let e as DatabaseError {
-            throw StoreError.database(operation: operation, message: e.message ?? "\(e)")
+            throw Self.unavailable(e, path: path, busyTimeout: busyTimeout) ?? StoreError.database(operation: operation, message: e.message ?? "\(e)")
         }
     }
 
@@ -146,7 +181,16 @@ public final class Store: Sendable {
         } catch let e as StoreError {
             throw e
         } catch let e as DatabaseError {
-            throw StoreError.database(operation: operation, message: e.message ?? "\(e)")
+            throw Self.unavailable(e, path: path, busyTimeout: busyTimeout) ?? StoreError.database(operation: operation, message: e.message ?? "\(e)")
+        }
+    }
+
+    /// The full-disk test hook: no growth while `flag` exists, SQLite's default limit otherwise.
+    func limitGrowth(flag: String) throws {
+        let full = FileManager.default.fileExists(atPath: flag)
+        try pool.writeWithoutTransaction { db in
+            let pages = full ? try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1 : 1_073_741_823
+            _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(pages)")
         }
     }
 

@@ -24,8 +24,9 @@ final class EventQueue: Sendable {
 /// The job JSON goes to the process on stdin and into `job.json` in its directory
 /// (named by `TOPIARY_JOB`). Stdout lines that are JSON objects with an `event` of
 /// `progress` or `result` are reports; every other line, and all of stderr, goes to
-/// `trial.log`. A non-zero exit, a signal, or an exit without a result line is a failure
-/// whose message carries the end of the log.
+/// `trial.log`, capped (`logCap`; the last 4 KiB past the cap are kept at its end). A
+/// non-zero exit, a signal, or an exit without a result line is a failure whose message
+/// carries the end of the log.
 final class TrainerProcess: @unchecked Sendable {
     let ref: AttemptRef
     let deadline: Date
@@ -36,9 +37,12 @@ final class TrainerProcess: @unchecked Sendable {
     /// Set when the worker stops the job (cancel or deadline), to word the failure.
     private let stopReason = ReasonBox()
     static let maxLineBytes = 1 << 20
-    static let maxLogBytes: UInt64 = 64 << 20
+    static let defaultLogCap: UInt64 = 64 << 20
+    /// How long output is still read after the trainer exited, when a child it left behind keeps the pipes open.
+    static let drainAfterExit: TimeInterval = 2
 
-    init(ref: AttemptRef, command: String, job: JSONValue, directory: URL, deadline: Date, threads: Int, events: EventQueue) throws {
+    init(ref: AttemptRef, command: String, job: JSONValue, directory: URL, deadline: Date, threads: Int,
+         logCap: UInt64 = TrainerProcess.defaultLogCap, events: EventQueue) throws {
         self.ref = ref
         self.deadline = deadline
         self.directory = directory
@@ -49,7 +53,7 @@ final class TrainerProcess: @unchecked Sendable {
         try Data(jobText.utf8).write(to: jobURL)
         logURL = directory.appendingPathComponent("trial.log")
         fm.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
+        let log = CappedLog(try FileHandle(forWritingTo: logURL), cap: logCap)
 
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "exec " + command]
@@ -62,10 +66,10 @@ final class TrainerProcess: @unchecked Sendable {
             env[k] = String(threads)
         }
         process.environment = env
-        let stdin = Pipe(), stdout = Pipe()
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
-        process.standardError = log
+        process.standardError = stderr
         try process.run()
         // The job on stdin too, for trainers that read it there.
         let writer = stdin.fileHandleForWriting
@@ -74,25 +78,29 @@ final class TrainerProcess: @unchecked Sendable {
             try? writer.close()
         }
         let reader = Thread { [ref, process, logURL, stopReason] in
-            let sawResult = Self.readReports(stdout.fileHandleForReading, log: log, ref: ref, events: events)
+            var reports = ReportReader(ref: ref, events: events, log: log)
+            Self.pump(stdout: stdout.fileHandleForReading.fileDescriptor, stderr: stderr.fileHandleForReading.fileDescriptor,
+                      process: process, reports: &reports, log: log)
             process.waitUntilExit()
-            try? log.close()
+            log.close()
             let tail = Self.tail(of: logURL)
             let status = process.terminationStatus
             let signalled = process.terminationReason == .uncaughtSignal
             let stopped = stopReason.value.withLock { $0 }
+            let ends = tail.isEmpty ? "; the log is empty" : "; log ends: \(tail)"
             let error: String?
             var retryable = false
             if let stopped {
                 error = stopped
                 retryable = stopped.hasPrefix("deadline") == false
             } else if signalled {
-                error = "trainer killed by signal \(status)" + (tail.isEmpty ? "" : "; log ends: \(tail)")
+                error = "trainer killed by signal \(status) (\(Self.signalName(status)))" + ends
                 retryable = true
             } else if status != 0 {
-                error = "trainer exited with status \(status)" + (tail.isEmpty ? "" : "; log ends: \(tail)")
-            } else if !sawResult {
-                error = "trainer exited without a result line" + (tail.isEmpty ? "" : "; log ends: \(tail)")
+                error = "trainer exited with status \(status)" + ends
+            } else if !reports.sawResult {
+                error = "trainer exited without a result line"
+                    + (reports.malformedResults > 0 ? " (\(reports.malformedResults) malformed result lines were ignored)" : "") + ends
             } else {
                 error = nil
             }
@@ -105,68 +113,62 @@ final class TrainerProcess: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
 
     /// Stops the trainer: SIGTERM now, SIGKILL when `kill()` is called after the grace period.
+    /// Signals go to the trainer's process group when it leads one, so children stop too.
     func terminate(reason: String) {
         stopReason.value.withLock { if $0 == nil { $0 = reason } }
         if terminateSentAt == nil {
             terminateSentAt = Date()
-            if process.isRunning { Glibc.kill(process.processIdentifier, SIGTERM) }
+            if process.isRunning { signal(SIGTERM) }
         }
     }
 
     func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        guard process.isRunning else { return }
+        if let sent = terminateSentAt {
+            stopReason.value.withLock { r in
+                if let text = r, !text.contains("SIGKILL") {
+                    r = text + "; it ignored SIGTERM and was killed with SIGKILL after \(Int(Date().timeIntervalSince(sent).rounded())) s"
+                }
+            }
+        }
+        signal(SIGKILL)
     }
 
-    /// Reads stdout to its end, turning report lines into events and the rest into the log.
-    /// Returns whether a result line was seen.
-    private static func readReports(_ input: FileHandle, log: FileHandle, ref: AttemptRef, events: EventQueue) -> Bool {
-        var buffer = Data()
-        var logged: UInt64 = 0
-        var sawResult = false
-        var truncatedNoted = false
-        func toLog(_ d: Data) {
-            if logged + UInt64(d.count) <= maxLogBytes {
-                try? log.write(contentsOf: d)
-                logged += UInt64(d.count)
-            } else if !truncatedNoted {
-                try? log.write(contentsOf: Data("[topiary: log truncated at \(maxLogBytes) bytes]\n".utf8))
-                truncatedNoted = true
+    private func signal(_ sig: Int32) {
+        let pid = process.processIdentifier
+        if getpgid(pid) == pid { Glibc.kill(-pid, sig) } else { Glibc.kill(pid, sig) }
+    }
+
+    /// `Killed`, `Segmentation fault`: the C library's name for a signal.
+    static func signalName(_ sig: Int32) -> String {
+        guard let p = strsignal(sig) else { return "signal \(sig)" }
+        return String(cString: p)
+    }
+
+    /// Reads stdout (reports, else log) and stderr (log) until both close. When the trainer
+    /// has exited but a process it started still holds a pipe, reading stops after
+    /// `drainAfterExit` so the job can end.
+    private static func pump(stdout: Int32, stderr: Int32, process: Process, reports: inout ReportReader, log: CappedLog) {
+        var fds = [pollfd(fd: stdout, events: Int16(POLLIN), revents: 0), pollfd(fd: stderr, events: Int16(POLLIN), revents: 0)]
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var exitedAt: Date?
+        while fds.contains(where: { $0.fd >= 0 }) {
+            if exitedAt == nil && !process.isRunning { exitedAt = Date() }
+            if let exitedAt, Date().timeIntervalSince(exitedAt) > drainAfterExit {
+                log.note("[topiary: the trainer exited but a process it started still holds its output; stopped reading]")
+                break
+            }
+            let ready = poll(&fds, nfds_t(fds.count), 200)
+            if ready < 0 && errno != EINTR { break }
+            for i in fds.indices where fds[i].fd >= 0 && fds[i].revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
+                if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                if n <= 0 { fds[i].fd = -1; continue }
+                let chunk = buffer[0..<n]
+                if i == 0 { reports.feed(chunk) } else { log.write(chunk, from: .stderr) }
             }
         }
-        func handle(_ line: Data) {
-            guard line.first == UInt8(ascii: "{"), let v = try? JSONText.parse(String(decoding: line, as: UTF8.self)),
-                  let event = v["event"]?.stringValue else {
-                toLog(line + Data([0x0A]))
-                return
-            }
-            let metrics = v["metrics"]?.objectPairs?.reduce(into: [String: Double]()) { acc, kv in
-                if let d = kv.1.doubleValue, d.isFinite { acc[kv.0] = d }
-            } ?? [:]
-            switch event {
-            case "progress":
-                events.push(.progress(ref, step: v["step"]?.intValue ?? 0, metrics: metrics))
-            case "result" where !sawResult:
-                sawResult = true
-                events.push(.result(ref, metrics: metrics, info: v["info"]))
-            default:
-                toLog(line + Data([0x0A]))
-            }
-        }
-        while true {
-            let chunk = input.availableData
-            if chunk.isEmpty { break }
-            buffer.append(chunk)
-            while let nl = buffer.firstIndex(of: 0x0A) {
-                handle(buffer[buffer.startIndex..<nl])
-                buffer.removeSubrange(buffer.startIndex...nl)
-            }
-            if buffer.count > maxLineBytes {
-                toLog(Data("[topiary: a stdout line longer than \(maxLineBytes) bytes was dropped]\n".utf8))
-                buffer.removeAll()
-            }
-        }
-        if !buffer.isEmpty { handle(buffer) }
-        return sawResult
+        reports.finish()
     }
 
     /// The last lines of a log, at most 600 characters, on one line.
@@ -178,6 +180,115 @@ final class TrainerProcess: @unchecked Sendable {
         try? h.seek(toOffset: from)
         let d = (try? h.readToEnd()) ?? Data()
         return String(decoding: d, as: UTF8.self).split(whereSeparator: \.isNewline).suffix(5).joined(separator: " | ")
+    }
+}
+
+/// Splits a trainer's stdout into lines: report lines become events, the rest goes to the log.
+struct ReportReader {
+    let ref: AttemptRef
+    let events: EventQueue
+    let log: CappedLog
+    var buffer: [UInt8] = []
+    var sawResult = false
+    var malformedResults = 0
+    /// Inside a line longer than `maxLineBytes`: skip to its end.
+    var skipping = false
+
+    mutating func feed(_ chunk: ArraySlice<UInt8>) {
+        var rest = chunk[...]
+        while let nl = rest.firstIndex(of: 0x0A) {
+            if skipping { skipping = false } else { buffer.append(contentsOf: rest[rest.startIndex..<nl]); handle() }
+            buffer.removeAll(keepingCapacity: true)
+            rest = rest[(nl + 1)...]
+        }
+        if skipping { return }
+        buffer.append(contentsOf: rest)
+        if buffer.count > TrainerProcess.maxLineBytes {
+            log.note("[topiary: a stdout line longer than \(TrainerProcess.maxLineBytes) bytes was dropped]")
+            buffer.removeAll()
+            skipping = true
+        }
+    }
+
+    mutating func finish() {
+        if !buffer.isEmpty && !skipping { handle() }
+        buffer.removeAll()
+    }
+
+    private mutating func handle() {
+        let line = buffer
+        guard line.first == UInt8(ascii: "{"), let v = try? JSONText.parse(String(decoding: line, as: UTF8.self)),
+              let event = v["event"]?.stringValue else {
+            log.write(line + [0x0A], from: .stdout)
+            return
+        }
+        let pairs = v["metrics"]?.objectPairs
+        let metrics = pairs?.reduce(into: [String: Double]()) { acc, kv in
+            if let d = kv.1.doubleValue, d.isFinite { acc[kv.0] = d }
+        } ?? [:]
+        switch event {
+        case "progress":
+            events.push(.progress(ref, step: v["step"]?.intValue ?? 0, metrics: metrics))
+        case "result" where pairs == nil:
+            malformedResults += 1
+            log.note("[topiary: ignored a result line whose \"metrics\" is not a JSON object]")
+            log.write(line + [0x0A], from: .stdout)
+        case "result" where !sawResult:
+            sawResult = true
+            events.push(.result(ref, metrics: metrics, info: v["info"]))
+        default:
+            log.write(line + [0x0A], from: .stdout)
+        }
+    }
+}
+
+/// A trainer's log file, written up to `cap` bytes. Past the cap it keeps the last 4 KiB
+/// of each stream (stdout, stderr) in memory and appends them when closed, so the end of
+/// the output (usually the error) survives.
+final class CappedLog: @unchecked Sendable {
+    enum Stream: Int { case stdout, stderr }
+    private let file: FileHandle
+    private let cap: UInt64
+    private var written: UInt64 = 0
+    private var dropped: UInt64 = 0
+    private var lastDropped: [[UInt8]] = [[], []]
+    static let keepTail = 4096
+
+    init(_ file: FileHandle, cap: UInt64) {
+        self.file = file
+        self.cap = cap
+    }
+
+    func write<C: Collection>(_ bytes: C, from stream: Stream) where C.Element == UInt8 {
+        let room = written < cap ? Int(min(cap - written, UInt64(Int.max))) : 0
+        let kept = bytes.prefix(room)
+        if !kept.isEmpty {
+            try? file.write(contentsOf: Data(kept))
+            written += UInt64(kept.count)
+        }
+        let rest = bytes.dropFirst(kept.count)
+        guard !rest.isEmpty else { return }
+        dropped += UInt64(rest.count)
+        lastDropped[stream.rawValue].append(contentsOf: rest.suffix(Self.keepTail))
+        if lastDropped[stream.rawValue].count > 2 * Self.keepTail { lastDropped[stream.rawValue].removeFirst(lastDropped[stream.rawValue].count - Self.keepTail) }
+    }
+
+    /// A line from the worker itself, written even past the cap.
+    func note(_ text: String) {
+        try? file.write(contentsOf: Data((text + "\n").utf8))
+    }
+
+    func close() {
+        if dropped > 0 {
+            note("\n[topiary: log truncated at \(cap) bytes; \(dropped) bytes dropped; the end of each stream follows]")
+            for stream in [Stream.stdout, .stderr] where !lastDropped[stream.rawValue].isEmpty {
+                let tail = lastDropped[stream.rawValue].suffix(Self.keepTail)
+                note("[topiary: the last \(tail.count) bytes dropped from \(stream)]")
+                try? file.write(contentsOf: Data(tail))
+                if tail.last != 0x0A { note("") }
+            }
+        }
+        try? file.close()
     }
 }
 

@@ -18,6 +18,8 @@ public struct WorkerConfig: Sendable {
     public var liveness = Wire.defaultLiveness
     /// Seconds between SIGTERM and SIGKILL when a job is stopped.
     public var killGraceSeconds = 5.0
+    /// Bytes of output kept in each job's `trial.log` (plus its last 4 KiB past the cap).
+    public var maxLogBytes: UInt64 = 64 << 20
     /// CURVE: the coordinator's public key (the handshake fails against any other
     /// server) and this worker's key pair (which the coordinator's allow-list must hold).
     public var curve: (serverKey: String, keys: CurveKeyPair)?
@@ -283,7 +285,7 @@ struct WorkerLoop {
             let deadline = Date().addingTimeInterval(Double(job.deadlineMs) / 1000)
             do {
                 let p = try TrainerProcess(ref: ref, command: command, job: .object(body), directory: dir, deadline: deadline,
-                                           threads: config.threadsPerJob, events: events)
+                                           threads: config.threadsPerJob, logCap: config.maxLogBytes, events: events)
                 jobs[ref] = HeldJob(job: job, process: p)
                 logger.info("job started", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "pid": "\(p.pid)"])
             } catch {

@@ -7,10 +7,17 @@ import TopiaryStore
 /// binary, each with its own ports and database.
 enum Paths {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let binary = repo.appendingPathComponent(".build/debug/topiary").path
+    /// `$TOPIARY_BIN`, else the `topiary` built beside this test bundle (any --scratch-path), else .build/debug.
+    static let binary: String = {
+        let env = ProcessInfo.processInfo.environment["TOPIARY_BIN"].map { [$0] } ?? []
+        let beside = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("topiary").path }
+        let all = env + (beside.map { [$0] } ?? []) + [repo.appendingPathComponent(".build/debug/topiary").path]
+        return all.first { FileManager.default.isExecutableFile(atPath: $0) } ?? all.last!
+    }()
     static let table = repo.deletingLastPathComponent().appendingPathComponent("shared/benchmarks/nas-bench-macro/nas-bench-macro-cifar10.csv").path
     static let macroSpace = repo.appendingPathComponent("SearchSpaces/nas-bench-macro.yaml").path
     static let sleepyTrainer = repo.appendingPathComponent("Tests/TopiaryIntegrationTests/Fixtures/sleepy_table_trainer.py").path
+    static let misbehavingTrainer = repo.appendingPathComponent("Tests/TopiaryIntegrationTests/Fixtures/misbehaving_trainer.py").path
     static var haveBinary: Bool { FileManager.default.isExecutableFile(atPath: binary) }
 }
 
@@ -69,9 +76,9 @@ final class Cluster: @unchecked Sendable {
         return p
     }
 
-    func startDaemon(_ extra: [String] = []) throws {
+    func startDaemon(_ extra: [String] = [], env: [String: String] = [:]) throws {
         daemon = try launch(["serve", "--db", db, "--bind", workerEndpoint, "--control", controlEndpoint,
-                             "--heartbeat-ms", String(heartbeatMs), "--liveness", "5", "--log-level", "info"] + extra, log: "daemon.log")
+                             "--heartbeat-ms", String(heartbeatMs), "--liveness", "5", "--log-level", "info"] + extra, log: "daemon.log", env: env)
         try waitUntil(10, "the daemon answers") { (try? self.control(["workers"])) != nil }
     }
 
@@ -82,12 +89,16 @@ final class Cluster: @unchecked Sendable {
     }
 
     func startWorker(_ name: String, slots: Int = 2, trainer: String = "table", extra: [String] = []) throws {
-        let spec = trainer == "table" ? "table=table:\(Paths.table)" : "sleepy=python3 \(Paths.sleepyTrainer)"
+        let spec = trainer == "table" ? "table=table:\(Paths.table)"
+            : trainer == "bad" ? "bad=python3 \(Paths.misbehavingTrainer)" : "sleepy=python3 \(Paths.sleepyTrainer)"
         workers[name] = try launch(["worker", "--connect", workerEndpoint, "--name", name, "--slots", String(slots),
                                     "--trainer", spec, "--heartbeat-ms", String(heartbeatMs),
-                                    "--work-dir", dir.appendingPathComponent("work-\(name)").path] + extra, log: "worker-\(name).log",
+                                    "--work-dir", workDir(name).path] + extra, log: "worker-\(name).log",
                                    env: ["TOPIARY_TABLE": Paths.table])
     }
+
+    /// Where a worker keeps its jobs' directories (`trial-TRIAL-ATTEMPT`).
+    func workDir(_ worker: String) -> URL { dir.appendingPathComponent("work-\(worker)") }
 
     func killWorker(_ name: String) {
         guard let w = workers[name] else { return }

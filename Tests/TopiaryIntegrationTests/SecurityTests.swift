@@ -42,22 +42,22 @@ struct SecurityTests {
         let wrong = try c.launch(["worker", "--connect", c.workerEndpoint, "--name", "wrong", "--trainer", table,
                                   "--key", path(c, "keys/workers/w1.key"), "--server-key", path(c, "keys/other/stranger.pub")], log: "wrong.log")
         defer { for p in [plain, wrong] where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        try waitUntil(10, "the plain worker explains") { c.log("plain.log").contains("the coordinator requires CURVE") }
-        try waitUntil(10, "the worker with a wrong server key explains") { c.log("wrong.log").contains("is --server-key the coordinator's public key") }
+        try waitUntil(30, "the plain worker explains") { c.log("plain.log").contains("the coordinator requires CURVE") }
+        try waitUntil(30, "the worker with a wrong server key explains") { c.log("wrong.log").contains("is --server-key the coordinator's public key") }
         let listed = try JSONText.parse(try c.control(["workers", "--json"])).arrayValue ?? []
         #expect(listed.map { $0["worker"]?.stringValue } == ["w1"], "only the authenticated worker joined")
 
         // Adding a .pub file admits the stranger without a restart.
         try FileManager.default.copyItem(atPath: path(c, "keys/other/stranger.pub"), toPath: path(c, "keys/workers/stranger.pub"))
-        try waitUntil(10, "the allow-list is reloaded") { c.log("daemon.log").contains("allow-list reloaded") }
+        try waitUntil(30, "the allow-list is reloaded") { c.log("daemon.log").contains("allow-list reloaded") }
         try c.startWorker("stranger", extra: ["--key", path(c, "keys/other/stranger.key"), "--server-key", coordinatorPub])
-        try waitUntil(10, "the stranger joins") {
+        try waitUntil(30, "the stranger joins") {
             (try JSONText.parse(try c.control(["workers", "--json"])).arrayValue ?? []).contains { $0["worker"]?.stringValue == "stranger" }
         }
 
         // Another allowed key cannot take over a connected worker's name.
         try FileManager.default.copyItem(atPath: path(c, "keys/other/thief.pub"), toPath: path(c, "keys/workers/thief.pub"))
-        try waitUntil(10, "the allow-list is reloaded again") { c.log("daemon.log").components(separatedBy: "allow-list reloaded").count >= 3 }
+        try waitUntil(30, "the allow-list is reloaded again") { c.log("daemon.log").components(separatedBy: "allow-list reloaded").count >= 3 }
         let thief = try c.run(["worker", "--connect", c.workerEndpoint, "--name", "w1", "--trainer", table,
                                "--key", path(c, "keys/other/thief.key"), "--server-key", coordinatorPub])
         #expect(thief.status == 1)
@@ -74,7 +74,7 @@ struct SecurityTests {
 
         // Removing a key drops its worker: it is told and exits.
         try FileManager.default.removeItem(atPath: path(c, "keys/workers/w1.pub"))
-        try waitUntil(10, "w1 is dropped") { c.workers["w1"]?.isRunning == false }
+        try waitUntil(30, "w1 is dropped") { c.workers["w1"]?.isRunning == false }
         #expect(c.workers["w1"]?.terminationStatus == 1)
         #expect(c.log("worker-w1.log").contains("removed from the coordinator's allow-list"))
         #expect(c.daemon?.isRunning == true)

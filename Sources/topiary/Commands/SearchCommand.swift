@@ -29,6 +29,8 @@ struct SearchCommand: AsyncParsableCommand {
         @Option(help: "Fidelity KEY=VALUE sent to the trainer (repeatable), e.g. epochs=3.") var fidelity: [String] = []
         @Option(help: "Seconds a trial may run.") var deadline = 3600
         @Option(help: "Attempts per trial before it fails.") var maxAttempts = 3
+        @Flag(help: "Retry every failed trial (trainer error, no result, deadline) while --max-attempts last; by default only a trainer killed by a signal or a lost worker is retried.")
+        var retryFailed = false
         @Option(help: "Trial kind: train, or measure (time candidates on workers tagged with the target).") var kind = "train"
         @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
         @OptionGroup var control: ControlOptions
@@ -70,7 +72,7 @@ struct SearchCommand: AsyncParsableCommand {
                 ("strategy", .string(strategy)), ("budget", .int(budget)),
                 ("objectives", .array(objective.map { .string($0) })), ("constraints", .array(constraint.map { .string($0) })),
                 ("seed", .int(Int(truncatingIfNeeded: seed))), ("fidelity", .object(fid)), ("deadline_s", .int(deadline)),
-                ("max_attempts", .int(maxAttempts)),
+                ("max_attempts", .int(maxAttempts)), ("retry_failed", .bool(retryFailed)),
                 ("strategy_options", .object(strategyOption.map { o in
                     let kv = o.split(separator: "=", maxSplits: 1).map(String.init)
                     return (kv[0], .string(kv[1]))

@@ -20,6 +20,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Directory for job files, logs and outputs.") var workDir: String?
     @Option(help: "Threads each job may use (TOPIARY_THREADS, OMP_NUM_THREADS); default cores / slots.") var threads: Int?
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 1_000
+    @Option(help: "MiB of trainer output kept in each job's trial.log (its last 4 KiB past that are kept too).") var maxLogMb = 64.0
+    @Option(help: "Seconds between SIGTERM and SIGKILL when a job passes its deadline or is cancelled.") var killGrace = 5.0
     @Option(help: "Log level.") var logLevel = "info"
     @Option(help: "This worker's CURVE key pair (a .key file from `topiary keys generate`).") var key: String?
     @Option(help: "The coordinator's public key: its .pub file or the 40-character key; the handshake fails against any other server.")
@@ -30,6 +32,8 @@ struct WorkerCommand: AsyncParsableCommand {
         guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be 1...1024") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be 1...1024") }
         guard (key == nil) == (serverKey == nil) else { throw ValidationError("--key and --server-key go together") }
+        guard maxLogMb > 0 && maxLogMb <= 1_048_576 else { throw ValidationError("--max-log-mb must be above 0 and at most 1048576") }
+        guard killGrace >= 0 && killGrace <= 3_600 else { throw ValidationError("--kill-grace must be 0...3600 seconds") }
         guard !trainers.isEmpty else { throw ValidationError("give at least one --trainer NAME=COMMAND (or NAME=table:PATH.csv)") }
     }
 
@@ -56,6 +60,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 throw InputError(e.description)
             }
         }
+        config.maxLogBytes = UInt64(maxLogMb * 1_048_576)
+        config.killGraceSeconds = killGrace
         let agent = WorkerAgent(config: config, logger: logger)
         do {
             try await runUntilSignalled(LoopService(name: "worker", body: { try agent.run() }, stop: { agent.stop() }), logger: logger)
