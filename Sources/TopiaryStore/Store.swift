@@ -14,8 +14,12 @@ public final class Store: Sendable {
     public enum OpenMode: Sendable {
         /// Create the database (and run every migration) if the file does not exist.
         case createIfMissing
-        /// Refuse a missing file: for commands that only read.
+        /// Refuse a missing file: for commands that may write to an existing database.
         case mustExist
+        /// Refuse a missing file and never write, nor take the write lock: for commands
+        /// that only read (the leaderboard, trial lists) — they work on a read-only file
+        /// and while another process holds the write lock.
+        case readOnly
     }
 
     /// How hard a commit works to survive a power cut. Both survive a killed process.
@@ -57,16 +61,17 @@ public final class Store: Sendable {
         self.busyTimeout = busyTimeout
         self.fullDiskFlag = fullDiskFlag
         let exists = FileManager.default.fileExists(atPath: path)
-        if !exists && mode == .mustExist { throw StoreError.missingDatabase(path: path) }
+        if !exists && mode != .createIfMissing { throw StoreError.missingDatabase(path: path) }
         if exists { try Self.preflight(path: path, busyTimeout: busyTimeout) }
         // SQLite would fall back to a read-only connection and fail only at the first write
         // (or never, while the -wal file takes the writes): refuse now.
-        if exists && access(path, W_OK) != 0 { throw StoreError.unavailable(path: path, reason: .readOnly) }
+        if exists && mode != .readOnly && access(path, W_OK) != 0 { throw StoreError.unavailable(path: path, reason: .readOnly) }
 
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(busyTimeout)
         config.label = "topiary.store"
+        config.readonly = mode == .readOnly
         config.prepareDatabase { db in
             // The leaderboard is updated at random places; a larger page cache keeps its
             // upper levels in memory (SQLite's default is 2 MiB).
@@ -76,6 +81,17 @@ public final class Store: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            if mode == .readOnly {
+                try pool.read { db in
+                    try Self.refuseNewer(db, path: path)
+                    let applied = try StoreSchema.migrator.appliedIdentifiers(db)
+                    guard applied.count == StoreSchema.migrations.count else {
+                        throw StoreError.database(operation: "reading \(path)", message: "it was written by an older Topiary (schema "
+                                                  + "\(applied.count) of \(StoreSchema.version)); run `topiary db check --db \(path)` once to bring it up to date")
+                    }
+                }
+                return
+            }
             if durability == .full {
                 // Set after opening: GRDB puts WAL connections to NORMAL when it enables WAL.
                 try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }

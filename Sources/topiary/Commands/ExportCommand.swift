@@ -16,7 +16,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store: Store
-        do { store = try Store(path: db, mode: .mustExist) } catch { throw InputError("\(error)") }
+        do { store = try Store(path: db, mode: .readOnly) } catch { throw InputError("\(error)") }
         var id = candidate
         if candidate == "best" {
             guard let top = try store.leaderboard(LeaderboardQuery(search: search, limit: 1)).first else {

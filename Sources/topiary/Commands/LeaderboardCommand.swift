@@ -100,7 +100,7 @@ struct LeaderboardCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let db = try store.openExisting()
+        let db = try store.openForReading()
         let q = try query()
         if let search, try mappingStoreErrors({ try db.search(search) }) == nil {
             let known = try mappingStoreErrors { try db.searches() }.compactMap(\.id)

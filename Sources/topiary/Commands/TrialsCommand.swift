@@ -25,7 +25,7 @@ struct TrialsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let db = try store.openExisting()
+        let db = try store.openForReading()
         guard let s = try mappingStoreErrors({ try db.search(search) }) else {
             throw InputError("--search \(search): no such search in \(store.db)")
         }

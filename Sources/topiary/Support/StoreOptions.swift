@@ -7,9 +7,10 @@ struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The Topiary database file.", valueName: "path"))
     var db: String
 
-    /// Opens an existing database (never creates one), mapping store errors to exit codes.
-    func openExisting() throws -> Store {
-        try mappingStoreErrors { try Store(path: db, mode: .mustExist) }
+    /// Opens an existing database to read only: works on a read-only file and while
+    /// another process (the daemon) holds the write lock.
+    func openForReading() throws -> Store {
+        try mappingStoreErrors { try Store(path: db, mode: .readOnly) }
     }
 }
 
