@@ -127,6 +127,8 @@ struct CoordinatorLoop {
     /// Seconds before the next try while the store is unavailable: 1, doubling to 10.
     var storeRetryInterval: TimeInterval = 1
     var pendingProgress: [TrialProgress] = []
+    /// Requeues (a lost worker's trials) the store could not take; retried like results.
+    var pendingRequeues: [(ref: AttemptRef, reason: String)] = []
     var lastSeenFlush = Date()
     var dispatched = 0
     /// What searches that ended while this daemon ran rejected before training.
@@ -580,6 +582,7 @@ struct CoordinatorLoop {
             let outcome = try store.requeue(trial: ref.trial, attempt: ref.attempt, reason: reason)
             try afterRequeue(ref, outcome)
         } catch {
+            if storeUnavailable(error) { pendingRequeues.append((ref, reason)); return }
             logger.error("could not requeue a trial", metadata: ["trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "error": "\(error)"])
         }
     }
@@ -657,6 +660,17 @@ struct CoordinatorLoop {
         guard Date() >= storeRetryAt else { return }
         flushResults()
         flushFailures()
+        if !pendingRequeues.isEmpty && Date() >= storeRetryAt {
+            let held = pendingRequeues
+            pendingRequeues.removeAll()
+            for (i, r) in held.enumerated() {
+                requeue(r.ref, reason: r.reason)
+                if storeDown && Date() < storeRetryAt {  // down again: keep the rest for later
+                    pendingRequeues += held[(i + 1)...]
+                    break
+                }
+            }
+        }
         if !pendingProgress.isEmpty && Date() >= storeRetryAt {
             do { _ = try store.recordProgress(pendingProgress) } catch {
                 if !storeUnavailable(error) { logger.warning("could not record progress", metadata: ["error": "\(error)"]) }

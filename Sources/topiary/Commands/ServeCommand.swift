@@ -48,7 +48,11 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try Logs.bootstrap(level: logLevel)
         let store: Store
-        do { store = try Store(path: db, durability: durability == "full" ? .full : .normal, logger: logger) } catch {
+        // The daemon waits at most 2 s for another process's lock (unless TOPIARY_BUSY_TIMEOUT_S
+        // says otherwise): longer would stall its loop past the workers' liveness; it holds
+        // what it could not write and retries instead.
+        let busy = ProcessInfo.processInfo.environment["TOPIARY_BUSY_TIMEOUT_S"] == nil ? 2 : Store.defaultBusyTimeout
+        do { store = try Store(path: db, durability: durability == "full" ? .full : .normal, logger: logger, busyTimeout: busy) } catch {
             throw RuntimeError("\(error)")
         }
         var config = CoordinatorConfig(bind: bind, control: control)
