@@ -44,7 +44,9 @@ public struct LatencyModel: Sendable {
             out.memoryMilliseconds = f.memoryMilliseconds(c)
             out.overheadMilliseconds = c[f.overhead.term] * f.overhead.milliseconds
             out.layoutMilliseconds = f.layoutMilliseconds(c)
+            out.quantizeMilliseconds = f.quantizeMilliseconds(c)
             out.computeBound = f.isComputeBound(c)
+            out.overlapped = f.overlap
             out.milliseconds = f.milliseconds(c)
             layers.append(out)
         }
@@ -89,7 +91,8 @@ public struct LatencyModel: Sendable {
         var networkWeightBits = 0
         for n in graph.nodes where n.weightCount > 0 { networkWeightBits = max(networkWeightBits, n.weights?.bits ?? 32) }
         if networkWeightBits == 0 { networkWeightBits = graph.activationBits }
-        let conversions = t.blockChannels.map { layoutConversions(graph, block: $0) } ?? [:]
+        let layout = t.blockChannels.map { layoutConversions(graph, block: $0) }
+        let conversions = layout?.conversions ?? [:]
         for layer in cost.layers {
             guard let kind = OperationKind(layer.category) else { continue }
             let first = graph.nodes[layer.nodes.lowerBound]
@@ -111,7 +114,9 @@ public struct LatencyModel: Sendable {
             // not folded away (batch norm right after a convolution is folded into it).
             var macs = Double(layer.macs)
             // In a blocked layout a convolution computes whole blocks of output channels.
-            if let b = t.blockChannels, case .conv(let conv) = first.op, conv.groups == 1, conv.outChannels % b != 0 {
+            let laidOut = t.usesLayout(precision)
+            if let b = t.blockChannels, laidOut, layout?.blocked[layer.nodes.lowerBound] == true, case .conv(let conv) = first.op,
+               conv.groups == 1, conv.outChannels % b != 0 {
                 macs *= Double((conv.outChannels + b - 1) / b * b) / Double(conv.outChannels)
             }
             let zeros = first.weights?.zeros ?? 0
@@ -125,20 +130,37 @@ public struct LatencyModel: Sendable {
                     }
                 }
             }
+            // Activation functions cost their arithmetic per element (a ReLU one operation,
+            // a hard-swish four, a sigmoid an exponential); in a quantized layer those
+            // without an integer kernel run in float (below).
+            var floatOps = 0
+            for i in layer.nodes {
+                guard case .activation(let fn) = graph.nodes[i].op else { continue }
+                let ops = Self.activationOps(fn) * graph.nodes[i].shape.elements
+                elementwise -= graph.nodes[i].shape.elements
+                if precision.isInteger, t.floatActivations?.contains(fn) == true { floatOps += ops } else { elementwise += ops }
+            }
+            // A quantized layer with weights accumulates in 32 bits and requantizes its
+            // output: scale, round, add the zero point, clamp.
+            if precision.isInteger && kind.hasWeights { elementwise += Self.requantizeOps * first.shape.elements }
             // Channels that do not fit the vector width send a convolution to a generic kernel.
             var generic = false
             if let v = t.vectorChannels, case .conv(let conv) = first.op, conv.kernel > 1 {
                 generic = conv.groups > 1 ? conv.inChannels % v != 0 : (conv.inChannels % v != 0 && first.inputs[0] != 0)
             }
-            let efficiency = t.efficiency[kind]! * (generic ? t.genericEfficiency : 1)
+            let efficiency = t.efficiency(kind, precision) * (generic ? t.genericEfficiency : 1)
             var compute: [TermTime] = []
             if kind.hasWeights {
                 compute.append(TermTime(.compute(kind, precision, generic: generic), 2 * macs / (peak * efficiency) * 1e3))
                 if elementwise > 0 {
-                    compute.append(TermTime(.compute(.elementwise, precision), Double(elementwise) / (peak * t.efficiency[.elementwise]!) * 1e3))
+                    compute.append(TermTime(.compute(.elementwise, precision), Double(elementwise) / (peak * t.efficiency(.elementwise, precision)) * 1e3))
                 }
             } else {
-                compute.append(TermTime(.compute(kind, precision), Double(elementwise) / (peak * t.efficiency[kind]!) * 1e3))
+                compute.append(TermTime(.compute(kind, precision), Double(elementwise) / (peak * t.efficiency(kind, precision)) * 1e3))
+            }
+            if floatOps > 0 {
+                let fp = t.peakGOPS[.fp32] ?? t.peakGOPS[widest]!
+                compute.append(TermTime(.compute(.elementwise, .fp32), Double(floatOps) / (fp * 1e9 * t.efficiency[.elementwise]!) * 1e3))
             }
 
             // Traffic: activations entering the layer and its output at the precision it
@@ -154,12 +176,12 @@ public struct LatencyModel: Sendable {
             let inCache = t.memory.cacheBandwidthGBs != nil && bytes <= cacheBytes
             let bandwidth = inCache ? t.memory.cacheBandwidthGBs! : t.memory.bandwidthGBs
             let memory = TermTime(inCache ? .cacheMemory : .mainMemory, Double(bytes) / (bandwidth * 1e9) * 1e3)
-            let overhead = TermTime(.overhead(kind, precision), t.overhead.layerMicroseconds / 1e3)
+            let overhead = TermTime(.overhead(kind, precision), t.overhead.layerMicroseconds(precision) / 1e3)
             // Conversions of this layer's inputs between the plain and blocked layouts: a
             // fixed cost each, like a layer, and a read and a write of the tensor.
             var layout: [TermTime] = []
             var converted = 0
-            for i in layer.nodes {
+            for i in layer.nodes where laidOut {
                 guard let elements = conversions[i] else { continue }
                 converted += elements.count
                 let bytes = 2 * elements.reduce(0, +) * precision.bits / 8
@@ -167,12 +189,31 @@ public struct LatencyModel: Sendable {
                 layout += [TermTime(.layout, Double(elements.count) * t.overhead.layerMicroseconds / 1e3),
                            TermTime(.layoutTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
             }
-            features.append(.init(compute: compute, memory: memory, overhead: overhead, layout: layout))
+            // In a quantized layer, activations without an integer kernel run in float:
+            // a dequantize, the activation and a quantize, each a dispatched operator,
+            // reading and writing the tensor at both widths.
+            var quantize: [TermTime] = []
+            var floating = 0
+            if let float = t.floatActivations, precision.isInteger {
+                for i in layer.nodes {
+                    guard case .activation(let fn) = graph.nodes[i].op, float.contains(fn) else { continue }
+                    floating += 1
+                    quantize += conversionTimes(elements: graph.nodes[i].shape.elements, bits: precision.bits, operators: 3)
+                }
+            }
+            features.append(.init(compute: compute, memory: memory, overhead: overhead, layout: layout, quantize: quantize,
+                                  overlap: t.memory.overlap))
             layers.append(LayerLatency(name: layer.name, kind: kind, precision: precision, macs: layer.macs, effectiveMACs: Int(macs.rounded()),
                                        bytes: bytes, computeMilliseconds: 0, memoryMilliseconds: 0, overheadMilliseconds: 0,
-                                       layoutConversions: converted, layoutMilliseconds: 0, milliseconds: 0, computeBound: true, nodes: layer.nodes))
+                                       layoutConversions: converted, layoutMilliseconds: 0, floatActivations: floating,
+                                       milliseconds: 0, computeBound: true, nodes: layer.nodes))
         }
         var fixed = [TermTime(.inference, t.overhead.inferenceMicroseconds / 1e3)]
+        // A quantized network on such a runtime takes a float input and gives a float output.
+        if t.floatActivations != nil, used.isInteger {
+            fixed += conversionTimes(elements: graph.nodes[0].shape.elements, bits: used.bits, operators: 1)
+            fixed += conversionTimes(elements: graph.nodes[graph.output].shape.elements, bits: used.bits, operators: 1)
+        }
         let runtimeWeightBytes = (runtimeWeightBits + 7) / 8
         if let cache = t.memory.weightCacheBytes, let stream = t.memory.weightStreamGBs, runtimeWeightBytes > cache {
             fixed.append(TermTime(.stream, Double(runtimeWeightBytes - cache) / (stream * 1e9) * 1e3))
@@ -195,8 +236,39 @@ public struct LatencyModel: Sendable {
 }
 
 extension LatencyModel {
+    /// Arithmetic operations per element of an activation function: max for ReLU, min
+    /// and max for ReLU6, multiply-add, min and max for hard-sigmoid and one multiply more
+    /// for hard-swish; an exponential (a polynomial of about a dozen operations), an add
+    /// and a division for sigmoid, one multiply more for swish.
+    static func activationOps(_ fn: Activation) -> Int {
+        switch fn {
+        case .none: return 0
+        case .relu: return 1
+        case .relu6: return 2
+        case .hsigmoid: return 3
+        case .hswish: return 4
+        case .sigmoid: return 14
+        case .swish: return 15
+        }
+    }
+
+    /// Operations per output element to requantize a quantized layer's 32-bit accumulators.
+    static let requantizeOps = 4
+
+    /// `operators` dispatched operators' fixed cost, and the traffic of converting a tensor
+    /// of `elements` between `bits`-bit integers and 32-bit floats and back: read at one
+    /// width and written at the other, twice (once for a single operator).
+    func conversionTimes(elements: Int, bits: Int, operators: Int) -> [TermTime] {
+        let t = target
+        let bytes = min(2, operators) * elements * (bits + 32) / 8
+        let bw = t.memory.cacheBandwidthGBs.flatMap { bytes <= (t.memory.cacheBytes ?? 0) ? $0 : nil } ?? t.memory.bandwidthGBs
+        return [TermTime(.quantize, Double(operators) * t.overhead.layerMicroseconds / 1e3),
+                TermTime(.quantizeTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
+    }
+
     /// Where tensors change layout on a target with a blocked layout of `block` channels:
-    /// for each node, the element counts of the inputs it needs converted.
+    /// for each node, the element counts of the inputs it needs converted, and whether
+    /// each node's output is in the blocked layout.
     ///
     /// The rules of ONNX Runtime's NCHWc and oneDNN's blocked formats: a dense convolution
     /// always writes the blocked layout (padding its output channels) and reads it when
@@ -206,7 +278,7 @@ extension LatencyModel {
     /// input's; the squeeze-excite multiply (a broadcast) and linear layers need the plain
     /// layout, and so does the network's output. Each tensor is converted at most once
     /// to each layout.
-    func layoutConversions(_ graph: NetworkGraph, block: Int) -> [Int: [Int]] {
+    func layoutConversions(_ graph: NetworkGraph, block: Int) -> (conversions: [Int: [Int]], blocked: [Bool]) {
         let n = graph.nodes.count
         var blocked = [Bool](repeating: false, count: n)
         var hasPlain = [Bool](repeating: true, count: n)
@@ -245,7 +317,7 @@ extension LatencyModel {
             hasPlain[i] = !b
         }
         need(graph.output, blocked: false, at: graph.output)
-        return out
+        return (out, blocked)
     }
 
     /// A calibration sample: the graph's terms under this model and the measured time.
