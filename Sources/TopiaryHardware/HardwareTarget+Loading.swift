@@ -115,8 +115,9 @@ extension HardwareTarget {
         }
         var floatActivations: Set<Activation>?
         var quantizedEfficiency: [OperationKind: Double] = [:]
+        var quantizedGenericEfficiency: Double?
         if let q = top["quantized"] {
-            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency"])
+            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency", "generic_efficiency"])
             if let list = qm["float_activations"] {
                 let names = Activation.allCases.filter { $0 != .none }.map(\.rawValue)
                 var set = Set<Activation>()
@@ -124,6 +125,12 @@ extension HardwareTarget {
                     set.insert(Activation(rawValue: try r.word(item, key: "quantized.float_activations", names))!)
                 }
                 floatActivations = set
+            }
+            if qm["generic_efficiency"] != nil {
+                if vectorChannels == nil {
+                    throw r.error(qm["generic_efficiency"], "quantized.generic_efficiency", "'generic_efficiency' needs 'layout.vector_channels'")
+                }
+                quantizedGenericEfficiency = try qm.number("generic_efficiency", 0...1, openLow: true)
             }
             if let e = qm["efficiency"] {
                 let em = try r.mapping(e, key: "quantized.efficiency", allowed: OperationKind.allCases.map(\.rawValue))
@@ -135,6 +142,7 @@ extension HardwareTarget {
                               blockChannels: blockChannels, vectorChannels: vectorChannels, genericEfficiency: genericEfficiency,
                               floatActivations: floatActivations, layoutPrecisions: layoutPrecisions)
         target.quantizedEfficiency = quantizedEfficiency
+        target.quantizedGenericEfficiency = quantizedGenericEfficiency
         return target
     }
 

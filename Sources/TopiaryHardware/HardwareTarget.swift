@@ -52,6 +52,8 @@ public struct HardwareTarget: Sendable, Equatable {
     /// differ from `efficiency` (a depthwise convolution has no channel reduction for
     /// dot-product instructions to speed up).
     public var quantizedEfficiency: [OperationKind: Double] = [:]
+    /// `genericEfficiency` of the integer kernels, where it differs.
+    public var quantizedGenericEfficiency: Double?
 
     /// The share of the peak that `kind` reaches at `precision`.
     public func efficiency(_ kind: OperationKind, _ precision: Precision) -> Double {

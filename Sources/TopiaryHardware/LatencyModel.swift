@@ -148,7 +148,8 @@ public struct LatencyModel: Sendable {
             if let v = t.vectorChannels, case .conv(let conv) = first.op, conv.kernel > 1 {
                 generic = conv.groups > 1 ? conv.inChannels % v != 0 : (conv.inChannels % v != 0 && first.inputs[0] != 0)
             }
-            let efficiency = t.efficiency(kind, precision) * (generic ? t.genericEfficiency : 1)
+            let genericEfficiency = precision.isInteger ? t.quantizedGenericEfficiency ?? t.genericEfficiency : t.genericEfficiency
+            let efficiency = t.efficiency(kind, precision) * (generic ? genericEfficiency : 1)
             var compute: [TermTime] = []
             if kind.hasWeights {
                 compute.append(TermTime(.compute(kind, precision, generic: generic), 2 * macs / (peak * efficiency) * 1e3))
@@ -189,16 +190,19 @@ public struct LatencyModel: Sendable {
                 layout += [TermTime(.layout, Double(elements.count) * t.overhead.layerMicroseconds / 1e3),
                            TermTime(.layoutTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
             }
-            // In a quantized layer, activations without an integer kernel run in float:
-            // a dequantize, the activation and a quantize, each a dispatched operator,
-            // reading and writing the tensor at both widths.
+            // In a quantized layer, activations without an integer kernel run in float: the
+            // activation's float operators, each reading the input through its own
+            // dequantize, and a quantize of the result; each a dispatched operator that
+            // converts the tensor between the two widths.
             var quantize: [TermTime] = []
             var floating = 0
             if let float = t.floatActivations, precision.isInteger {
                 for i in layer.nodes {
                     guard case .activation(let fn) = graph.nodes[i].op, float.contains(fn) else { continue }
                     floating += 1
-                    quantize += conversionTimes(elements: graph.nodes[i].shape.elements, bits: precision.bits, operators: 3)
+                    let readers = Self.floatOperators(fn)
+                    quantize += conversionTimes(elements: graph.nodes[i].shape.elements, bits: precision.bits,
+                                                conversions: readers + 1, operators: 2 * readers + 1)
                 }
             }
             features.append(.init(compute: compute, memory: memory, overhead: overhead, layout: layout, quantize: quantize,
@@ -211,8 +215,8 @@ public struct LatencyModel: Sendable {
         var fixed = [TermTime(.inference, t.overhead.inferenceMicroseconds / 1e3)]
         // A quantized network on such a runtime takes a float input and gives a float output.
         if t.floatActivations != nil, used.isInteger {
-            fixed += conversionTimes(elements: graph.nodes[0].shape.elements, bits: used.bits, operators: 1)
-            fixed += conversionTimes(elements: graph.nodes[graph.output].shape.elements, bits: used.bits, operators: 1)
+            fixed += conversionTimes(elements: graph.nodes[0].shape.elements, bits: used.bits, conversions: 1, operators: 1)
+            fixed += conversionTimes(elements: graph.nodes[graph.output].shape.elements, bits: used.bits, conversions: 1, operators: 1)
         }
         let runtimeWeightBytes = (runtimeWeightBits + 7) / 8
         if let cache = t.memory.weightCacheBytes, let stream = t.memory.weightStreamGBs, runtimeWeightBytes > cache {
@@ -255,12 +259,18 @@ extension LatencyModel {
     /// Operations per output element to requantize a quantized layer's 32-bit accumulators.
     static let requantizeOps = 4
 
-    /// `operators` dispatched operators' fixed cost, and the traffic of converting a tensor
-    /// of `elements` between `bits`-bit integers and 32-bit floats and back: read at one
-    /// width and written at the other, twice (once for a single operator).
-    func conversionTimes(elements: Int, bits: Int, operators: Int) -> [TermTime] {
+    /// Float operators an activation function is built of where a runtime has no single
+    /// kernel for it: hard-swish is x times hard-sigmoid(x), swish x times sigmoid(x).
+    static func floatOperators(_ fn: Activation) -> Int {
+        fn == .hswish || fn == .swish ? 2 : 1
+    }
+
+    /// `operators` dispatched operators' fixed cost, and the traffic of `conversions`
+    /// conversions of a tensor of `elements` between `bits`-bit integers and 32-bit
+    /// floats: each reads it at one width and writes it at the other.
+    func conversionTimes(elements: Int, bits: Int, conversions: Int, operators: Int) -> [TermTime] {
         let t = target
-        let bytes = min(2, operators) * elements * (bits + 32) / 8
+        let bytes = conversions * elements * (bits + 32) / 8
         let bw = t.memory.cacheBandwidthGBs.flatMap { bytes <= (t.memory.cacheBytes ?? 0) ? $0 : nil } ?? t.memory.bandwidthGBs
         return [TermTime(.quantize, Double(operators) * t.overhead.layerMicroseconds / 1e3),
                 TermTime(.quantizeTraffic, Double(bytes) / (bw * 1e9) * 1e3)]

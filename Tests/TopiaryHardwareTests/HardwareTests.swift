@@ -98,6 +98,8 @@ struct BadTarget: Sendable, CustomStringConvertible {
               message: "did you mean 'hswish'"),
     BadTarget(edit: ("power: {", "quantized: {efficiency: {depthwise: 2}}\npower: {"), line: 7, key: "quantized.efficiency.depthwise",
               message: "out of range"),
+    BadTarget(edit: ("power: {", "quantized: {generic_efficiency: 0.1}\npower: {"), line: 7, key: "quantized.generic_efficiency",
+              message: "needs 'layout.vector_channels'"),
     BadTarget(edit: ("{bandwidth_gbs: 2}", "{bandwidth_gbs: 2, overlap: sometimes}"), line: 5, key: "memory.overlap", message: "expected true or false"),
     BadTarget(edit: ("inference_us: 10}", "inference_us: 10, quantized_layer_us: -1}"), line: 6, key: "overhead.quantized_layer_us", message: "out of range"),
 ])
@@ -680,9 +682,10 @@ func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throw
     let islands = f.layers.filter { !$0.quantize.isEmpty }
     #expect(islands.count == 2)
     for l in islands {
-        // Dequantize, the float activation, quantize: three operators' fixed cost.
+        // Hard-swish in float is a hard-sigmoid and a multiply, each reading the input
+        // through its own dequantize, then one quantize: five operators' fixed cost.
         let fixed = l.quantize.first { $0.term == .quantize }!
-        #expect(abs(fixed.milliseconds - 3 * t.overhead.layerMicroseconds / 1e3) < 1e-12)
+        #expect(abs(fixed.milliseconds - 5 * t.overhead.layerMicroseconds / 1e3) < 1e-12)
         #expect(l.quantize.contains { $0.term == .quantizeTraffic && $0.milliseconds > 0 })
         // The activation's arithmetic runs at the float rate.
         #expect(l.compute.contains { $0.term == .compute(.elementwise, .fp32) })
@@ -716,4 +719,37 @@ func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throw
     let expected = 2 * Double(dw.effectiveMACs) / (t.peakGOPS[.int8]! * 1e9 * t.quantizedEfficiency[.depthwise]!) * 1e3
     #expect(dw8.term == .compute(.depthwise, .int8) && abs(dw8.milliseconds - expected) < 1e-12)
     #expect(t.efficiency(.depthwise, .fp32) == t.efficiency[.depthwise] && t.efficiency(.conv, .int8) == t.efficiency[.conv])
+}
+
+@Test func quantizedDepthwiseKernelsHaveTheirOwnGenericPenalty() throws {
+    let t = try target("host-cpu")
+    let g = try #require(t.quantizedGenericEfficiency)
+    #expect(g != t.genericEfficiency)
+    // Depthwise 3x3 over 54 channels (not a multiple of 4) against 48, at int8 and fp32.
+    func ratio(bits: Int) throws -> Double {
+        func perMAC(_ width: Int) throws -> Double {
+            let yaml = """
+                name: vec8
+                input: {channels: 3, size: 14}
+                classes: 10
+                network: mobilenet
+                stem: {kernel: 3, stride: 1, width: \(width), activation: relu}
+                stages:
+                  - {name: s1, stride: 1, depth: 1, width: 16, block: {kernel: 3, expansion: 3}}
+                head:
+                  - {type: pool}
+                  - {type: linear}
+                """
+            let s = try SearchSpace.parse(yaml: yaml, file: "vec8.yaml")
+            var graph = NetworkGraph.build(s.sample(count: 1, seed: 1)[0], in: s)
+            if bits == 8 { graph = graph.compressed(config(weightBits: 8, activationBits: 8)) }
+            let model = LatencyModel(target: t)
+            let r = model.predict(graph)
+            let i = try #require(r.layers.firstIndex { $0.kind == .depthwise })
+            return model.features(graph).layers[i].compute[0].milliseconds / Double(r.layers[i].effectiveMACs)
+        }
+        return try perMAC(18) / perMAC(16)
+    }
+    #expect(abs(try ratio(bits: 32) - 1 / t.genericEfficiency) < 1e-6 / t.genericEfficiency)
+    #expect(abs(try ratio(bits: 8) - 1 / g) < 1e-6 / g)
 }
