@@ -144,9 +144,12 @@ public struct LatencyModel: Sendable {
             // output: scale, round, add the zero point, clamp.
             if precision.isInteger && kind.hasWeights { elementwise += Self.requantizeOps * first.shape.elements }
             // Channels that do not fit the vector width send a convolution to a generic kernel.
+            // A float dense convolution reads the network's own input directly (a stem of 1
+            // or 3 channels); an integer one has no such path.
             var generic = false
             if let v = t.vectorChannels, case .conv(let conv) = first.op, conv.kernel > 1 {
-                generic = conv.groups > 1 ? conv.inChannels % v != 0 : (conv.inChannels % v != 0 && first.inputs[0] != 0)
+                generic = conv.groups > 1 ? conv.inChannels % v != 0
+                    : (conv.inChannels % v != 0 && (first.inputs[0] != 0 || precision.isInteger))
             }
             let genericEfficiency = precision.isInteger ? t.quantizedGenericEfficiency ?? t.genericEfficiency : t.genericEfficiency
             let efficiency = t.efficiency(kind, precision) * (generic ? genericEfficiency : 1)

@@ -718,7 +718,13 @@ func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throw
     let dw = try #require(r8.layers.first { $0.kind == .depthwise })
     let expected = 2 * Double(dw.effectiveMACs) / (t.peakGOPS[.int8]! * 1e9 * t.quantizedEfficiency[.depthwise]!) * 1e3
     #expect(dw8.term == .compute(.depthwise, .int8) && abs(dw8.milliseconds - expected) < 1e-12)
-    #expect(t.efficiency(.depthwise, .fp32) == t.efficiency[.depthwise] && t.efficiency(.conv, .int8) == t.efficiency[.conv])
+    #expect(t.efficiency(.depthwise, .fp32) == t.efficiency[.depthwise] && t.efficiency(.pointwise, .int8) == t.efficiency[.pointwise])
+    #expect(t.efficiency(.conv, .int8) == t.quantizedEfficiency[.conv] && t.efficiency(.conv, .fp32) == t.efficiency[.conv])
+    // A dense convolution of the network's input (the stem's 1 or 3 channels) runs the
+    // generic kernel at int8 only: the float kernel reads the image directly.
+    let stem8 = model.features(g8).layers[0].compute[0].term
+    let stem32 = model.features(try oneBlockNetwork(activation: "relu")).layers[0].compute[0].term
+    #expect(stem8 == .compute(.conv, .int8, generic: true) && stem32 == .compute(.conv, .fp32))
 }
 
 @Test func quantizedDepthwiseKernelsHaveTheirOwnGenericPenalty() throws {
