@@ -93,6 +93,9 @@ public struct LatencyModel: Sendable {
         if networkWeightBits == 0 { networkWeightBits = graph.activationBits }
         let layout = t.blockChannels.map { layoutConversions(graph, block: $0) }
         let conversions = layout?.conversions ?? [:]
+        // Residual adds that a blocked-layout convolution accumulates into its output
+        // (ONNX Runtime's NCHWc convolution with a Sum input, oneDNN's sum post-op).
+        let fusedAdds = layout.map { summedAdds(graph, layers: cost.layers, blocked: $0.blocked) } ?? [:]
         for layer in cost.layers {
             guard let kind = OperationKind(layer.category) else { continue }
             let first = graph.nodes[layer.nodes.lowerBound]
@@ -169,18 +172,21 @@ public struct LatencyModel: Sendable {
 
             // Traffic: activations entering the layer and its output at the precision it
             // runs at, and the weights (as a bitmap plus non-zero values with sparse kernels).
+            // A summed add only reads its other input, inside the convolution.
+            let summed = laidOut ? fusedAdds[layer.nodes.lowerBound] : nil
             var inElements = 0
             for i in layer.nodes {
                 for j in graph.nodes[i].inputs where !layer.nodes.contains(j) { inElements += graph.nodes[j].shape.elements }
             }
-            let actBytes = (inElements + layer.output.elements) * precision.bits / 8
+            let actBytes = summed.map { graph.nodes[$0].shape.elements * precision.bits / 8 }
+                ?? (inElements + layer.output.elements) * precision.bits / 8
             let wBits = sparse ? weights + (weights - zeros) * precision.bits : weights * precision.bits
             runtimeWeightBits += weights * precision.bits
             let bytes = actBytes + (wBits + 7) / 8
             let inCache = t.memory.cacheBandwidthGBs != nil && bytes <= cacheBytes
             let bandwidth = inCache ? t.memory.cacheBandwidthGBs! : t.memory.bandwidthGBs
             let memory = TermTime(inCache ? .cacheMemory : .mainMemory, Double(bytes) / (bandwidth * 1e9) * 1e3)
-            let overhead = TermTime(.overhead(kind, precision), t.overhead.layerMicroseconds(precision) / 1e3)
+            let overhead = TermTime(.overhead(kind, precision), summed != nil ? 0 : t.overhead.layerMicroseconds(precision) / 1e3)
             // Conversions of this layer's inputs between the plain and blocked layouts: a
             // fixed cost each, like a layer, and a read and a write of the tensor.
             var layout: [TermTime] = []
@@ -261,6 +267,31 @@ extension LatencyModel {
 
     /// Operations per output element to requantize a quantized layer's 32-bit accumulators.
     static let requantizeOps = 4
+
+    /// Adds that a blocked-layout convolution performs as it writes its output: for each
+    /// such add node, its other input (the one read inside the convolution). An add of
+    /// two inputs qualifies when one of them is the output of a convolution layer (with
+    /// its folded batch norm) that nothing else reads, and both are in the blocked layout.
+    func summedAdds(_ graph: NetworkGraph, layers: [LayerCost], blocked: [Bool]) -> [Int: Int] {
+        var readers = [Int](repeating: 0, count: graph.nodes.count)
+        for n in graph.nodes { for j in n.inputs { readers[j] += 1 } }
+        readers[graph.output] += 1
+        var convOutput = Set<Int>()
+        for l in layers {
+            guard case .conv = graph.nodes[l.nodes.lowerBound].op else { continue }
+            let last = l.nodes.upperBound - 1
+            if case .activation = graph.nodes[last].op { continue }
+            convOutput.insert(last)
+        }
+        var out: [Int: Int] = [:]
+        for (i, n) in graph.nodes.enumerated() {
+            guard case .add = n.op, n.inputs.count == 2, n.inputs.allSatisfy({ blocked[$0] }) else { continue }
+            if let j = n.inputs.first(where: { convOutput.contains($0) && readers[$0] == 1 }) {
+                out[i] = n.inputs.first { $0 != j } ?? j
+            }
+        }
+        return out
+    }
 
     /// Float operators an activation function is built of where a runtime has no single
     /// kernel for it: hard-swish is x times hard-sigmoid(x), swish x times sigmoid(x).

@@ -409,7 +409,7 @@ func reportAddsUpAndEnergyIsPowerTimesTime(_ name: String) throws {
     var slowOverhead = Coefficients.identity
     for p in Precision.allCases { for k in OperationKind.allCases { slowOverhead.values[.overhead(k, p)] = 3 } }
     let r = LatencyModel(target: t, coefficients: slowOverhead).predict(g)
-    let extra = 2 * Double(plain.layers.count) * t.overhead.layerMicroseconds / 1e3
+    let extra = 2 * plain.layers.reduce(0) { $0 + $1.overheadMilliseconds }
     #expect(abs(r.milliseconds - plain.milliseconds - extra) < 1e-9)
 }
 
@@ -758,4 +758,24 @@ func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throw
     }
     #expect(abs(try ratio(bits: 32) - 1 / t.genericEfficiency) < 1e-6 / t.genericEfficiency)
     #expect(abs(try ratio(bits: 8) - 1 / g) < 1e-6 / g)
+}
+
+@Test func blockedConvolutionsSumTheirResidualAdd() throws {
+    // NAS-Bench-Macro's residual blocks end in conv+bn, add, relu: on host-cpu the add
+    // is accumulated into the convolution (no dispatch, only the skip tensor read).
+    let g = try baseGraph("nas-bench-macro")
+    let host = LatencyModel(target: try target("host-cpu"))
+    let r = host.predict(g)
+    let adds = r.layers.filter { if case .add = g.nodes[$0.nodes.lowerBound].op { return true } else { return false } }
+    try #require(!adds.isEmpty)
+    for a in adds {
+        #expect(a.overheadMilliseconds == 0)
+        #expect(a.bytes == g.nodes[a.nodes.lowerBound].shape.elements * 4)
+    }
+    // Without a blocked layout, or at int8 where host-cpu's kernels are plain, the add is an operator.
+    let pi = LatencyModel(target: try target("raspberry-pi-4")).predict(g)
+    #expect(pi.layers.filter { if case .add = g.nodes[$0.nodes.lowerBound].op { return true } else { return false } }.allSatisfy { $0.overheadMilliseconds > 0 })
+    let g8 = g.compressed(config(weightBits: 8, activationBits: 8))
+    let r8 = host.predict(g8)
+    #expect(r8.layers.filter { if case .add = g8.nodes[$0.nodes.lowerBound].op { return true } else { return false } }.allSatisfy { $0.overheadMilliseconds > 0 })
 }
