@@ -9,6 +9,7 @@ import TopiaryHardware
 ///
 ///     topiary-bench hardware [--data bench/data/host-cpu-ort.csv] [--target host-cpu]
 ///                            [--k 5,10,20,50] [--draws 50] [--seed 1] [--dump FILE] [--coefficients]
+///                            [--predictions FILE]   (every held-out prediction: k, draw, CSV line, predicted, measured)
 enum HardwareBench {
     static func run(_ args: [String]) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -20,6 +21,7 @@ enum HardwareBench {
         var seed: UInt64 = 1
         var dump: String?
         var showCoefficients = false
+        var predictionsFile: String?
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -30,6 +32,7 @@ enum HardwareBench {
             case "--seed": seed = UInt64(it.next() ?? "") ?? seed
             case "--dump": dump = it.next()
             case "--coefficients": showCoefficients = true
+            case "--predictions": predictionsFile = it.next()
             default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S")
             }
         }
@@ -88,9 +91,10 @@ enum HardwareBench {
         var rng = SeededGenerator(seed: seed)
         var byGroup: [Int: [String: (Int, Int)]] = [:]
         var ratios: [Int: [String: [Double]]] = [:]
+        var predictionLines = ["k,draw,line,group,predicted_ms,measured_ms"]
         for k in ks where k < samples.count {
             var within: [Double] = [], rho: [Double] = [], med: [Double] = [], lambdas: [Double] = []
-            for _ in 0..<draws {
+            for draw in 0..<draws {
                 var idx = Array(samples.indices)
                 for i in 0..<k { idx.swapAt(i, i + rng.index(below: idx.count - i)) }
                 let train = idx.prefix(k).map { samples[$0] }
@@ -104,6 +108,9 @@ enum HardwareBench {
                     let cur = byGroup[k, default: [:]][groups[i], default: (0, 0)]
                     byGroup[k, default: [:]][groups[i]] = (cur.0 + (ok ? 1 : 0), cur.1 + 1)
                     ratios[k, default: [:]][groups[i], default: []].append(predicted[j] / samples[i].measuredMilliseconds)
+                    if predictionsFile != nil {
+                        predictionLines.append("\(k),\(draw),\(table.rows[i].line),\(groups[i]),\(predicted[j]),\(samples[i].measuredMilliseconds)")
+                    }
                 }
                 within.append(q.withinTenPercent)
                 rho.append(q.spearman)
@@ -115,6 +122,9 @@ enum HardwareBench {
             print(String(format: "%4d   %6.1f%% / %6.1f%% / %6.1f%%                  %.3f / %.3f                   %5.1f%%        %g",
                          k, 100 * mean(within), 100 * pct(within, 0.5), 100 * pct(within, 0.1), mean(rho), pct(rho, 0.1),
                          100 * mean(med), pct(lambdas, 0.5)))
+        }
+        if let predictionsFile {
+            try predictionLines.joined(separator: "\n").write(toFile: predictionsFile, atomically: true, encoding: .utf8)
         }
         print("")
         print("share within ±10% by group (held-out predictions over all draws)")
