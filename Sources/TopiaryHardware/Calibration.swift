@@ -107,6 +107,12 @@ extension HardwareTarget {
         parts += [m.cacheBytes, m.capacityBytes, m.weightStorageBytes, m.activationBytes, m.weightCacheBytes].map { "\($0 ?? -1)" }
         parts += ["\(overhead.layerMicroseconds)", "\(overhead.inferenceMicroseconds)", "\(sparsity.unstructured)", "\(sparsity.efficiency)",
                   "\(blockChannels ?? 0)", "\(vectorChannels ?? 0)", "\(genericEfficiency)"]
+        if !m.overlap { parts.append("sequential") }
+        if let q = overhead.quantizedLayerMicroseconds { parts.append("qlayer=\(q)") }
+        parts += quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "q\($0.key.rawValue)=\($0.value)" }
+        if let g = quantizedGenericEfficiency { parts.append("qgeneric=\(g)") }
+        if let l = layoutPrecisions { parts.append("layout:" + l.map(\.rawValue).sorted().joined(separator: ",")) }
+        if let f = floatActivations { parts.append("float:" + f.map(\.rawValue).sorted().joined(separator: ",")) }
         return String(SHA256.hex(parts.joined(separator: "|")).prefix(16))
     }
 }

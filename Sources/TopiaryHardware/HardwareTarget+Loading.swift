@@ -6,9 +6,9 @@ extension HardwareTarget {
     /// The format version of target files this build reads.
     public static let formatVersion = 1
 
-    static let topKeys = ["format", "name", "description", "kind", "compute", "efficiency", "memory", "overhead", "sparsity", "power", "layout"]
+    static let topKeys = ["format", "name", "description", "kind", "compute", "efficiency", "memory", "overhead", "sparsity", "power", "layout", "quantized"]
     static let memoryKeys = ["bandwidth_gbs", "cache_bytes", "cache_bandwidth_gbs", "capacity_bytes", "weight_storage_bytes",
-                             "activation_bytes", "weight_cache_bytes", "weight_stream_gbs"]
+                             "activation_bytes", "weight_cache_bytes", "weight_stream_gbs", "overlap"]
 
     /// Loads and validates a target profile; errors name file:line:column and the key.
     public static func load(path: String) throws(TargetError) -> HardwareTarget {
@@ -64,13 +64,16 @@ extension HardwareTarget {
         memory.activationBytes = try bytes("activation_bytes")
         memory.weightCacheBytes = try bytes("weight_cache_bytes")
         memory.weightStreamGBs = try mem.optionalNumber("weight_stream_gbs", 0...1e6, openLow: true)
+        memory.overlap = try mem.bool("overlap", default: true)
         for (a, b) in [("cache_bytes", "cache_bandwidth_gbs"), ("weight_cache_bytes", "weight_stream_gbs")] where (mem[a] == nil) != (mem[b] == nil) {
             let given = mem[a] == nil ? b : a, missing = mem[a] == nil ? a : b
             throw r.error(mem[given], mem.path(given), "'\(given)' needs '\(missing)' beside it")
         }
 
-        let ovh = try r.mapping(top["overhead"]!, key: "overhead", allowed: ["layer_us", "inference_us"], required: ["layer_us", "inference_us"])
-        let overhead = Overhead(layerMicroseconds: try ovh.number("layer_us", 0...1e7), inferenceMicroseconds: try ovh.number("inference_us", 0...1e9))
+        let ovh = try r.mapping(top["overhead"]!, key: "overhead", allowed: ["layer_us", "inference_us", "quantized_layer_us"],
+                                required: ["layer_us", "inference_us"])
+        var overhead = Overhead(layerMicroseconds: try ovh.number("layer_us", 0...1e7), inferenceMicroseconds: try ovh.number("inference_us", 0...1e9))
+        overhead.quantizedLayerMicroseconds = try ovh.optionalNumber("quantized_layer_us", 0...1e7)
 
         var sparsity = Sparsity(unstructured: false)
         if let s = top["sparsity"] {
@@ -89,8 +92,16 @@ extension HardwareTarget {
             throw r.error(pw["idle_w"], "power.idle_w", "idle power \(power.idleWatts) W exceeds active power \(power.activeWatts) W")
         }
         var blockChannels: Int?, vectorChannels: Int?, genericEfficiency = 1.0
+        var layoutPrecisions: Set<Precision>?
         if let l = top["layout"] {
-            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels", "vector_channels", "generic_efficiency"])
+            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels", "vector_channels", "generic_efficiency", "precisions"])
+            if let list = lay["precisions"] {
+                var set = Set<Precision>()
+                for item in try r.sequence(list, key: "layout.precisions") {
+                    set.insert(Precision(rawValue: try r.word(item, key: "layout.precisions", Precision.allCases.map(\.rawValue)))!)
+                }
+                layoutPrecisions = set
+            }
             for key in ["block_channels", "vector_channels"] {
                 guard let b = try lay.optionalNumber(key, 1...1024) else { continue }
                 guard b == b.rounded() else { throw r.error(lay[key], "layout.\(key)", "expected a whole number of channels") }
@@ -102,9 +113,37 @@ extension HardwareTarget {
                 throw r.error(lay["generic_efficiency"], "layout.generic_efficiency", "'generic_efficiency' needs 'vector_channels' beside it")
             }
         }
-        return HardwareTarget(name: name, description: try top.text("description", default: ""), kind: kind, peakGOPS: peak,
+        var floatActivations: Set<Activation>?
+        var quantizedEfficiency: [OperationKind: Double] = [:]
+        var quantizedGenericEfficiency: Double?
+        if let q = top["quantized"] {
+            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency", "generic_efficiency"])
+            if let list = qm["float_activations"] {
+                let names = Activation.allCases.filter { $0 != .none }.map(\.rawValue)
+                var set = Set<Activation>()
+                for item in try r.sequence(list, key: "quantized.float_activations") {
+                    set.insert(Activation(rawValue: try r.word(item, key: "quantized.float_activations", names))!)
+                }
+                floatActivations = set
+            }
+            if qm["generic_efficiency"] != nil {
+                if vectorChannels == nil {
+                    throw r.error(qm["generic_efficiency"], "quantized.generic_efficiency", "'generic_efficiency' needs 'layout.vector_channels'")
+                }
+                quantizedGenericEfficiency = try qm.number("generic_efficiency", 0...1, openLow: true)
+            }
+            if let e = qm["efficiency"] {
+                let em = try r.mapping(e, key: "quantized.efficiency", allowed: OperationKind.allCases.map(\.rawValue))
+                for key in em.order { quantizedEfficiency[OperationKind(rawValue: key)!] = try em.number(key, 0...1, openLow: true) }
+            }
+        }
+        var target = HardwareTarget(name: name, description: try top.text("description", default: ""), kind: kind, peakGOPS: peak,
                               efficiency: efficiency, memory: memory, overhead: overhead, sparsity: sparsity, power: power,
-                              blockChannels: blockChannels, vectorChannels: vectorChannels, genericEfficiency: genericEfficiency)
+                              blockChannels: blockChannels, vectorChannels: vectorChannels, genericEfficiency: genericEfficiency,
+                              floatActivations: floatActivations, layoutPrecisions: layoutPrecisions)
+        target.quantizedEfficiency = quantizedEfficiency
+        target.quantizedGenericEfficiency = quantizedGenericEfficiency
+        return target
     }
 
     /// A byte count: an integer, or a number with a unit (`512 KiB`, `8 MB`, `4 GiB`).

@@ -1,3 +1,5 @@
+import TopiaryCore
+
 /// A hardware target's profile: what it can compute and how fast, how much memory it
 /// has, and what it draws. Loaded from `SearchSpaces/targets/NAME.yaml`
 /// (`HardwareTarget.load(path:)`); numbers come from published specifications and are
@@ -33,6 +35,30 @@ public struct HardwareTarget: Sendable, Equatable {
     /// times the usual efficiency. `nil`: no such distinction.
     public var vectorChannels: Int?
     public var genericEfficiency: Double = 1
+    /// The precisions whose kernels use the blocked layout, or `nil` for all (ONNX
+    /// Runtime's NCHWc kernels are float only; its quantized kernels work in the plain
+    /// layout and need no reorders).
+    public var layoutPrecisions: Set<Precision>?
+
+    /// Whether layers at `precision` use the blocked layout of `blockChannels`.
+    public func usesLayout(_ precision: Precision) -> Bool { layoutPrecisions?.contains(precision) ?? true }
+    /// Activation functions that the runtime's integer kernels cannot apply: in a network
+    /// that runs quantized, each runs in float between a dequantize and a quantize
+    /// operator (ONNX Runtime's QDQ graphs keep them for hard-swish, sigmoid, ...), and the
+    /// network's float input and output are quantized and dequantized too. `nil`: the
+    /// target runs quantized networks end to end in integers (no conversions modelled).
+    public var floatActivations: Set<Activation>?
+    /// Shares of the peak that operation kinds reach at integer precisions, where they
+    /// differ from `efficiency` (a depthwise convolution has no channel reduction for
+    /// dot-product instructions to speed up).
+    public var quantizedEfficiency: [OperationKind: Double] = [:]
+    /// `genericEfficiency` of the integer kernels, where it differs.
+    public var quantizedGenericEfficiency: Double?
+
+    /// The share of the peak that `kind` reaches at `precision`.
+    public func efficiency(_ kind: OperationKind, _ precision: Precision) -> Double {
+        precision.isInteger ? quantizedEfficiency[kind] ?? efficiency[kind]! : efficiency[kind]!
+    }
 
     /// Memory bandwidths and capacities. Capacities that are `nil` are not checked.
     public struct Memory: Sendable, Equatable {
@@ -52,6 +78,10 @@ public struct HardwareTarget: Sendable, Equatable {
         /// are streamed in at `weightStreamGBs` on every inference.
         public var weightCacheBytes: Int?
         public var weightStreamGBs: Double?
+        /// Whether a layer's memory traffic overlaps its computation (the layer takes the
+        /// larger of the two, as on a GPU or a multi-threaded CPU that prefetches) or not
+        /// (it takes their sum: one core running small kernels waits for its loads).
+        public var overlap: Bool = true
 
         public init(bandwidthGBs: Double, cacheBytes: Int? = nil, cacheBandwidthGBs: Double? = nil, capacityBytes: Int? = nil,
                     weightStorageBytes: Int? = nil, activationBytes: Int? = nil, weightCacheBytes: Int? = nil, weightStreamGBs: Double? = nil) {
@@ -71,6 +101,15 @@ public struct HardwareTarget: Sendable, Equatable {
     public struct Overhead: Sendable, Equatable {
         public var layerMicroseconds: Double
         public var inferenceMicroseconds: Double
+        /// Per layer that runs at an integer precision, when it differs from
+        /// `layerMicroseconds`: a quantized operator also loads its scales and zero points
+        /// and sets up the requantization of its output.
+        public var quantizedLayerMicroseconds: Double?
+
+        /// The fixed cost of a layer that runs at `precision`.
+        public func layerMicroseconds(_ precision: Precision) -> Double {
+            precision.isInteger ? quantizedLayerMicroseconds ?? layerMicroseconds : layerMicroseconds
+        }
 
         public init(layerMicroseconds: Double, inferenceMicroseconds: Double) {
             self.layerMicroseconds = layerMicroseconds
@@ -104,7 +143,8 @@ public struct HardwareTarget: Sendable, Equatable {
 
     public init(name: String, description: String = "", kind: Kind, peakGOPS: [Precision: Double], efficiency: [OperationKind: Double],
                 memory: Memory, overhead: Overhead, sparsity: Sparsity = Sparsity(unstructured: false), power: Power,
-                blockChannels: Int? = nil, vectorChannels: Int? = nil, genericEfficiency: Double = 1) {
+                blockChannels: Int? = nil, vectorChannels: Int? = nil, genericEfficiency: Double = 1,
+                floatActivations: Set<Activation>? = nil, layoutPrecisions: Set<Precision>? = nil) {
         self.name = name
         self.description = description
         self.kind = kind
@@ -117,6 +157,8 @@ public struct HardwareTarget: Sendable, Equatable {
         self.blockChannels = blockChannels
         self.vectorChannels = vectorChannels
         self.genericEfficiency = genericEfficiency
+        self.floatActivations = floatActivations
+        self.layoutPrecisions = layoutPrecisions
     }
 
     /// The precisions the target computes in, narrowest first.

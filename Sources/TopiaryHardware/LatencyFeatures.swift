@@ -13,12 +13,21 @@ public struct LatencyFeatures: Sendable, Equatable {
         public var overhead: TermTime
         /// Conversions of the layer's inputs between data layouts (fixed cost, traffic).
         public var layout: [TermTime] = []
+        /// Conversions between integer and float tensors around the parts of a quantized
+        /// layer that run in float (fixed cost, traffic).
+        public var quantize: [TermTime] = []
+        /// Whether compute and memory traffic overlap (the layer takes the larger of the
+        /// two) or follow each other (it takes their sum): `HardwareTarget.Memory.overlap`.
+        public var overlap: Bool = true
 
-        public init(compute: [TermTime], memory: TermTime, overhead: TermTime, layout: [TermTime] = []) {
+        public init(compute: [TermTime], memory: TermTime, overhead: TermTime, layout: [TermTime] = [], quantize: [TermTime] = [],
+                    overlap: Bool = true) {
             self.compute = compute
             self.memory = memory
             self.overhead = overhead
             self.layout = layout
+            self.quantize = quantize
+            self.overlap = overlap
         }
 
         public func computeMilliseconds(_ c: Coefficients) -> Double {
@@ -31,13 +40,20 @@ public struct LatencyFeatures: Sendable, Equatable {
             layout.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
         }
 
-        /// max(compute, memory) + overhead + layout conversions, with the coefficients applied.
-        public func milliseconds(_ c: Coefficients) -> Double {
-            max(computeMilliseconds(c), memoryMilliseconds(c)) + c[overhead.term] * overhead.milliseconds + layoutMilliseconds(c)
+        public func quantizeMilliseconds(_ c: Coefficients) -> Double {
+            quantize.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
         }
 
-        /// Whether compute (rather than memory traffic) bounds the layer.
-        public func isComputeBound(_ c: Coefficients) -> Bool { computeMilliseconds(c) >= memoryMilliseconds(c) }
+        /// max(compute, memory) — or their sum without overlap — + overhead + layout and
+        /// quantize conversions, with the coefficients applied.
+        public func milliseconds(_ c: Coefficients) -> Double {
+            let cm = computeMilliseconds(c), mm = memoryMilliseconds(c)
+            return (overlap ? max(cm, mm) : cm + mm) + c[overhead.term] * overhead.milliseconds + layoutMilliseconds(c) + quantizeMilliseconds(c)
+        }
+
+        /// Whether compute (rather than memory traffic) bounds the layer; always true
+        /// without overlap, where both count.
+        public func isComputeBound(_ c: Coefficients) -> Bool { !overlap || computeMilliseconds(c) >= memoryMilliseconds(c) }
     }
 
     public var layers: [Layer]
@@ -55,18 +71,20 @@ public struct LatencyFeatures: Sendable, Equatable {
     }
 
     /// Milliseconds per term at coefficient 1, counting each layer's compute terms where
-    /// compute binds under `c` and its memory term where memory does. Then
+    /// compute binds under `c` and its memory term where memory does (both where they do
+    /// not overlap). Then
     /// `milliseconds(with: c) == Σ c[t] * termTotals(with: c)[t]`.
     public func termTotals(with c: Coefficients = .identity) -> [LatencyTerm: Double] {
         var out: [LatencyTerm: Double] = [:]
         for l in layers {
             if l.isComputeBound(c) {
                 for t in l.compute { out[t.term, default: 0] += t.milliseconds }
-            } else {
+            }
+            if !l.overlap || !l.isComputeBound(c) {
                 out[l.memory.term, default: 0] += l.memory.milliseconds
             }
             out[l.overhead.term, default: 0] += l.overhead.milliseconds
-            for t in l.layout { out[t.term, default: 0] += t.milliseconds }
+            for t in l.layout + l.quantize { out[t.term, default: 0] += t.milliseconds }
         }
         for t in fixed { out[t.term, default: 0] += t.milliseconds }
         return out
@@ -79,7 +97,7 @@ public struct LatencyFeatures: Sendable, Equatable {
             for t in l.compute { s.insert(t.term) }
             s.insert(l.memory.term)
             s.insert(l.overhead.term)
-            for t in l.layout { s.insert(t.term) }
+            for t in l.layout + l.quantize { s.insert(t.term) }
         }
         return s
     }

@@ -44,7 +44,9 @@ public struct LatencyModel: Sendable {
             out.memoryMilliseconds = f.memoryMilliseconds(c)
             out.overheadMilliseconds = c[f.overhead.term] * f.overhead.milliseconds
             out.layoutMilliseconds = f.layoutMilliseconds(c)
+            out.quantizeMilliseconds = f.quantizeMilliseconds(c)
             out.computeBound = f.isComputeBound(c)
+            out.overlapped = f.overlap
             out.milliseconds = f.milliseconds(c)
             layers.append(out)
         }
@@ -89,7 +91,11 @@ public struct LatencyModel: Sendable {
         var networkWeightBits = 0
         for n in graph.nodes where n.weightCount > 0 { networkWeightBits = max(networkWeightBits, n.weights?.bits ?? 32) }
         if networkWeightBits == 0 { networkWeightBits = graph.activationBits }
-        let conversions = t.blockChannels.map { layoutConversions(graph, block: $0) } ?? [:]
+        let layout = t.blockChannels.map { layoutConversions(graph, block: $0) }
+        let conversions = layout?.conversions ?? [:]
+        // Residual adds that a blocked-layout convolution accumulates into its output
+        // (ONNX Runtime's NCHWc convolution with a Sum input, oneDNN's sum post-op).
+        let fusedAdds = layout.map { summedAdds(graph, layers: cost.layers, blocked: $0.blocked) } ?? [:]
         for layer in cost.layers {
             guard let kind = OperationKind(layer.category) else { continue }
             let first = graph.nodes[layer.nodes.lowerBound]
@@ -111,7 +117,9 @@ public struct LatencyModel: Sendable {
             // not folded away (batch norm right after a convolution is folded into it).
             var macs = Double(layer.macs)
             // In a blocked layout a convolution computes whole blocks of output channels.
-            if let b = t.blockChannels, case .conv(let conv) = first.op, conv.groups == 1, conv.outChannels % b != 0 {
+            let laidOut = t.usesLayout(precision)
+            if let b = t.blockChannels, laidOut, layout?.blocked[layer.nodes.lowerBound] == true, case .conv(let conv) = first.op,
+               conv.groups == 1, conv.outChannels % b != 0 {
                 macs *= Double((conv.outChannels + b - 1) / b * b) / Double(conv.outChannels)
             }
             let zeros = first.weights?.zeros ?? 0
@@ -125,41 +133,65 @@ public struct LatencyModel: Sendable {
                     }
                 }
             }
+            // Activation functions cost their arithmetic per element (a ReLU one operation,
+            // a hard-swish four, a sigmoid an exponential); in a quantized layer those
+            // without an integer kernel run in float (below).
+            var floatOps = 0
+            for i in layer.nodes {
+                guard case .activation(let fn) = graph.nodes[i].op else { continue }
+                let ops = Self.activationOps(fn) * graph.nodes[i].shape.elements
+                elementwise -= graph.nodes[i].shape.elements
+                if precision.isInteger, t.floatActivations?.contains(fn) == true { floatOps += ops } else { elementwise += ops }
+            }
+            // A quantized layer with weights accumulates in 32 bits and requantizes its
+            // output: scale, round, add the zero point, clamp.
+            if precision.isInteger && kind.hasWeights { elementwise += Self.requantizeOps * first.shape.elements }
             // Channels that do not fit the vector width send a convolution to a generic kernel.
+            // A float dense convolution reads the network's own input directly (a stem of 1
+            // or 3 channels); an integer one has no such path.
             var generic = false
             if let v = t.vectorChannels, case .conv(let conv) = first.op, conv.kernel > 1 {
-                generic = conv.groups > 1 ? conv.inChannels % v != 0 : (conv.inChannels % v != 0 && first.inputs[0] != 0)
+                generic = conv.groups > 1 ? conv.inChannels % v != 0
+                    : (conv.inChannels % v != 0 && (first.inputs[0] != 0 || precision.isInteger))
             }
-            let efficiency = t.efficiency[kind]! * (generic ? t.genericEfficiency : 1)
+            let genericEfficiency = precision.isInteger ? t.quantizedGenericEfficiency ?? t.genericEfficiency : t.genericEfficiency
+            let efficiency = t.efficiency(kind, precision) * (generic ? genericEfficiency : 1)
             var compute: [TermTime] = []
             if kind.hasWeights {
                 compute.append(TermTime(.compute(kind, precision, generic: generic), 2 * macs / (peak * efficiency) * 1e3))
                 if elementwise > 0 {
-                    compute.append(TermTime(.compute(.elementwise, precision), Double(elementwise) / (peak * t.efficiency[.elementwise]!) * 1e3))
+                    compute.append(TermTime(.compute(.elementwise, precision), Double(elementwise) / (peak * t.efficiency(.elementwise, precision)) * 1e3))
                 }
             } else {
-                compute.append(TermTime(.compute(kind, precision), Double(elementwise) / (peak * t.efficiency[kind]!) * 1e3))
+                compute.append(TermTime(.compute(kind, precision), Double(elementwise) / (peak * t.efficiency(kind, precision)) * 1e3))
+            }
+            if floatOps > 0 {
+                let fp = t.peakGOPS[.fp32] ?? t.peakGOPS[widest]!
+                compute.append(TermTime(.compute(.elementwise, .fp32), Double(floatOps) / (fp * 1e9 * t.efficiency[.elementwise]!) * 1e3))
             }
 
             // Traffic: activations entering the layer and its output at the precision it
             // runs at, and the weights (as a bitmap plus non-zero values with sparse kernels).
+            // A summed add only reads its other input, inside the convolution.
+            let summed = laidOut ? fusedAdds[layer.nodes.lowerBound] : nil
             var inElements = 0
             for i in layer.nodes {
                 for j in graph.nodes[i].inputs where !layer.nodes.contains(j) { inElements += graph.nodes[j].shape.elements }
             }
-            let actBytes = (inElements + layer.output.elements) * precision.bits / 8
+            let actBytes = summed.map { graph.nodes[$0].shape.elements * precision.bits / 8 }
+                ?? (inElements + layer.output.elements) * precision.bits / 8
             let wBits = sparse ? weights + (weights - zeros) * precision.bits : weights * precision.bits
             runtimeWeightBits += weights * precision.bits
             let bytes = actBytes + (wBits + 7) / 8
             let inCache = t.memory.cacheBandwidthGBs != nil && bytes <= cacheBytes
             let bandwidth = inCache ? t.memory.cacheBandwidthGBs! : t.memory.bandwidthGBs
             let memory = TermTime(inCache ? .cacheMemory : .mainMemory, Double(bytes) / (bandwidth * 1e9) * 1e3)
-            let overhead = TermTime(.overhead(kind, precision), t.overhead.layerMicroseconds / 1e3)
+            let overhead = TermTime(.overhead(kind, precision), summed != nil ? 0 : t.overhead.layerMicroseconds(precision) / 1e3)
             // Conversions of this layer's inputs between the plain and blocked layouts: a
             // fixed cost each, like a layer, and a read and a write of the tensor.
             var layout: [TermTime] = []
             var converted = 0
-            for i in layer.nodes {
+            for i in layer.nodes where laidOut {
                 guard let elements = conversions[i] else { continue }
                 converted += elements.count
                 let bytes = 2 * elements.reduce(0, +) * precision.bits / 8
@@ -167,12 +199,34 @@ public struct LatencyModel: Sendable {
                 layout += [TermTime(.layout, Double(elements.count) * t.overhead.layerMicroseconds / 1e3),
                            TermTime(.layoutTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
             }
-            features.append(.init(compute: compute, memory: memory, overhead: overhead, layout: layout))
+            // In a quantized layer, activations without an integer kernel run in float: the
+            // activation's float operators, each reading the input through its own
+            // dequantize, and a quantize of the result; each a dispatched operator that
+            // converts the tensor between the two widths.
+            var quantize: [TermTime] = []
+            var floating = 0
+            if let float = t.floatActivations, precision.isInteger {
+                for i in layer.nodes {
+                    guard case .activation(let fn) = graph.nodes[i].op, float.contains(fn) else { continue }
+                    floating += 1
+                    let readers = Self.floatOperators(fn)
+                    quantize += conversionTimes(elements: graph.nodes[i].shape.elements, bits: precision.bits,
+                                                conversions: readers + 1, operators: 2 * readers + 1)
+                }
+            }
+            features.append(.init(compute: compute, memory: memory, overhead: overhead, layout: layout, quantize: quantize,
+                                  overlap: t.memory.overlap))
             layers.append(LayerLatency(name: layer.name, kind: kind, precision: precision, macs: layer.macs, effectiveMACs: Int(macs.rounded()),
                                        bytes: bytes, computeMilliseconds: 0, memoryMilliseconds: 0, overheadMilliseconds: 0,
-                                       layoutConversions: converted, layoutMilliseconds: 0, milliseconds: 0, computeBound: true, nodes: layer.nodes))
+                                       layoutConversions: converted, layoutMilliseconds: 0, floatActivations: floating,
+                                       milliseconds: 0, computeBound: true, nodes: layer.nodes))
         }
         var fixed = [TermTime(.inference, t.overhead.inferenceMicroseconds / 1e3)]
+        // A quantized network on such a runtime takes a float input and gives a float output.
+        if t.floatActivations != nil, used.isInteger {
+            fixed += conversionTimes(elements: graph.nodes[0].shape.elements, bits: used.bits, conversions: 1, operators: 1)
+            fixed += conversionTimes(elements: graph.nodes[graph.output].shape.elements, bits: used.bits, conversions: 1, operators: 1)
+        }
         let runtimeWeightBytes = (runtimeWeightBits + 7) / 8
         if let cache = t.memory.weightCacheBytes, let stream = t.memory.weightStreamGBs, runtimeWeightBytes > cache {
             fixed.append(TermTime(.stream, Double(runtimeWeightBytes - cache) / (stream * 1e9) * 1e3))
@@ -195,8 +249,70 @@ public struct LatencyModel: Sendable {
 }
 
 extension LatencyModel {
+    /// Arithmetic operations per element of an activation function: max for ReLU, min
+    /// and max for ReLU6, multiply-add, min and max for hard-sigmoid and one multiply more
+    /// for hard-swish; an exponential (a polynomial of about a dozen operations), an add
+    /// and a division for sigmoid, one multiply more for swish.
+    static func activationOps(_ fn: Activation) -> Int {
+        switch fn {
+        case .none: return 0
+        case .relu: return 1
+        case .relu6: return 2
+        case .hsigmoid: return 3
+        case .hswish: return 4
+        case .sigmoid: return 14
+        case .swish: return 15
+        }
+    }
+
+    /// Operations per output element to requantize a quantized layer's 32-bit accumulators.
+    static let requantizeOps = 4
+
+    /// Adds that a blocked-layout convolution performs as it writes its output: for each
+    /// such add node, its other input (the one read inside the convolution). An add of
+    /// two inputs qualifies when one of them is the output of a convolution layer (with
+    /// its folded batch norm) that nothing else reads, and both are in the blocked layout.
+    func summedAdds(_ graph: NetworkGraph, layers: [LayerCost], blocked: [Bool]) -> [Int: Int] {
+        var readers = [Int](repeating: 0, count: graph.nodes.count)
+        for n in graph.nodes { for j in n.inputs { readers[j] += 1 } }
+        readers[graph.output] += 1
+        var convOutput = Set<Int>()
+        for l in layers {
+            guard case .conv = graph.nodes[l.nodes.lowerBound].op else { continue }
+            let last = l.nodes.upperBound - 1
+            if case .activation = graph.nodes[last].op { continue }
+            convOutput.insert(last)
+        }
+        var out: [Int: Int] = [:]
+        for (i, n) in graph.nodes.enumerated() {
+            guard case .add = n.op, n.inputs.count == 2, n.inputs.allSatisfy({ blocked[$0] }) else { continue }
+            if let j = n.inputs.first(where: { convOutput.contains($0) && readers[$0] == 1 }) {
+                out[i] = n.inputs.first { $0 != j } ?? j
+            }
+        }
+        return out
+    }
+
+    /// Float operators an activation function is built of where a runtime has no single
+    /// kernel for it: hard-swish is x times hard-sigmoid(x), swish x times sigmoid(x).
+    static func floatOperators(_ fn: Activation) -> Int {
+        fn == .hswish || fn == .swish ? 2 : 1
+    }
+
+    /// `operators` dispatched operators' fixed cost, and the traffic of `conversions`
+    /// conversions of a tensor of `elements` between `bits`-bit integers and 32-bit
+    /// floats: each reads it at one width and writes it at the other.
+    func conversionTimes(elements: Int, bits: Int, conversions: Int, operators: Int) -> [TermTime] {
+        let t = target
+        let bytes = conversions * elements * (bits + 32) / 8
+        let bw = t.memory.cacheBandwidthGBs.flatMap { bytes <= (t.memory.cacheBytes ?? 0) ? $0 : nil } ?? t.memory.bandwidthGBs
+        return [TermTime(.quantize, Double(operators) * t.overhead.layerMicroseconds / 1e3),
+                TermTime(.quantizeTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
+    }
+
     /// Where tensors change layout on a target with a blocked layout of `block` channels:
-    /// for each node, the element counts of the inputs it needs converted.
+    /// for each node, the element counts of the inputs it needs converted, and whether
+    /// each node's output is in the blocked layout.
     ///
     /// The rules of ONNX Runtime's NCHWc and oneDNN's blocked formats: a dense convolution
     /// always writes the blocked layout (padding its output channels) and reads it when
@@ -206,7 +322,7 @@ extension LatencyModel {
     /// input's; the squeeze-excite multiply (a broadcast) and linear layers need the plain
     /// layout, and so does the network's output. Each tensor is converted at most once
     /// to each layout.
-    func layoutConversions(_ graph: NetworkGraph, block: Int) -> [Int: [Int]] {
+    func layoutConversions(_ graph: NetworkGraph, block: Int) -> (conversions: [Int: [Int]], blocked: [Bool]) {
         let n = graph.nodes.count
         var blocked = [Bool](repeating: false, count: n)
         var hasPlain = [Bool](repeating: true, count: n)
@@ -245,7 +361,7 @@ extension LatencyModel {
             hasPlain[i] = !b
         }
         need(graph.output, blocked: false, at: graph.output)
-        return out
+        return (out, blocked)
     }
 
     /// A calibration sample: the graph's terms under this model and the measured time.

@@ -41,9 +41,19 @@ public struct LayerLatency: Sendable {
     /// Inputs converted between the plain and blocked data layouts, and their time.
     public var layoutConversions: Int
     public var layoutMilliseconds: Double
-    /// max(compute, memory) + overhead + layout conversions.
+    /// Activations that run in float inside a quantized layer, and the time of their
+    /// dequantize, float operator and quantize.
+    public var floatActivations: Int = 0
+    public var quantizeMilliseconds: Double = 0
+    /// max(compute, memory) (their sum on a target without overlap) + overhead + layout
+    /// and quantize conversions.
     public var milliseconds: Double
     public var computeBound: Bool
+    /// Whether compute and memory traffic overlap on the target (else the layer takes
+    /// their sum and `computeBound` is true).
+    public var overlapped: Bool = true
+    /// "compute" or "memory", whichever bounds the layer, or "sum" without overlap.
+    public var bound: String { !overlapped ? "sum" : computeBound ? "compute" : "memory" }
     /// Index of the layer in the cost report (and the range of graph nodes it fuses).
     public var nodes: Range<Int>
 }

@@ -1,14 +1,15 @@
 /// One additive part of a latency prediction, whose coefficient calibration fits:
 /// the compute time of one kind of operation at one precision, the per-layer overhead
 /// of that kind, memory traffic (from cache or main memory), weights streamed into an
-/// accelerator, changes of data layout between layers, or the fixed cost of an inference.
+/// accelerator, changes of data layout between layers, conversions between integer and
+/// float tensors in a quantized network, or the fixed cost of an inference.
 ///
 /// Names are stable strings (`compute.depthwise.int8`, `overhead.conv.fp32`,
-/// `memory.main`, `memory.cache`, `layout`, `layout.traffic`, `stream`, `inference`) used
-/// in calibration files.
+/// `memory.main`, `memory.cache`, `layout`, `layout.traffic`, `quantize`,
+/// `quantize.traffic`, `stream`, `inference`) used in calibration files.
 public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
-        case compute, overhead, memory, layout, stream, inference
+        case compute, overhead, memory, layout, quantize, stream, inference
     }
 
     public var kind: Kind
@@ -19,8 +20,8 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
     /// For compute terms: whether the layer runs the runtime's generic (unvectorized)
     /// kernel because its channels do not fit the vector width (`.generic` in the name).
     public var generic: Bool = false
-    /// For memory terms: whether the traffic is served by the cache. For layout terms:
-    /// whether this is the traffic of the conversion (else its fixed cost).
+    /// For memory terms: whether the traffic is served by the cache. For layout and
+    /// quantize terms: whether this is the traffic of the conversion (else its fixed cost).
     public var cache: Bool
 
     init(_ kind: Kind, _ operation: OperationKind? = nil, _ precision: Precision? = nil, cache: Bool = false) {
@@ -43,6 +44,10 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
     public static let layout = LatencyTerm(.layout)
     /// The memory traffic of those conversions.
     public static let layoutTraffic = LatencyTerm(.layout, cache: true)
+    /// The fixed cost of a quantize or dequantize operator in a quantized network.
+    public static let quantize = LatencyTerm(.quantize)
+    /// The memory traffic of those conversions.
+    public static let quantizeTraffic = LatencyTerm(.quantize, cache: true)
     public static let inference = LatencyTerm(.inference)
 
     public var name: String {
@@ -50,6 +55,7 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
         case .compute, .overhead: return "\(kind.rawValue).\(operation!.rawValue).\(precision!.rawValue)" + (generic ? ".generic" : "")
         case .memory: return cache ? "memory.cache" : "memory.main"
         case .layout: return cache ? "layout.traffic" : "layout"
+        case .quantize: return cache ? "quantize.traffic" : "quantize"
         case .stream, .inference: return kind.rawValue
         }
     }
@@ -64,6 +70,8 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
         case "stream": self = .stream
         case "layout": self = .layout
         case "layout.traffic": self = .layoutTraffic
+        case "quantize": self = .quantize
+        case "quantize.traffic": self = .quantizeTraffic
         case "inference": self = .inference
         default:
             var parts = name.split(separator: ".").map(String.init)

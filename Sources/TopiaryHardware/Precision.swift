@@ -5,6 +5,9 @@ public enum Precision: String, CaseIterable, Sendable, Comparable, Codable {
     case int4, int8, fp16, fp32
 
     /// Bits per value.
+    /// Whether values are integers (a quantized precision).
+    public var isInteger: Bool { self == .int4 || self == .int8 }
+
     public var bits: Int {
         switch self {
         case .int4: return 4

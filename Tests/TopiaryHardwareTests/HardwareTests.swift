@@ -93,6 +93,15 @@ struct BadTarget: Sendable, CustomStringConvertible {
     BadTarget(edit: ("kind: cpu", "kind: fpga"), line: 2, key: "kind", message: "not one of cpu, gpu, npu, mcu"),
     BadTarget(edit: ("power: {", "layout: {block_channels: 12.5}\npower: {"), line: 7, key: "layout.block_channels", message: "whole number"),
     BadTarget(edit: ("power: {", "layout: {generic_efficiency: 0.1}\npower: {"), line: 7, key: "layout.generic_efficiency", message: "needs 'vector_channels'"),
+    BadTarget(edit: ("power: {", "layout: {precisions: [fp32, fp64]}\npower: {"), line: 7, key: "layout.precisions", message: "'fp64' is not one of"),
+    BadTarget(edit: ("power: {", "quantized: {float_activations: [hswsh]}\npower: {"), line: 7, key: "quantized.float_activations",
+              message: "did you mean 'hswish'"),
+    BadTarget(edit: ("power: {", "quantized: {efficiency: {depthwise: 2}}\npower: {"), line: 7, key: "quantized.efficiency.depthwise",
+              message: "out of range"),
+    BadTarget(edit: ("power: {", "quantized: {generic_efficiency: 0.1}\npower: {"), line: 7, key: "quantized.generic_efficiency",
+              message: "needs 'layout.vector_channels'"),
+    BadTarget(edit: ("{bandwidth_gbs: 2}", "{bandwidth_gbs: 2, overlap: sometimes}"), line: 5, key: "memory.overlap", message: "expected true or false"),
+    BadTarget(edit: ("inference_us: 10}", "inference_us: 10, quantized_layer_us: -1}"), line: 6, key: "overhead.quantized_layer_us", message: "out of range"),
 ])
 func badTargetYAMLNamesFileLineAndKey(_ bad: BadTarget) throws {
     let yaml = minimalTarget.replacingOccurrences(of: bad.edit.0, with: bad.edit.1)
@@ -320,9 +329,11 @@ func reportAddsUpAndEnergyIsPowerTimesTime(_ name: String) throws {
     #expect(abs(sum - r.milliseconds) <= 1e-9 * r.milliseconds)
     #expect(abs(r.energyMillijoules - t.power.activeWatts * r.milliseconds) <= 1e-9 * r.energyMillijoules)
     for l in r.layers {
-        #expect(abs(l.milliseconds - (max(l.computeMilliseconds, l.memoryMilliseconds) + l.overheadMilliseconds + l.layoutMilliseconds)) < 1e-12)
+        let work = t.memory.overlap ? max(l.computeMilliseconds, l.memoryMilliseconds) : l.computeMilliseconds + l.memoryMilliseconds
+        #expect(abs(l.milliseconds - (work + l.overheadMilliseconds + l.layoutMilliseconds + l.quantizeMilliseconds)) < 1e-12)
         #expect((l.layoutConversions == 0) == (l.layoutMilliseconds == 0))
-        #expect(l.computeBound == (l.computeMilliseconds >= l.memoryMilliseconds))
+        #expect((l.floatActivations == 0) == (l.quantizeMilliseconds == 0))
+        if t.memory.overlap { #expect(l.computeBound == (l.computeMilliseconds >= l.memoryMilliseconds)) }
     }
     // The features reproduce the prediction, and their linear form agrees with it.
     let f = model.features(g)
@@ -398,7 +409,7 @@ func reportAddsUpAndEnergyIsPowerTimesTime(_ name: String) throws {
     var slowOverhead = Coefficients.identity
     for p in Precision.allCases { for k in OperationKind.allCases { slowOverhead.values[.overhead(k, p)] = 3 } }
     let r = LatencyModel(target: t, coefficients: slowOverhead).predict(g)
-    let extra = 2 * Double(plain.layers.count) * t.overhead.layerMicroseconds / 1e3
+    let extra = 2 * plain.layers.reduce(0) { $0 + $1.overheadMilliseconds }
     #expect(abs(r.milliseconds - plain.milliseconds - extra) < 1e-9)
 }
 
@@ -565,7 +576,7 @@ func calibrationRecoversKnownCoefficientsFromSyntheticMeasurements(_ name: Strin
 }
 
 @Test func latencyTermNamesRoundTrip() {
-    var terms: [LatencyTerm] = [.mainMemory, .cacheMemory, .stream, .inference, .layout, .layoutTraffic]
+    var terms: [LatencyTerm] = [.mainMemory, .cacheMemory, .stream, .inference, .layout, .layoutTraffic, .quantize, .quantizeTraffic]
     for p in Precision.allCases { for k in OperationKind.allCases { terms += [.compute(k, p), .compute(k, p, generic: true), .overhead(k, p)] } }
     for t in terms { #expect(LatencyTerm(name: t.name) == t) }
     #expect(LatencyTerm(name: "compute.conv") == nil)
@@ -602,4 +613,169 @@ func calibrationRecoversKnownCoefficientsFromSyntheticMeasurements(_ name: Strin
         #expect(error.place == "m.csv:3")
     }
     #expect(throws: CalibrationError.self) { try CSVTable.parse("a,b\n\"open,2\n", file: "m.csv") }
+}
+
+// MARK: - Runtime structure: overlap, float islands in quantized networks, layouts by precision
+
+/// A one-block MobileNet-style network on 14x14 inputs with the given activation, for the
+/// tests of activation costs and quantize/dequantize conversions.
+func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throws -> NetworkGraph {
+    let yaml = """
+        name: act
+        input: {channels: 3, size: 14}
+        classes: 10
+        network: mobilenet
+        stem: {kernel: 3, stride: 1, width: 16, activation: relu}
+        stages:
+          - {name: s1, stride: 1, depth: 1, width: 32, block: {kernel: 3, expansion: 3, se: \(se), activation: \(activation)}}
+        head:
+          - {type: pool}
+          - {type: linear}
+        """
+    let s = try SearchSpace.parse(yaml: yaml, file: "act.yaml")
+    let g = NetworkGraph.build(s.sample(count: 1, seed: 1)[0], in: s)
+    return bits == 32 ? g : g.compressed(config(weightBits: bits, activationBits: bits))
+}
+
+@Test func withoutOverlapALayerTakesComputePlusTraffic() throws {
+    var t = try target("host-cpu")
+    #expect(t.memory.overlap == false)
+    let g = try oneBlockNetwork(activation: "relu")
+    let sequential = LatencyModel(target: t).predict(g)
+    t.memory.overlap = true
+    let overlapped = LatencyModel(target: t).predict(g)
+    for (a, b) in zip(sequential.layers, overlapped.layers) {
+        #expect(abs(a.milliseconds - b.milliseconds - min(a.computeMilliseconds, a.memoryMilliseconds)) < 1e-12)
+    }
+    #expect(sequential.milliseconds > overlapped.milliseconds)
+    // Calibration's linear form counts both parts of every layer.
+    let f = LatencyModel(target: try target("host-cpu")).features(g)
+    let totals = f.termTotals()
+    #expect(totals[.cacheMemory, default: 0] + totals[.mainMemory, default: 0] == f.layers.reduce(0) { $0 + $1.memory.milliseconds })
+    #expect(abs(totals.values.reduce(0, +) - f.milliseconds()) < 1e-12)
+    // Parsed from the profile; the default is overlap.
+    #expect(try HardwareTarget.parse(yaml: minimalTarget, file: "t.yaml").memory.overlap)
+}
+
+@Test func activationsCostTheirArithmetic() throws {
+    let model = LatencyModel(target: try target("raspberry-pi-4"))
+    let relu = model.predict(try oneBlockNetwork(activation: "relu"))
+    let hswish = model.predict(try oneBlockNetwork(activation: "hswish"))
+    // Same shapes and MACs; hard-swish costs four operations per element, ReLU one.
+    #expect(relu.layers.map(\.macs) == hswish.layers.map(\.macs))
+    #expect(hswish.milliseconds > relu.milliseconds)
+    #expect(LatencyModel.activationOps(.hswish) == 4 && LatencyModel.activationOps(.relu) == 1)
+}
+
+@Test func floatActivationsInQuantizedNetworksCostAConversionPair() throws {
+    let t = try target("host-cpu")
+    #expect(t.floatActivations == [.hswish, .hsigmoid])
+    let model = LatencyModel(target: t)
+    func conversions(_ r: LatencyReport) -> Int { r.layers.reduce(0) { $0 + $1.floatActivations } }
+    let hswish8 = model.predict(try oneBlockNetwork(activation: "hswish", bits: 8))
+    let relu8 = model.predict(try oneBlockNetwork(activation: "relu", bits: 8))
+    let hswish32 = model.predict(try oneBlockNetwork(activation: "hswish"))
+    // The block's expansion and depthwise layers each end in a hard-swish.
+    #expect(conversions(hswish8) == 2)
+    #expect(conversions(relu8) == 0 && conversions(hswish32) == 0)
+    let f = model.features(try oneBlockNetwork(activation: "hswish", bits: 8))
+    let islands = f.layers.filter { !$0.quantize.isEmpty }
+    #expect(islands.count == 2)
+    for l in islands {
+        // Hard-swish in float is a hard-sigmoid and a multiply, each reading the input
+        // through its own dequantize, then one quantize: five operators' fixed cost.
+        let fixed = l.quantize.first { $0.term == .quantize }!
+        #expect(abs(fixed.milliseconds - 5 * t.overhead.layerMicroseconds / 1e3) < 1e-12)
+        #expect(l.quantize.contains { $0.term == .quantizeTraffic && $0.milliseconds > 0 })
+        // The activation's arithmetic runs at the float rate.
+        #expect(l.compute.contains { $0.term == .compute(.elementwise, .fp32) })
+    }
+    // The float input is quantized and the output dequantized, once each.
+    #expect(f.fixed.filter { $0.term == .quantize }.count == 2)
+    #expect(model.features(try oneBlockNetwork(activation: "hswish")).fixed.allSatisfy { $0.term != .quantize })
+    // The squeeze-excite gate's hard-sigmoid is another island.
+    #expect(conversions(model.predict(try oneBlockNetwork(activation: "relu", se: true, bits: 8))) == 1)
+    // A target that does not list float activations runs quantized networks end to end.
+    let pi = LatencyModel(target: try target("raspberry-pi-4")).predict(try oneBlockNetwork(activation: "hswish", bits: 8))
+    #expect(conversions(pi) == 0 && pi.layers.allSatisfy { $0.quantizeMilliseconds == 0 })
+}
+
+@Test func quantizedLayersTakeTheirOwnOverheadEfficiencyAndNoBlockedLayout() throws {
+    let t = try target("host-cpu")
+    #expect(t.overhead.quantizedLayerMicroseconds == 5 && t.layoutPrecisions == [.fp32])
+    let model = LatencyModel(target: t)
+    let g8 = try oneBlockNetwork(activation: "relu", bits: 8)
+    let r8 = model.predict(g8)
+    let r32 = model.predict(try oneBlockNetwork(activation: "relu"))
+    #expect(r8.precision == .int8)
+    #expect(r8.layers.allSatisfy { abs($0.overheadMilliseconds - 0.005) < 1e-12 })
+    #expect(r32.layers.allSatisfy { abs($0.overheadMilliseconds - 0.002) < 1e-12 })
+    // ONNX Runtime's quantized kernels use the plain layout: no reorders, no padding.
+    #expect(r8.layers.allSatisfy { $0.layoutConversions == 0 && $0.effectiveMACs == $0.macs })
+    #expect(r32.layers.contains { $0.layoutConversions > 0 })
+    // Depthwise int8 at its own efficiency (a quarter of the float one's share of peak).
+    let dw8 = try #require(model.features(g8).layers[r8.layers.firstIndex { $0.kind == .depthwise }!].compute.first)
+    let dw = try #require(r8.layers.first { $0.kind == .depthwise })
+    let expected = 2 * Double(dw.effectiveMACs) / (t.peakGOPS[.int8]! * 1e9 * t.quantizedEfficiency[.depthwise]!) * 1e3
+    #expect(dw8.term == .compute(.depthwise, .int8) && abs(dw8.milliseconds - expected) < 1e-12)
+    #expect(t.efficiency(.depthwise, .fp32) == t.efficiency[.depthwise] && t.efficiency(.pointwise, .int8) == t.efficiency[.pointwise])
+    #expect(t.efficiency(.conv, .int8) == t.quantizedEfficiency[.conv] && t.efficiency(.conv, .fp32) == t.efficiency[.conv])
+    // A dense convolution of the network's input (the stem's 1 or 3 channels) runs the
+    // generic kernel at int8 only: the float kernel reads the image directly.
+    let stem8 = model.features(g8).layers[0].compute[0].term
+    let stem32 = model.features(try oneBlockNetwork(activation: "relu")).layers[0].compute[0].term
+    #expect(stem8 == .compute(.conv, .int8, generic: true) && stem32 == .compute(.conv, .fp32))
+}
+
+@Test func quantizedDepthwiseKernelsHaveTheirOwnGenericPenalty() throws {
+    let t = try target("host-cpu")
+    let g = try #require(t.quantizedGenericEfficiency)
+    #expect(g != t.genericEfficiency)
+    // Depthwise 3x3 over 54 channels (not a multiple of 4) against 48, at int8 and fp32.
+    func ratio(bits: Int) throws -> Double {
+        func perMAC(_ width: Int) throws -> Double {
+            let yaml = """
+                name: vec8
+                input: {channels: 3, size: 14}
+                classes: 10
+                network: mobilenet
+                stem: {kernel: 3, stride: 1, width: \(width), activation: relu}
+                stages:
+                  - {name: s1, stride: 1, depth: 1, width: 16, block: {kernel: 3, expansion: 3}}
+                head:
+                  - {type: pool}
+                  - {type: linear}
+                """
+            let s = try SearchSpace.parse(yaml: yaml, file: "vec8.yaml")
+            var graph = NetworkGraph.build(s.sample(count: 1, seed: 1)[0], in: s)
+            if bits == 8 { graph = graph.compressed(config(weightBits: 8, activationBits: 8)) }
+            let model = LatencyModel(target: t)
+            let r = model.predict(graph)
+            let i = try #require(r.layers.firstIndex { $0.kind == .depthwise })
+            return model.features(graph).layers[i].compute[0].milliseconds / Double(r.layers[i].effectiveMACs)
+        }
+        return try perMAC(18) / perMAC(16)
+    }
+    #expect(abs(try ratio(bits: 32) - 1 / t.genericEfficiency) < 1e-6 / t.genericEfficiency)
+    #expect(abs(try ratio(bits: 8) - 1 / g) < 1e-6 / g)
+}
+
+@Test func blockedConvolutionsSumTheirResidualAdd() throws {
+    // NAS-Bench-Macro's residual blocks end in conv+bn, add, relu: on host-cpu the add
+    // is accumulated into the convolution (no dispatch, only the skip tensor read).
+    let g = try baseGraph("nas-bench-macro")
+    let host = LatencyModel(target: try target("host-cpu"))
+    let r = host.predict(g)
+    let adds = r.layers.filter { if case .add = g.nodes[$0.nodes.lowerBound].op { return true } else { return false } }
+    try #require(!adds.isEmpty)
+    for a in adds {
+        #expect(a.overheadMilliseconds == 0)
+        #expect(a.bytes == g.nodes[a.nodes.lowerBound].shape.elements * 4)
+    }
+    // Without a blocked layout, or at int8 where host-cpu's kernels are plain, the add is an operator.
+    let pi = LatencyModel(target: try target("raspberry-pi-4")).predict(g)
+    #expect(pi.layers.filter { if case .add = g.nodes[$0.nodes.lowerBound].op { return true } else { return false } }.allSatisfy { $0.overheadMilliseconds > 0 })
+    let g8 = g.compressed(config(weightBits: 8, activationBits: 8))
+    let r8 = host.predict(g8)
+    #expect(r8.layers.filter { if case .add = g8.nodes[$0.nodes.lowerBound].op { return true } else { return false } }.allSatisfy { $0.overheadMilliseconds > 0 })
 }

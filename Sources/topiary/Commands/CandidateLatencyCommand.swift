@@ -40,15 +40,15 @@ extension CandidateCommand {
                 }
                 print("candidate \(c.id) in \(s.name) on \(model.target.name)" + (calibrationFile.map { " (calibrated: \($0))" } ?? " (uncalibrated profile)")
                       + "   compression: \(c.compression.summary)")
-                var t = TextTable(["layer", "ops", "kind", "prec", "MACs", "bytes", "compute ms", "memory ms", "overhead ms", "layout ms", "ms", "bound"])
+                var t = TextTable(["layer", "ops", "kind", "prec", "MACs", "bytes", "compute ms", "memory ms", "overhead ms", "layout ms", "quantize ms", "ms", "bound"])
                 for l in r.layers {
                     let ops = graph.nodes[l.nodes].map(\.opName).joined(separator: "+")
                     t.add([l.name, ops, l.kind.rawValue, l.precision.rawValue, Format.grouped(l.effectiveMACs), Format.grouped(l.bytes),
                            Self.ms(l.computeMilliseconds), Self.ms(l.memoryMilliseconds), Self.ms(l.overheadMilliseconds),
-                           l.layoutConversions > 0 ? Self.ms(l.layoutMilliseconds) : "", Self.ms(l.milliseconds),
-                           l.computeBound ? "compute" : "memory"])
+                           l.layoutConversions > 0 ? Self.ms(l.layoutMilliseconds) : "", l.floatActivations > 0 ? Self.ms(l.quantizeMilliseconds) : "",
+                           Self.ms(l.milliseconds), l.bound])
                 }
-                t.rightAligned = [4, 5, 6, 7, 8, 9, 10]
+                t.rightAligned = [4, 5, 6, 7, 8, 9, 10, 11]
                 print(t.render())
                 print("per-inference fixed:  \(Self.ms(r.fixedMilliseconds)) ms")
                 print("predicted latency:    \(Self.ms(r.milliseconds)) ms")
@@ -77,8 +77,9 @@ extension CandidateCommand {
                              ("macs", .int(l.macs)), ("effective_macs", .int(l.effectiveMACs)), ("bytes", .int(l.bytes)),
                              ("compute_ms", .double(l.computeMilliseconds)), ("memory_ms", .double(l.memoryMilliseconds)),
                              ("overhead_ms", .double(l.overheadMilliseconds)), ("layout_conversions", .int(l.layoutConversions)),
-                             ("layout_ms", .double(l.layoutMilliseconds)), ("ms", .double(l.milliseconds)),
-                             ("bound", .string(l.computeBound ? "compute" : "memory"))])
+                             ("layout_ms", .double(l.layoutMilliseconds)), ("float_activations", .int(l.floatActivations)),
+                             ("quantize_ms", .double(l.quantizeMilliseconds)), ("ms", .double(l.milliseconds)),
+                             ("bound", .string(l.bound))])
                 })))
             }
             return .object(pairs)

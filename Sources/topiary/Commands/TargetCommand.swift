@@ -68,8 +68,22 @@ struct TargetCommand: AsyncParsableCommand {
             for x in t.precisions { p.add([x.rawValue, Targets.number(t.peakGOPS[x]!)]) }
             print(p.render())
             print("efficiency (share of peak): " + OperationKind.allCases.map { "\($0.rawValue) \(Targets.number(t.efficiency[$0]!))" }.joined(separator: ", "))
-            print("memory: " + Targets.memoryFields(t).map { k, v in "\(k) \(v.doubleValue.map(Targets.number) ?? v.intValue.map { Format.bytes($0) } ?? "")" }.joined(separator: ", "))
-            print("overhead: \(Targets.number(t.overhead.layerMicroseconds)) µs per layer, \(Targets.number(t.overhead.inferenceMicroseconds)) µs per inference")
+            print("memory: " + Targets.memoryFields(t).map { k, v in "\(k) \(v.doubleValue.map(Targets.number) ?? v.intValue.map { Format.bytes($0) } ?? v.boolValue.map { "\($0)" } ?? "")" }.joined(separator: ", "))
+            print("overhead: \(Targets.number(t.overhead.layerMicroseconds)) µs per layer"
+                  + (t.overhead.quantizedLayerMicroseconds.map { " (\(Targets.number($0)) µs quantized)" } ?? "")
+                  + ", \(Targets.number(t.overhead.inferenceMicroseconds)) µs per inference")
+            if let b = t.blockChannels {
+                print("blocked layout: \(b) channels" + (t.layoutPrecisions.map { " (" + $0.map(\.rawValue).sorted().joined(separator: ", ") + ")" } ?? ""))
+            }
+            if let v = t.vectorChannels {
+                print("vector width: \(v) channels; generic kernels at \(Targets.number(t.genericEfficiency))"
+                      + (t.quantizedGenericEfficiency.map { " (\(Targets.number($0)) quantized)" } ?? "") + " of the efficiency")
+            }
+            if !t.quantizedEfficiency.isEmpty || t.floatActivations != nil {
+                var parts = t.quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \(Targets.number($0.value))" }
+                if let f = t.floatActivations { parts.append("float activations " + f.map(\.rawValue).sorted().joined(separator: ", ")) }
+                print("quantized: " + parts.joined(separator: ", "))
+            }
             print("sparse kernels: " + (t.sparsity.unstructured ? "yes, \(Int(t.sparsity.efficiency * 100))% of the skipped work saved" : "no"))
             print("power: \(Targets.number(t.power.activeWatts)) W active, \(Targets.number(t.power.idleWatts)) W idle")
             if let cal {
@@ -287,6 +301,7 @@ enum Targets {
         if let v = m.activationBytes { out.append(("activation_bytes", .int(v))) }
         if let v = m.weightCacheBytes { out.append(("weight_cache_bytes", .int(v))) }
         if let v = m.weightStreamGBs { out.append(("weight_stream_gbs", .double(v))) }
+        if !m.overlap { out.append(("overlap", .bool(false))) }
         return out
     }
 }

@@ -8,7 +8,8 @@ import TopiaryHardware
 /// many random draws of the k.
 ///
 ///     topiary-bench hardware [--data bench/data/host-cpu-ort.csv] [--target host-cpu]
-///                            [--k 5,10,20,50] [--draws 50] [--seed 1] [--dump FILE]
+///                            [--k 5,10,20,50] [--draws 50] [--seed 1] [--dump FILE] [--coefficients]
+///                            [--predictions FILE]   (every held-out prediction: k, draw, CSV line, predicted, measured)
 enum HardwareBench {
     static func run(_ args: [String]) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -19,6 +20,8 @@ enum HardwareBench {
         var draws = 50
         var seed: UInt64 = 1
         var dump: String?
+        var showCoefficients = false
+        var predictionsFile: String?
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -28,6 +31,8 @@ enum HardwareBench {
             case "--draws": draws = Int(it.next() ?? "") ?? draws
             case "--seed": seed = UInt64(it.next() ?? "") ?? seed
             case "--dump": dump = it.next()
+            case "--coefficients": showCoefficients = true
+            case "--predictions": predictionsFile = it.next()
             default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S")
             }
         }
@@ -69,15 +74,27 @@ enum HardwareBench {
         }
         let raw = FitQuality(predicted: samples.map { $0.features.milliseconds() }, measured: measured)
         print("uncalibrated profile: \(raw)")
+        if showCoefficients {
+            // The coefficients fitted to every sample, beside each term's share of the total.
+            let all = try Calibrator().fit(samples: samples, target: target)
+            var share: [LatencyTerm: Double] = [:]
+            for s in samples { for (t, v) in s.features.termTotals(with: all.coefficients) { share[t, default: 0] += all.coefficients[t] * v / s.measuredMilliseconds } }
+            print(String(format: "fitted to all %d samples: λ %g, scale %.3f, %@", samples.count, all.lambda, all.scale, all.quality.description))
+            for t in share.keys.sorted() {
+                print(String(format: "  %-34@ %8.3f   share of the measured time %5.1f%%", t.name, all.coefficients[t], 100 * share[t]! / Double(samples.count)))
+            }
+        }
         print("")
         print("calibrated on k random candidates, scored on all the others; \(draws) random draws of k")
         print("   k   within ±10% (mean / median / worst 10%)   Spearman ρ (mean / worst 10%)   median error   λ (median)")
         let calibrator = Calibrator()
         var rng = SeededGenerator(seed: seed)
         var byGroup: [Int: [String: (Int, Int)]] = [:]
+        var ratios: [Int: [String: [Double]]] = [:]
+        var predictionLines = ["k,draw,line,group,predicted_ms,measured_ms"]
         for k in ks where k < samples.count {
             var within: [Double] = [], rho: [Double] = [], med: [Double] = [], lambdas: [Double] = []
-            for _ in 0..<draws {
+            for draw in 0..<draws {
                 var idx = Array(samples.indices)
                 for i in 0..<k { idx.swapAt(i, i + rng.index(below: idx.count - i)) }
                 let train = idx.prefix(k).map { samples[$0] }
@@ -90,6 +107,10 @@ enum HardwareBench {
                     let ok = abs(predicted[j] / samples[i].measuredMilliseconds - 1) <= 0.1
                     let cur = byGroup[k, default: [:]][groups[i], default: (0, 0)]
                     byGroup[k, default: [:]][groups[i]] = (cur.0 + (ok ? 1 : 0), cur.1 + 1)
+                    ratios[k, default: [:]][groups[i], default: []].append(predicted[j] / samples[i].measuredMilliseconds)
+                    if predictionsFile != nil {
+                        predictionLines.append("\(k),\(draw),\(table.rows[i].line),\(groups[i]),\(predicted[j]),\(samples[i].measuredMilliseconds)")
+                    }
                 }
                 within.append(q.withinTenPercent)
                 rho.append(q.spearman)
@@ -102,11 +123,22 @@ enum HardwareBench {
                          k, 100 * mean(within), 100 * pct(within, 0.5), 100 * pct(within, 0.1), mean(rho), pct(rho, 0.1),
                          100 * mean(med), pct(lambdas, 0.5)))
         }
+        if let predictionsFile {
+            try predictionLines.joined(separator: "\n").write(toFile: predictionsFile, atomically: true, encoding: .utf8)
+        }
         print("")
         print("share within ±10% by group (held-out predictions over all draws)")
         for k in ks where byGroup[k] != nil {
             print(String(format: "%4d   ", k) + byGroup[k]!.sorted { $0.key < $1.key }
                 .map { String(format: "%@ %.1f%%", $0.key, 100 * Double($0.value.0) / Double($0.value.1)) }.joined(separator: "   "))
+        }
+        print("")
+        print("predicted / measured by group (median, and the 10th and 90th percentiles)")
+        for k in ks where ratios[k] != nil {
+            print(String(format: "%4d   ", k) + ratios[k]!.sorted { $0.key < $1.key }.map { g, v in
+                let s = v.sorted()
+                return String(format: "%@ %.3f [%.3f, %.3f]", g, s[s.count / 2], s[s.count / 10], s[min(s.count - 1, 9 * s.count / 10)])
+            }.joined(separator: "   "))
         }
     }
 }
