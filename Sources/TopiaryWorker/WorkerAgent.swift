@@ -83,6 +83,7 @@ struct WorkerLoop {
     var monitor: ZMQSocket?
     var connections = 0
     var handshakeFailures = 0
+    var handshakeReasons: Set<String> = []
     var jobs: [AttemptRef: HeldJob] = [:]
     let events = EventQueue()
     var lastHeard = Date()
@@ -113,7 +114,7 @@ struct WorkerLoop {
         connections += 1
         let monitorEndpoint = "inproc://worker-monitor-\(connections)"
         try s.monitor(monitorEndpoint, events: ZMQMonitorEvent.handshakeFailedAuth | ZMQMonitorEvent.handshakeFailedProtocol
-                      | ZMQMonitorEvent.handshakeFailedNoDetail)
+                      | ZMQMonitorEvent.handshakeFailedNoDetail | ZMQMonitorEvent.disconnected)
         let m = try ZMQSocket(context, .pair)
         try m.connect(monitorEndpoint)
         monitor = m
@@ -153,16 +154,21 @@ struct WorkerLoop {
                 throw WorkerRejected(reason: "the coordinator at \(config.endpoint) refused this worker's key \(mine) (status \(ev.value)); "
                                      + "add this worker's .pub file to the coordinator's allow-list")
             }
-            handshakeFailures += 1
-            guard handshakeFailures == 1 || handshakeFailures % 20 == 0 else { continue }
             let why: String
-            if ev.event == ZMQMonitorEvent.handshakeFailedProtocol && ev.value == ZMQMonitorEvent.mechanismMismatch {
+            if ev.event == ZMQMonitorEvent.disconnected {
+                guard !welcomed else { continue }
+                why = "the coordinator closes the connection before it is set up; do both sides agree on CURVE "
+                    + "(worker --key/--server-key, serve --key/--allow)?"
+            } else if ev.event == ZMQMonitorEvent.handshakeFailedProtocol && ev.value == ZMQMonitorEvent.mechanismMismatch {
                 why = config.curve == nil ? "the coordinator requires CURVE: give --key and --server-key"
                                           : "the coordinator does not use CURVE: drop --key and --server-key (or serve with --key/--allow)"
             } else {
                 why = config.curve == nil ? "the handshake failed (code \(ev.value))"
                                           : "the secure handshake failed; is --server-key the coordinator's public key (its .pub file)?"
             }
+            // Each reason once, then a reminder every 20 failures.
+            handshakeFailures += 1
+            guard handshakeReasons.insert(why).inserted || handshakeFailures % 20 == 0 else { continue }
             logger.error("cannot connect to the coordinator: \(why)", metadata: ["worker": "\(config.name)", "endpoint": "\(config.endpoint)",
                                                                                   "failures": "\(handshakeFailures)"])
         }
