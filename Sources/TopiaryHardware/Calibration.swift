@@ -111,6 +111,7 @@ extension HardwareTarget {
         if let q = overhead.quantizedLayerMicroseconds { parts.append("qlayer=\(q)") }
         parts += quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "q\($0.key.rawValue)=\($0.value)" }
         if let g = quantizedGenericEfficiency { parts.append("qgeneric=\(g)") }
+        if let k = quantizedKernelChannels { parts.append("qchannels=\(k.input),\(k.output),\(k.minOutput),\(k.depthwise)") }
         if let l = layoutPrecisions { parts.append("layout:" + l.map(\.rawValue).sorted().joined(separator: ",")) }
         if let f = floatActivations { parts.append("float:" + f.map(\.rawValue).sorted().joined(separator: ",")) }
         return String(SHA256.hex(parts.joined(separator: "|")).prefix(16))

@@ -116,8 +116,9 @@ extension HardwareTarget {
         var floatActivations: Set<Activation>?
         var quantizedEfficiency: [OperationKind: Double] = [:]
         var quantizedGenericEfficiency: Double?
+        var quantizedKernelChannels: HardwareTarget.QuantizedKernelChannels?
         if let q = top["quantized"] {
-            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency", "generic_efficiency"])
+            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency", "generic_efficiency", "kernel_channels"])
             if let list = qm["float_activations"] {
                 let names = Activation.allCases.filter { $0 != .none }.map(\.rawValue)
                 var set = Set<Activation>()
@@ -132,6 +133,16 @@ extension HardwareTarget {
                 }
                 quantizedGenericEfficiency = try qm.number("generic_efficiency", 0...1, openLow: true)
             }
+            if let k = qm["kernel_channels"] {
+                let km = try r.mapping(k, key: "quantized.kernel_channels", allowed: ["input", "output", "min_output", "depthwise"])
+                var v: [String: Int] = [:]
+                for key in ["input", "output", "min_output", "depthwise"] {
+                    let b = try km.number(key, 1...1024, default: 1)
+                    guard b == b.rounded() else { throw r.error(km[key], "quantized.kernel_channels.\(key)", "expected a whole number of channels") }
+                    v[key] = Int(b)
+                }
+                quantizedKernelChannels = .init(input: v["input"]!, output: v["output"]!, minOutput: v["min_output"]!, depthwise: v["depthwise"]!)
+            }
             if let e = qm["efficiency"] {
                 let em = try r.mapping(e, key: "quantized.efficiency", allowed: OperationKind.allCases.map(\.rawValue))
                 for key in em.order { quantizedEfficiency[OperationKind(rawValue: key)!] = try em.number(key, 0...1, openLow: true) }
@@ -143,6 +154,7 @@ extension HardwareTarget {
                               floatActivations: floatActivations, layoutPrecisions: layoutPrecisions)
         target.quantizedEfficiency = quantizedEfficiency
         target.quantizedGenericEfficiency = quantizedGenericEfficiency
+        target.quantizedKernelChannels = quantizedKernelChannels
         return target
     }
 

@@ -54,6 +54,31 @@ public struct HardwareTarget: Sendable, Equatable {
     public var quantizedEfficiency: [OperationKind: Double] = [:]
     /// `genericEfficiency` of the integer kernels, where it differs.
     public var quantizedGenericEfficiency: Double?
+    /// The channel counts the runtime's fast integer convolution kernels take, where they
+    /// differ from the float kernels' `vectorChannels`: any other shape, a 1x1
+    /// convolution included, runs the generic integer path (`nil`: the float rule).
+    public var quantizedKernelChannels: QuantizedKernelChannels?
+
+    /// ONNX Runtime's symmetric int8 convolution (MLAS ConvSym) takes a dense
+    /// convolution whose input channels are a multiple of `input`, whose output channels
+    /// are a multiple of `output` and at least `minOutput`, and a depthwise convolution
+    /// whose channels are a multiple of `depthwise`; other convolutions go through
+    /// im2col and a general integer GEMM, or a generic depthwise kernel, and requantize
+    /// separately.
+    public struct QuantizedKernelChannels: Sendable, Hashable {
+        public var input: Int
+        public var output: Int
+        public var minOutput: Int
+        public var depthwise: Int
+        public init(input: Int, output: Int, minOutput: Int, depthwise: Int) {
+            self.input = input; self.output = output; self.minOutput = minOutput; self.depthwise = depthwise
+        }
+        /// Whether a convolution of these channels and groups runs the fast kernel.
+        public func fast(inChannels: Int, outChannels: Int, groups: Int) -> Bool {
+            if groups > 1 { return groups == inChannels && inChannels == outChannels && inChannels % depthwise == 0 }
+            return inChannels % input == 0 && outChannels % output == 0 && outChannels >= minOutput
+        }
+    }
 
     /// The share of the peak that `kind` reaches at `precision`.
     public func efficiency(_ kind: OperationKind, _ precision: Precision) -> Double {

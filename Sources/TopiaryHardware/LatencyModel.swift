@@ -150,7 +150,9 @@ public struct LatencyModel: Sendable {
             // A float dense convolution reads the network's own input directly (a stem of 1
             // or 3 channels); an integer one has no such path.
             var generic = false
-            if let v = t.vectorChannels, case .conv(let conv) = first.op, conv.kernel > 1 {
+            if precision.isInteger, let q = t.quantizedKernelChannels, case .conv(let conv) = first.op {
+                generic = !q.fast(inChannels: conv.inChannels, outChannels: conv.outChannels, groups: conv.groups)
+            } else if let v = t.vectorChannels, case .conv(let conv) = first.op, conv.kernel > 1 {
                 generic = conv.groups > 1 ? conv.inChannels % v != 0
                     : (conv.inChannels % v != 0 && (first.inputs[0] != 0 || precision.isInteger))
             }

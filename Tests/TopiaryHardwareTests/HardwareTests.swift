@@ -100,6 +100,10 @@ struct BadTarget: Sendable, CustomStringConvertible {
               message: "out of range"),
     BadTarget(edit: ("power: {", "quantized: {generic_efficiency: 0.1}\npower: {"), line: 7, key: "quantized.generic_efficiency",
               message: "needs 'layout.vector_channels'"),
+    BadTarget(edit: ("power: {", "quantized: {kernel_channels: {input: 4, output: 4.5}}\npower: {"), line: 7,
+              key: "quantized.kernel_channels.output", message: "whole number"),
+    BadTarget(edit: ("power: {", "quantized: {kernel_channels: {inputs: 4}}\npower: {"), line: 7,
+              key: "quantized.kernel_channels.inputs", message: "did you mean 'input'"),
     BadTarget(edit: ("{bandwidth_gbs: 2}", "{bandwidth_gbs: 2, overlap: sometimes}"), line: 5, key: "memory.overlap", message: "expected true or false"),
     BadTarget(edit: ("inference_us: 10}", "inference_us: 10, quantized_layer_us: -1}"), line: 6, key: "overhead.quantized_layer_us", message: "out of range"),
 ])
@@ -758,6 +762,54 @@ func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throw
     }
     #expect(abs(try ratio(bits: 32) - 1 / t.genericEfficiency) < 1e-6 / t.genericEfficiency)
     #expect(abs(try ratio(bits: 8) - 1 / g) < 1e-6 / g)
+}
+
+@Test func quantizedConvolutionsOfUnsuitedShapesRunTheGenericIntegerPath() throws {
+    // ONNX Runtime's fast int8 convolution wants input channels in 4s, output channels
+    // in 4s and at least 16, depthwise channels in 16s (host-cpu's kernel_channels).
+    let t = try target("host-cpu")
+    let q = try #require(t.quantizedKernelChannels)
+    #expect(q == .init(input: 4, output: 4, minOutput: 16, depthwise: 16))
+    #expect(q.fast(inChannels: 16, outChannels: 96, groups: 1) && !q.fast(inChannels: 6, outChannels: 96, groups: 1))
+    #expect(!q.fast(inChannels: 96, outChannels: 6, groups: 1) && !q.fast(inChannels: 96, outChannels: 8, groups: 1))
+    #expect(q.fast(inChannels: 48, outChannels: 48, groups: 48) && !q.fast(inChannels: 72, outChannels: 72, groups: 72))
+    // Stem width 24, expansion 3: a 72-channel depthwise convolution (a multiple of the
+    // float kernels' 4, not of 16), then 1x1 convolutions factorized to ranks 3 and 2.
+    let yaml = """
+        name: q8
+        input: {channels: 3, size: 14}
+        classes: 10
+        network: mobilenet
+        stem: {kernel: 3, stride: 1, width: 24, activation: relu}
+        stages:
+          - {name: s1, stride: 1, depth: 1, width: 16, block: {kernel: 3, expansion: 3}}
+        head:
+          - {type: pool}
+          - {type: linear}
+        """
+    let s = try SearchSpace.parse(yaml: yaml, file: "q8.yaml")
+    let g32 = NetworkGraph.build(s.sample(count: 1, seed: 1)[0], in: s)
+    var c = config(weightBits: 8, activationBits: 8)
+    c.rankRatio = 0.2
+    let g8 = g32.compressed(c)
+    let model = LatencyModel(target: t)
+    func terms(_ g: NetworkGraph, _ kind: OperationKind) -> [LatencyTerm] {
+        let r = model.predict(g), f = model.features(g)
+        return r.layers.indices.filter { r.layers[$0].kind == kind }.map { f.layers[$0].compute[0].term }
+    }
+    #expect(terms(g32, .depthwise) == [.compute(.depthwise, .fp32)])
+    #expect(terms(g8, .depthwise) == [.compute(.depthwise, .int8, generic: true)])
+    // Every 1x1 convolution of the factorized int8 network has a factor of 2 or 3
+    // channels on one side; the float ones stay on the fast kernels.
+    let pw8 = terms(g8, .pointwise)
+    #expect(!pw8.isEmpty && pw8.allSatisfy { $0 == .compute(.pointwise, .int8, generic: true) })
+    #expect(terms(g32.compressed(CompressionConfig()), .pointwise).allSatisfy { $0 == .compute(.pointwise, .fp32) })
+    // Without kernel_channels the integer kernels follow the float rule (no 1x1 penalty).
+    var plain = t
+    plain.quantizedKernelChannels = nil
+    let rp = LatencyModel(target: plain).predict(g8), fp = LatencyModel(target: plain).features(g8)
+    #expect(rp.layers.indices.filter { rp.layers[$0].kind == .pointwise }.allSatisfy { fp.layers[$0].compute[0].term == .compute(.pointwise, .int8) })
+    #expect(t.fingerprint != plain.fingerprint)
 }
 
 @Test func blockedConvolutionsSumTheirResidualAdd() throws {
