@@ -79,7 +79,9 @@ extension CoordinatorLoop {
                          ("jobs", .array(w.running.keys.sorted { $0.trial < $1.trial }.map { .string($0.description) })),
                          ("tags", .array(w.tags.sorted().map { .string($0) })), ("trainers", .array(w.trainers.sorted().map { .string($0) })),
                          ("last_heartbeat_ms", .int(Int(now.timeIntervalSince(w.lastHeard) * 1000))),
-                         ("connected_s", .int(Int(now.timeIntervalSince(w.connectedAt))))])
+                         ("connected_s", .int(Int(now.timeIntervalSince(w.connectedAt)))),
+                         // The CURVE key it authenticated with, by its allow-list name ("plain" without CURVE).
+                         ("key", .string(w.key.map { allow?.name(of: $0) ?? $0 } ?? "plain"))])
             }
             return ok([("workers", .array(list))])
         default:

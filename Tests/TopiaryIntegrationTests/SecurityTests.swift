@@ -50,6 +50,7 @@ struct SecurityTests {
         try waitUntil(30, "the worker with a wrong server key explains") { c.log("wrong.log").contains("is --server-key the coordinator's public key") }
         let listed = try JSONText.parse(try c.control(["workers", "--json"])).arrayValue ?? []
         #expect(listed.map { $0["worker"]?.stringValue } == ["w1"], "only the authenticated worker joined")
+        #expect(listed.first?["key"]?.stringValue == "w1", "listed with its allow-list name")
 
         // Adding a .pub file admits the stranger without a restart.
         try FileManager.default.copyItem(atPath: path(c, "keys/other/stranger.pub"), toPath: path(c, "keys/workers/stranger.pub"))

@@ -211,16 +211,16 @@ struct WorkersCommand: AsyncParsableCommand {
         let r = try control.client.call(.object([("op", .string("workers"))]))
         let rows = r["workers"]?.arrayValue ?? []
         if json { print(JSONValue.array(rows).text(pretty: true)); return }
-        var t = TextTable(["worker", "host", "slots", "running", "done", "jobs", "tags", "trainers", "last heartbeat"])
+        var t = TextTable(["worker", "host", "key", "slots", "running", "done", "jobs", "tags", "trainers", "last heartbeat"])
         for w in rows {
-            t.add([w["worker"]?.stringValue ?? "", w["host"]?.stringValue ?? "", String(w["slots"]?.intValue ?? 0),
+            t.add([w["worker"]?.stringValue ?? "", w["host"]?.stringValue ?? "", w["key"]?.stringValue ?? "", String(w["slots"]?.intValue ?? 0),
                    String(w["running"]?.intValue ?? 0), String(w["done"]?.intValue ?? 0),
                    (w["jobs"]?.arrayValue ?? []).compactMap(\.stringValue).prefix(4).joined(separator: " "),
                    (w["tags"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
                    (w["trainers"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
                    "\(w["last_heartbeat_ms"]?.intValue ?? 0) ms ago"])
         }
-        t.rightAligned = [2, 3, 4]
+        t.rightAligned = [3, 4, 5]
         print(rows.isEmpty ? "no workers connected" : t.render())
     }
 }
