@@ -63,6 +63,23 @@ struct FrameFuzzer {
         return String(decoding: b, as: UTF8.self)
     }
 
+    /// A control request as the CLI's REQ socket frames it (empty delimiter, one JSON frame),
+    /// broken in one of the ways above. Ids are never those of the real search.
+    mutating func controlMessage() -> [[UInt8]] {
+        let id = Int.random(in: 1_000...1_000_000, using: &rng)
+        let templates = [#"{"op":"ping"}"#, #"{"op":"workers"}"#, #"{"op":"search.show","search":\#(id)}"#,
+                         #"{"op":"search.cancel","search":\#(id)}"#, #"{"op":"search.pause","search":\#(id)}"#,
+                         #"{"op":"search.start","space_yaml":"format: 1\nname: x","target":"host-cpu","budget":5}"#,
+                         #"{"op":"explode"}"#]
+        let body = templates.randomElement(using: &rng)!
+        switch Int.random(in: 0..<4, using: &rng) {
+        case 0: return [[], Array(mangled(body).utf8)]
+        case 1: return [[], Array(wrongTypes().utf8)]
+        case 2: return (0..<Int.random(in: 1...4, using: &rng)).map { _ in bytes(Int.random(in: 0...100, using: &rng)) }
+        default: return [[], Array(body.utf8)]
+        }
+    }
+
     /// One message; the kind is drawn by `kind`.
     mutating func message(kind: Int) -> [[UInt8]] {
         let command = Self.commands.randomElement(using: &rng)!
@@ -108,11 +125,14 @@ struct FuzzTests {
         try waitUntil(10, "the real worker holds trials") { (try c.show(1)["counts"]?["running"]?.intValue ?? 0) > 0 }
         let rssBefore = c.daemonRSSKiB
 
-        var fuzz = FrameFuzzer(rng: FuzzRandom(state: 20_261_123), liveTrials: 1...40)
+        // TOPIARY_FUZZ_SEED replays (or varies) the run; the default is fixed so CI is repeatable.
+        let seed = UInt64(ProcessInfo.processInfo.environment["TOPIARY_FUZZ_SEED"] ?? "") ?? 20_261_123
+        var fuzz = FrameFuzzer(rng: FuzzRandom(state: seed), liveTrials: 1...40)
         let context = ZMQContext()
         var registered = try RawPeer(c.workerEndpoint, context: context)  // introduces itself now and then
         let stranger = try RawPeer(c.workerEndpoint, context: context)    // never does
-        var sent = 0, oversized = 0
+        let controlPeer = try RawPeer(c.controlEndpoint, context: context) // every tenth message: the control socket
+        var sent = 0, oversized = 0, controlSent = 0
         var kinds = [Int](repeating: 0, count: 8)
         while sent < 10_000 {
             if sent % 1_000 == 0 {
@@ -123,6 +143,12 @@ struct FuzzTests {
                 try registered.send([Array(Wire.tag.utf8), Array("RESULT".utf8), [UInt8](repeating: 0x7B, count: (1 << 20) + 17)])
                 registered = try RawPeer(c.workerEndpoint, context: context)
                 oversized += 1
+                sent += 1
+                continue
+            }
+            if sent % 10 == 5 {
+                try controlPeer.send(fuzz.controlMessage())
+                controlSent += 1
                 sent += 1
                 continue
             }
@@ -137,7 +163,7 @@ struct FuzzTests {
             try probe.send("HELLO", RawPeer.helloBody("probe", trainers: ["none"]))
             return try probe.drain(for: 0.5).contains { $0.command == .welcome }
         }
-        print("fuzz: sent \(sent) messages (\(oversized) oversized); by kind \(kinds); daemon RSS \(rssBefore) KiB before, \(c.daemonRSSKiB) KiB after")
+        print("fuzz (seed \(seed)): sent \(sent) messages (\(oversized) oversized, \(controlSent) to the control socket); worker-socket kinds \(kinds); daemon RSS \(rssBefore) KiB before, \(c.daemonRSSKiB) KiB after")
         #expect(c.daemon?.isRunning == true)
 
         // The real worker's search finishes with its own results, none of the fuzzer's.
