@@ -5,6 +5,9 @@ import Yams
 public struct YAMLReader {
     let file: String
 
+    /// A reader whose errors name `file` (other YAML readers, e.g. hardware targets, build on it).
+    public init(file: String) { self.file = file }
+
     /// Composes YAML text into a node tree; syntax errors, duplicate keys and an empty
     /// document become `SpaceError`s that name `file` and the place. Every YAML file
     /// Topiary reads (search spaces, hardware targets) goes through here.
@@ -38,12 +41,12 @@ public struct YAMLReader {
         }
     }
 
-    func error(_ node: Node?, _ key: String, _ message: String) -> SpaceError {
+    public func error(_ node: Node?, _ key: String, _ message: String) -> SpaceError {
         SpaceError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key, message: message)
     }
 
     /// The entries of a mapping, in order, rejecting keys not in `allowed` and missing `required` ones.
-    func mapping(_ node: Node, key: String, allowed: [String], required: [String] = []) throws(SpaceError) -> Entries {
+    public func mapping(_ node: Node, key: String, allowed: [String], required: [String] = []) throws(SpaceError) -> Entries {
         guard case .mapping(let map) = node else {
             throw error(node, key, "expected a mapping with keys \(allowed.joined(separator: ", ")), found \(kindName(node))")
         }
@@ -67,12 +70,12 @@ public struct YAMLReader {
         return entries
     }
 
-    func sequence(_ node: Node, key: String) throws(SpaceError) -> [Node] {
+    public func sequence(_ node: Node, key: String) throws(SpaceError) -> [Node] {
         guard case .sequence(let seq) = node else { throw error(node, key, "expected a list, found \(kindName(node))") }
         return Array(seq)
     }
 
-    func kindName(_ node: Node) -> String {
+    public func kindName(_ node: Node) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -169,13 +172,13 @@ enum ValueKind {
 }
 
 /// The checked entries of one YAML mapping.
-struct Entries {
-    let node: Node
-    let path: String
+public struct Entries {
+    public let node: Node
+    public let path: String
     let reader: YAMLReader
-    var values: [String: Node] = [:]
+    public internal(set) var values: [String: Node] = [:]
     var keyNodes: [String: Node] = [:]
-    var order: [String] = []
+    public internal(set) var order: [String] = []
 
     func path(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 

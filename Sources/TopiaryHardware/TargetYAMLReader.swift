@@ -2,53 +2,25 @@ import TopiaryCore
 import Yams
 
 /// Reads typed values out of a composed YAML tree and turns every mistake into a
-/// `TargetError` naming file:line:column and the key. A small sibling of Core's
-/// search-space reader, for the flat numeric fields of target profiles.
+/// `TargetError` naming file:line:column and the key. Mappings, lists and errors are
+/// Core's `YAMLReader`'s; this adds the typed readers of target profiles' flat numeric
+/// fields (numbers in ranges, byte counts, words) on top.
 struct TargetYAMLReader {
     let file: String
+    var core: YAMLReader { YAMLReader(file: file) }
 
-    func error(_ node: Node?, _ key: String, _ message: String) -> TargetError {
-        TargetError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key, message: message)
-    }
+    func error(_ node: Node?, _ key: String, _ message: String) -> TargetError { core.error(node, key, message) }
 
     /// The checked entries of a mapping: unknown keys (with a suggestion), duplicates and
     /// missing required keys are errors.
     func mapping(_ node: Node, key: String, allowed: [String], required: [String] = []) throws(TargetError) -> TargetEntries {
-        guard case .mapping(let map) = node else {
-            throw error(node, key, "expected a mapping with keys \(allowed.joined(separator: ", ")), found \(kindName(node))")
-        }
-        var entries = TargetEntries(node: node, path: key, reader: self)
-        for (k, v) in map {
-            guard case .scalar(let ks) = k else { throw error(k, key, "keys must be plain words") }
-            let name = ks.string
-            let childPath = key.isEmpty ? name : "\(key).\(name)"
-            if !allowed.contains(name) {
-                let hint = YAMLReader.closest(name, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
-                throw error(k, childPath, "unknown key '\(name)'\(hint); allowed here: \(allowed.joined(separator: ", "))")
-            }
-            if entries.values[name] != nil { throw error(k, childPath, "key '\(name)' appears twice") }
-            entries.values[name] = v
-            entries.order.append(name)
-        }
-        for r in required where entries.values[r] == nil {
-            throw error(node, key.isEmpty ? r : "\(key).\(r)", "missing required key '\(r)'")
-        }
-        return entries
+        let e = try core.mapping(node, key: key, allowed: allowed, required: required)
+        return TargetEntries(node: e.node, path: e.path, reader: self, values: e.values, order: e.order)
     }
 
-    func sequence(_ node: Node, key: String) throws(TargetError) -> [Node] {
-        guard case .sequence(let seq) = node else { throw error(node, key, "expected a list, found \(kindName(node))") }
-        return Array(seq)
-    }
+    func sequence(_ node: Node, key: String) throws(TargetError) -> [Node] { try core.sequence(node, key: key) }
 
-    func kindName(_ node: Node) -> String {
-        switch node {
-        case .mapping: return "a mapping"
-        case .sequence: return "a list"
-        case .alias: return "an alias"
-        case .scalar(let s): return "'\(s.string)'"
-        }
-    }
+    func kindName(_ node: Node) -> String { core.kindName(node) }
 
     func scalar(_ node: Node, key: String, expected: String) throws(TargetError) -> Node.Scalar {
         guard case .scalar(let s) = node else { throw error(node, key, "expected \(expected), found \(kindName(node))") }
