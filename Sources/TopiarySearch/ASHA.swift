@@ -20,7 +20,7 @@ import TopiaryCore
 /// Options: `eta` (3), `min_fidelity` (the problem's fidelity / eta³), `mode`
 /// (`promote` or `stop`), `metric` (the reported metric to rank by, `NAME[:max|min]`;
 /// default the primary objective), and the latency reward options.
-public struct ASHA: SearchStrategy {
+public struct ASHA: CoreBackedStrategy {
     public struct Settings: Sendable, Equatable {
         public var eta: Int
         public var minFidelity: Double
@@ -94,8 +94,6 @@ public struct ASHA: SearchStrategy {
         }
         return nil
     }
-
-    public mutating func tell(_ key: TrialKey, _ status: TrialStatus) throws(StrategyError) { try core.tell(key, status) }
 
     public mutating func report(_ key: TrialKey, _ report: ProgressReport) throws(StrategyError) -> Bool {
         guard let before = core.history[key] else { throw .unknownTrial(key) }

@@ -15,7 +15,7 @@ import TopiaryCore
 ///
 /// Options: `population` (20), `initial` (min(10, population)), `candidates` (8),
 /// `crossover` (0.5).
-public struct NSGA2: SearchStrategy {
+public struct NSGA2: CoreBackedStrategy {
     public struct Settings: Sendable, Equatable {
         public var population: Int
         public var initial: Int
@@ -143,15 +143,6 @@ public struct NSGA2: SearchStrategy {
         }
         return children[best]
     }
-
-    public mutating func tell(_ key: TrialKey, _ status: TrialStatus) throws(StrategyError) { try core.tell(key, status) }
-
-    public mutating func report(_ key: TrialKey, _ report: ProgressReport) throws(StrategyError) -> Bool {
-        try core.history.addReport(key, report)
-        return false
-    }
-
-    public func trialsToStop() -> [TrialKey] { [] }
 
     /// The non-dominated completed trials, by the primary objective (best first).
     public func recommendation(count: Int) -> [Trial] {

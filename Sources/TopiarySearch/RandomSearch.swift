@@ -6,7 +6,7 @@ import TopiaryCore
 ///
 /// Options: the latency reward (`reward_target`, `reward_metric`, `reward_alpha`,
 /// `reward_beta`; see `Fitness`), which changes only which trial is named best.
-public struct RandomSearch: SearchStrategy {
+public struct RandomSearch: CoreBackedStrategy {
     public struct Settings: Sendable, Equatable {
         var fitness: Fitness
 
@@ -34,15 +34,6 @@ public struct RandomSearch: SearchStrategy {
             core.randomCandidate(&rng).map { Suggestion(candidate: $0, fidelity: core.problem.fidelity) }
         }
     }
-
-    public mutating func tell(_ key: TrialKey, _ status: TrialStatus) throws(StrategyError) { try core.tell(key, status) }
-
-    public mutating func report(_ key: TrialKey, _ report: ProgressReport) throws(StrategyError) -> Bool {
-        try core.history.addReport(key, report)
-        return false
-    }
-
-    public func trialsToStop() -> [TrialKey] { [] }
 
     public func recommendation(count: Int) -> [Trial] {
         rankByFitness(core.history.trials, settings.fitness, core, count: count)

@@ -25,7 +25,7 @@ import TopiaryCore
 /// (8), `exploit` (0.3), `smoothing` (0.5), `smoother` (gp), and the latency reward
 /// (`reward_target`, …; see `Fitness`). `candidates=1,exploit=0,smoothing=0` is plain
 /// regularized evolution.
-public struct RegularizedEvolution: SearchStrategy {
+public struct RegularizedEvolution: CoreBackedStrategy {
     public struct Settings: Sendable, Equatable {
         public var population: Int
         public var sample: Int
@@ -96,15 +96,6 @@ public struct RegularizedEvolution: SearchStrategy {
         guard mutants.count > 1, let model else { return mutants[0] }
         return mutants.max { model.predict($0).mean < model.predict($1).mean }
     }
-
-    public mutating func tell(_ key: TrialKey, _ status: TrialStatus) throws(StrategyError) { try core.tell(key, status) }
-
-    public mutating func report(_ key: TrialKey, _ report: ProgressReport) throws(StrategyError) -> Bool {
-        try core.history.addReport(key, report)
-        return false
-    }
-
-    public func trialsToStop() -> [TrialKey] { [] }
 
     public func recommendation(count: Int) -> [Trial] {
         if settings.smoother == "gp" {

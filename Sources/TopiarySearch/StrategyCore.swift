@@ -81,3 +81,20 @@ struct StrategyCore: Sendable {
         if let c = history[key]?.candidate { cachePredictions(for: [c]) }
     }
 }
+
+/// A strategy built on `StrategyCore`: telling and recording reports go to the core, and
+/// it never stops a trial early unless it says otherwise (ASHA does).
+protocol CoreBackedStrategy: SearchStrategy {
+    var core: StrategyCore { get set }
+}
+
+extension CoreBackedStrategy {
+    public mutating func tell(_ key: TrialKey, _ status: TrialStatus) throws(StrategyError) { try core.tell(key, status) }
+
+    public mutating func report(_ key: TrialKey, _ report: ProgressReport) throws(StrategyError) -> Bool {
+        try core.history.addReport(key, report)
+        return false
+    }
+
+    public func trialsToStop() -> [TrialKey] { [] }
+}
