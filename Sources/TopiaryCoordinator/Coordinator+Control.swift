@@ -134,13 +134,23 @@ extension CoordinatorLoop {
         let kind = TrialKind(rawValue: r["kind"]?.stringValue ?? "train")
         guard let kind else { throw ControlError("search.start: 'kind' must be train or measure") }
         let targetYAML = r["target_yaml"]?.stringValue
-        if let targetYAML { _ = try HardwareTarget.parse(yaml: targetYAML, file: "target") }
+        let parsedTarget = try targetYAML.map { try HardwareTarget.parse(yaml: $0, file: "target") }
+        let targetCalibration = r["target_calibration"]?.stringValue
+        if let targetCalibration {
+            guard let parsedTarget else { throw ControlError("search.start: 'target_calibration' needs 'target_yaml'") }
+            do {
+                try Calibration.parse(json: targetCalibration, file: "target_calibration").check(against: parsedTarget)
+            } catch {
+                throw ControlError("search.start: \(error.description)")
+            }
+        }
         if constraints.contains(where: { $0.metric == .latencyMs }) && targetYAML == nil {
             throw ControlError("search.start: a latency_ms constraint needs the target's profile (target_yaml)")
         }
         var settings = RunSettings(trainer: trainer, fidelity: r["fidelity"] ?? .object([]),
                                    deadlineSeconds: r["deadline_s"]?.intValue ?? 3600, constraints: constraints,
                                    kind: kind, targetYAML: targetYAML)
+        settings.targetCalibration = targetCalibration
         if let o = r["strategy_options"] { settings.strategyOptions = try StrategyOptions(json: o) }
         settings.retryFailed = r["retry_failed"]?.boolValue ?? false
         if trainer == "table" && space.benchmark == nil {

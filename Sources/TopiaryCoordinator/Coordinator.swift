@@ -230,7 +230,8 @@ struct CoordinatorLoop {
         var samples = 0
         if let yaml = settings.targetYAML {
             let target = try HardwareTarget.parse(yaml: yaml, file: "target \(record.target)")
-            let (calibration, n) = calibrate(target)
+            let saved = settings.targetCalibration.flatMap { try? Calibration.parse(json: $0, file: "search \(record.id!) calibration") }
+            let (calibration, n) = calibrate(target, prior: saved)
             model = LatencyModel(target: target, calibration: calibration)
             samples = n
         }
@@ -287,10 +288,13 @@ struct CoordinatorLoop {
 
     /// Fits the target's latency model to the latencies workers measured on it, when
     /// there are enough (5 or more); else the profile's published figures stand alone.
-    func calibrate(_ target: HardwareTarget) -> (Calibration?, Int) {
+    /// The target's model calibration: fitted to the store's measurements of the target
+    /// (starting from `prior`, the calibration saved with the search, when there is one),
+    /// else `prior` itself. Returns the calibration and the number of measurements used.
+    func calibrate(_ target: HardwareTarget, prior: Calibration? = nil) -> (Calibration?, Int) {
         do {
             let measured = try store.measurements(target: target.name, source: .measured)
-            guard measured.count >= 5 else { return (nil, 0) }
+            guard measured.count >= 5 else { return (prior, 0) }
             var spaces: [String: SearchSpace] = [:]
             let plain = LatencyModel(target: target)
             var samples: [CalibrationSample] = []
@@ -302,14 +306,14 @@ struct CoordinatorLoop {
                 guard let space = spaces[rec.spaceName], let c = try? space.decode(json: rec.canonicalJSON) else { continue }
                 samples.append(plain.sample(NetworkGraph.build(compressed: c, in: space), measuredMilliseconds: m.latencyMs, label: m.candidateID))
             }
-            guard samples.count >= 5 else { return (nil, 0) }
-            let cal = try Calibrator().fit(samples: samples, target: target)
+            guard samples.count >= 5 else { return (prior, 0) }
+            let cal = try Calibrator().fit(samples: samples, target: target, prior: prior?.coefficients)
             logger.notice("latency model calibrated", metadata: ["target": "\(target.name)", "samples": "\(samples.count)",
                                                                   "within_10pct": "\(cal.quality.withinTenPercent)"])
             return (cal, samples.count)
         } catch {
-            logger.warning("could not calibrate the latency model; using the profile alone", metadata: ["target": "\(target.name)", "error": "\(error)"])
-            return (nil, 0)
+            logger.warning("could not calibrate the latency model; using the saved calibration or the profile alone", metadata: ["target": "\(target.name)", "error": "\(error)"])
+            return (prior, 0)
         }
     }
 

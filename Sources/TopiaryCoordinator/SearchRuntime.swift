@@ -18,6 +18,9 @@ public struct RunSettings: Sendable {
     public var kind: TrialKind
     /// The hardware target's profile, kept with the search so a restarted daemon has it.
     public var targetYAML: String?
+    /// The calibration saved beside the target's profile when the search started (its
+    /// JSON): the model's starting point, refined by the store's measurements of the target.
+    public var targetCalibration: String?
     /// The strategy's settings (`--strategy-option key=value`).
     public var strategyOptions: StrategyOptions = StrategyOptions()
     /// `--retry-failed`: every trainer failure (not only a signal or a lost worker) queues the
@@ -38,6 +41,7 @@ public struct RunSettings: Sendable {
         var p: [(String, JSONValue)] = [("trainer", .string(trainer)), ("fidelity", fidelity), ("deadline_s", .int(deadlineSeconds)),
                                         ("constraints", .array(constraints.map { .string($0.description) })), ("kind", .string(kind.rawValue))]
         if let targetYAML { p.append(("target_yaml", .string(targetYAML))) }
+        if let targetCalibration { p.append(("target_calibration", .string(targetCalibration))) }
         p.append(("strategy_options", strategyOptions.json))
         if retryFailed { p.append(("retry_failed", .bool(true))) }
         return .object(p)
@@ -50,6 +54,7 @@ public struct RunSettings: Sendable {
         constraints = try (json["constraints"]?.arrayValue ?? []).compactMap(\.stringValue).map(Constraint.parse)
         kind = TrialKind(rawValue: json["kind"]?.stringValue ?? "train") ?? .train
         targetYAML = json["target_yaml"]?.stringValue
+        targetCalibration = json["target_calibration"]?.stringValue
         if let o = json["strategy_options"] { strategyOptions = try StrategyOptions(json: o) }
         retryFailed = json["retry_failed"]?.boolValue ?? false
     }

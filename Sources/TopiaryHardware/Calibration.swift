@@ -107,6 +107,7 @@ extension HardwareTarget {
         parts += [m.cacheBytes, m.capacityBytes, m.weightStorageBytes, m.activationBytes, m.weightCacheBytes].map { "\($0 ?? -1)" }
         parts += ["\(overhead.layerMicroseconds)", "\(overhead.inferenceMicroseconds)", "\(sparsity.unstructured)", "\(sparsity.efficiency)",
                   "\(blockChannels ?? 0)", "\(vectorChannels ?? 0)", "\(genericEfficiency)"]
+        if genericRowElements > 0 { parts.append("rows=\(genericRowElements)") }
         if !m.overlap { parts.append("sequential") }
         if let q = overhead.quantizedLayerMicroseconds { parts.append("qlayer=\(q)") }
         parts += quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "q\($0.key.rawValue)=\($0.value)" }

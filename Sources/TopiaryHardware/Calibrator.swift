@@ -24,12 +24,17 @@ public struct CalibrationSample: Sendable {
 ///     min over θ ≥ 0, s ≥ 0 of  (1/n) Σᵢ (Σₜ θₜ Fᵢₜ / yᵢ − 1)²  +  λ Σₜ qₜ (θₜ − s)²,
 ///
 /// where Fᵢₜ is sample i's time in term t at coefficient 1, yᵢ its measurement and
-/// qₜ = (1/n) Σᵢ (Fᵢₜ / yᵢ)² puts the penalty in the same units. The penalty pulls every
-/// coefficient toward one common scale s: with few samples the fit keeps the profile's
-/// proportions and only rescales it; with many, each term follows the data. λ is chosen
-/// by cross-validation on the samples themselves (leave-one-out up to 20 samples, else
-/// 5-fold), so nothing is tuned on data the fit does not see. Terms the samples do not
-/// exercise take the scale s.
+/// qₜ = (1/nₜ) Σᵢ (Fᵢₜ / yᵢ)², the mean over the nₜ samples that exercise term t, puts
+/// the penalty in the same units. The penalty pulls every coefficient toward one common
+/// scale s: with few samples the fit keeps the profile's proportions and only rescales
+/// it; with many, each term follows the data. λ is chosen by cross-validation on the
+/// samples themselves (leave-one-out up to 20 samples, else 5-fold) with the
+/// one-standard-error rule (the strongest pull whose held-out error is within one
+/// standard error of the best), so nothing is tuned on data the fit does not see and a
+/// few samples do not buy freedom that only looks better by chance. Terms the samples
+/// do not exercise take the scale s, and so do terms fewer than three samples exercise
+/// (cross-validation cannot judge them). A `prior` calibration replaces the profile as
+/// the starting point: its proportions are kept and rescaled.
 public struct Calibrator: Sendable {
     public struct Options: Sendable {
         /// Candidate strengths of the pull toward a common scale.
@@ -41,14 +46,38 @@ public struct Calibrator: Sendable {
         /// Huber-weighted refits (iteratively reweighted least squares) so that a few
         /// disturbed measurements do not pull the fit; 0 for plain least squares.
         public var robustIterations: Int = 3
+        /// Choose λ by the one-standard-error rule (else the smallest held-out error).
+        public var oneStandardError: Bool = true
+        /// Samples that must exercise a term before it is fitted on its own; a term fewer
+        /// samples exercise keeps the common scale.
+        public var minimumUses: Int = 3
 
         public init() {}
     }
 
     public var options: Options
+    /// The pull that holds a term to the common scale.
+    static let heldLambda = 1000.0
 
     public init(options: Options = Options()) {
         self.options = options
+    }
+
+    /// Fits coefficients starting from an earlier calibration's (`prior`) rather than
+    /// from the profile as written: the penalty then keeps the prior's proportions and
+    /// few samples only rescale it. A prior coefficient of 0 is raised to 5% of the
+    /// prior's scale so that new samples can bring the term back.
+    public func fit(samples: [CalibrationSample], target: HardwareTarget, prior: Coefficients?) throws(CalibrationError) -> Calibration {
+        guard let prior else { return try fit(samples: samples, target: target) }
+        let floor = 0.05 * prior.defaultValue
+        let p = Coefficients(prior.values.mapValues { max($0, floor) }, defaultValue: max(prior.defaultValue, 1e-12))
+        let scaled = samples.map { CalibrationSample(features: $0.features.scaled(by: p), measuredMilliseconds: $0.measuredMilliseconds, label: $0.label) }
+        var cal = try fit(samples: scaled, target: target)
+        var values: [LatencyTerm: Double] = [:]
+        for t in Set(p.values.keys).union(cal.coefficients.values.keys) { values[t] = p[t] * cal.coefficients[t] }
+        cal.scale *= p.defaultValue
+        cal.coefficients = Coefficients(values, defaultValue: cal.scale)
+        return cal
     }
 
     /// Fits coefficients of `target`'s model to the samples (made with
@@ -61,13 +90,15 @@ public struct Calibrator: Sendable {
         if samples.count < 3 || options.lambdas.count == 1 {
             lambda = options.lambdas.max() ?? 1
         } else {
-            var best: (Double, Double, FitQuality)?
-            for l in options.lambdas {
-                let (err, q) = crossValidate(samples, lambda: l)
-                if best == nil || err < best!.0 - 1e-12 { best = (err, l, q) }
-            }
-            lambda = best!.1
-            cv = best!.2
+            // The one-standard-error rule: the strongest pull whose held-out error is
+            // within one standard error of the smallest, so that a handful of samples
+            // does not buy per-term freedom that only looks better by chance.
+            let runs = options.lambdas.map { l in (lambda: l, cv: crossValidate(samples, lambda: l)) }
+            let best = runs.min { $0.cv.error < $1.cv.error }!
+            let limit = best.cv.error + (options.oneStandardError ? best.cv.standardError : 0)
+            let chosen = runs.filter { $0.cv.error <= limit + 1e-12 }.max { $0.lambda < $1.lambda }!
+            lambda = chosen.lambda
+            cv = chosen.cv.quality
         }
         let (c, s) = fit(samples, lambda: lambda)
         let predicted = samples.map { $0.features.milliseconds(with: c) }
@@ -95,13 +126,20 @@ public struct Calibrator: Sendable {
             // Relative design: F[i][t] / y[i], whose product with θ should be 1.
             var design = [[Double]](repeating: [Double](repeating: 0, count: k), count: samples.count)
             var q = [Double](repeating: 0, count: k)
+            var uses = [Double](repeating: 0, count: k)
             for (i, s) in samples.enumerated() {
                 for (j, t) in terms.enumerated() {
                     let f = (totals[i][t] ?? 0) / s.measuredMilliseconds
                     design[i][j] = f
-                    q[j] += f * f / n
+                    q[j] += f * f
+                    if f > 0 { uses[j] += 1 }
                 }
             }
+            // The penalty's unit is the mean over the samples that exercise the term: a
+            // term that only one or two samples exercise is held to the common scale as
+            // firmly as one they all do (over all samples, a rare term's penalty would
+            // vanish and it would follow those few samples freely).
+            for j in 0..<k { q[j] /= max(1, uses[j]) }
             var weights = [Double](repeating: 1, count: samples.count)
             var x = [Double](repeating: 0, count: k + 1)
             for pass in 0...max(0, options.robustIterations) {
@@ -115,7 +153,11 @@ public struct Calibrator: Sendable {
                 }
                 for j in 0..<k {
                     var row = [Double](repeating: 0, count: k + 1)
-                    let r = (lambda * q[j]).squareRoot()
+                    // A term fewer than `minimumUses` samples exercise cannot be told
+                    // apart from the others by cross-validation (leaving its samples out
+                    // leaves it unfitted): it keeps the common scale.
+                    let strength = uses[j] < Double(options.minimumUses) ? max(lambda, Self.heldLambda) : lambda
+                    let r = (strength * q[j]).squareRoot()
                     row[j] = r
                     row[k] = -r
                     rows.append(row)
@@ -138,7 +180,7 @@ public struct Calibrator: Sendable {
 
     /// Mean squared log-ratio of held-out predictions (robust to the scale of latencies),
     /// and their quality.
-    func crossValidate(_ samples: [CalibrationSample], lambda: Double) -> (Double, FitQuality) {
+    func crossValidate(_ samples: [CalibrationSample], lambda: Double) -> (error: Double, standardError: Double, quality: FitQuality) {
         let n = samples.count
         let folds = n <= 20 ? n : min(options.folds, n)
         var predicted = [Double](repeating: 0, count: n)
@@ -149,12 +191,10 @@ public struct Calibrator: Sendable {
             for i in test { predicted[i] = samples[i].features.milliseconds(with: c) }
         }
         let measured = samples.map(\.measuredMilliseconds)
-        var err = 0.0
-        for (p, m) in zip(predicted, measured) {
-            let r = log(max(p, 1e-9) / m)
-            err += r * r
-        }
-        return (err / Double(n), FitQuality(predicted: predicted, measured: measured))
+        let squared = zip(predicted, measured).map { p, m in pow(log(max(p, 1e-9) / m), 2) }
+        let mean = squared.reduce(0, +) / Double(n)
+        let variance = squared.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, n - 1))
+        return (mean, (variance / Double(n)).squareRoot(), FitQuality(predicted: predicted, measured: measured))
     }
 
     func check(_ samples: [CalibrationSample]) throws(CalibrationError) {

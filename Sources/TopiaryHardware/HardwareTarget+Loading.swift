@@ -91,10 +91,10 @@ extension HardwareTarget {
         if power.idleWatts > power.activeWatts {
             throw r.error(pw["idle_w"], "power.idle_w", "idle power \(power.idleWatts) W exceeds active power \(power.activeWatts) W")
         }
-        var blockChannels: Int?, vectorChannels: Int?, genericEfficiency = 1.0
+        var blockChannels: Int?, vectorChannels: Int?, genericEfficiency = 1.0, genericRowElements = 0.0
         var layoutPrecisions: Set<Precision>?
         if let l = top["layout"] {
-            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels", "vector_channels", "generic_efficiency", "precisions"])
+            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels", "vector_channels", "generic_efficiency", "generic_row_elements", "precisions"])
             if let list = lay["precisions"] {
                 var set = Set<Precision>()
                 for item in try r.sequence(list, key: "layout.precisions") {
@@ -109,8 +109,11 @@ extension HardwareTarget {
             }
             if vectorChannels != nil {
                 genericEfficiency = try lay.number("generic_efficiency", 0...1, openLow: true)
-            } else if lay["generic_efficiency"] != nil {
-                throw r.error(lay["generic_efficiency"], "layout.generic_efficiency", "'generic_efficiency' needs 'vector_channels' beside it")
+                genericRowElements = try lay.number("generic_row_elements", 0...4096, default: 0)
+            } else {
+                for key in ["generic_efficiency", "generic_row_elements"] where lay[key] != nil {
+                    throw r.error(lay[key], "layout.\(key)", "'\(key)' needs 'vector_channels' beside it")
+                }
             }
         }
         var floatActivations: Set<Activation>?
@@ -153,6 +156,7 @@ extension HardwareTarget {
                               blockChannels: blockChannels, vectorChannels: vectorChannels, genericEfficiency: genericEfficiency,
                               floatActivations: floatActivations, layoutPrecisions: layoutPrecisions)
         target.quantizedEfficiency = quantizedEfficiency
+        target.genericRowElements = genericRowElements
         target.quantizedGenericEfficiency = quantizedGenericEfficiency
         target.quantizedKernelChannels = quantizedKernelChannels
         return target

@@ -35,6 +35,11 @@ public struct HardwareTarget: Sendable, Equatable {
     /// times the usual efficiency. `nil`: no such distinction.
     public var vectorChannels: Int?
     public var genericEfficiency: Double = 1
+    /// A generic float depthwise convolution copies its input one output row per kernel
+    /// tap (im2col, then a small GEMM per channel): each such row costs as much as this
+    /// many more input elements, so narrow tensors cost more per MAC (ONNX Runtime: about
+    /// 20). 0: the work is the MACs alone.
+    public var genericRowElements: Double = 0
     /// The precisions whose kernels use the blocked layout, or `nil` for all (ONNX
     /// Runtime's NCHWc kernels are float only; its quantized kernels work in the plain
     /// layout and need no reorders).

@@ -90,6 +90,19 @@ public struct LatencyFeatures: Sendable, Equatable {
         return out
     }
 
+    /// The same costs with every term's time multiplied by its coefficient in `c`: the
+    /// features of a profile that already has `c` applied (a calibration used as the
+    /// starting point of another).
+    public func scaled(by c: Coefficients) -> LatencyFeatures {
+        func s(_ t: TermTime) -> TermTime { TermTime(t.term, c[t.term] * t.milliseconds) }
+        return LatencyFeatures(
+            layers: layers.map { l in
+                Layer(compute: l.compute.map(s), memory: s(l.memory), overhead: s(l.overhead), layout: l.layout.map(s),
+                      quantize: l.quantize.map(s), overlap: l.overlap)
+            },
+            fixed: fixed.map(s))
+    }
+
     /// Every term that appears, whether or not it binds.
     public var terms: Set<LatencyTerm> {
         var s = Set(fixed.map(\.term))

@@ -156,6 +156,12 @@ public struct LatencyModel: Sendable {
                 generic = conv.groups > 1 ? conv.inChannels % v != 0
                     : (conv.inChannels % v != 0 && (first.inputs[0] != 0 || precision.isInteger))
             }
+            // A generic float depthwise kernel pays per output row and kernel tap (its
+            // im2col): the row reads `stride` x width inputs plus a fixed cost.
+            if generic, !precision.isInteger, t.genericRowElements > 0, case .conv(let conv) = first.op, conv.groups > 1 {
+                let w = Double(max(1, first.shape.width))
+                macs *= (w * Double(conv.stride) + t.genericRowElements) / w
+            }
             let genericEfficiency = precision.isInteger ? t.quantizedGenericEfficiency ?? t.genericEfficiency : t.genericEfficiency
             let efficiency = t.efficiency(kind, precision) * (generic ? genericEfficiency : 1)
             var compute: [TermTime] = []

@@ -31,7 +31,8 @@ public struct LayerLatency: Sendable {
     public var kind: OperationKind
     public var precision: Precision
     public var macs: Int
-    /// MACs the target executes (fewer than `macs` only with sparse kernels).
+    /// The work the target executes, in MACs: fewer than `macs` with sparse kernels,
+    /// more where a blocked layout pads output channels or a generic kernel pays per row.
     public var effectiveMACs: Int
     /// Bytes read and written: activations in and out, and the weights.
     public var bytes: Int

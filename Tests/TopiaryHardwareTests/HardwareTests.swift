@@ -93,6 +93,9 @@ struct BadTarget: Sendable, CustomStringConvertible {
     BadTarget(edit: ("kind: cpu", "kind: fpga"), line: 2, key: "kind", message: "not one of cpu, gpu, npu, mcu"),
     BadTarget(edit: ("power: {", "layout: {block_channels: 12.5}\npower: {"), line: 7, key: "layout.block_channels", message: "whole number"),
     BadTarget(edit: ("power: {", "layout: {generic_efficiency: 0.1}\npower: {"), line: 7, key: "layout.generic_efficiency", message: "needs 'vector_channels'"),
+    BadTarget(edit: ("power: {", "layout: {generic_row_elements: 20}\npower: {"), line: 7, key: "layout.generic_row_elements", message: "needs 'vector_channels'"),
+    BadTarget(edit: ("power: {", "layout: {vector_channels: 4, generic_efficiency: 0.1, generic_row_elements: -3}\npower: {"), line: 7,
+              key: "layout.generic_row_elements", message: "out of range"),
     BadTarget(edit: ("power: {", "layout: {precisions: [fp32, fp64]}\npower: {"), line: 7, key: "layout.precisions", message: "'fp64' is not one of"),
     BadTarget(edit: ("power: {", "quantized: {float_activations: [hswsh]}\npower: {"), line: 7, key: "quantized.float_activations",
               message: "did you mean 'hswish'"),
@@ -400,6 +403,11 @@ func reportAddsUpAndEnergyIsPowerTimesTime(_ name: String) throws {
     #expect(slow.term == .compute(.depthwise, .fp32, generic: true))
     let ratio = (slow.milliseconds / Double(slowLayer.effectiveMACs)) / (fast.milliseconds / Double(fastLayer.effectiveMACs))
     #expect(abs(ratio - 1 / t.genericEfficiency) < 1e-6 / t.genericEfficiency)
+    // The generic kernel also pays per output row and kernel tap: at width 14, stride 1,
+    // its work is the MACs times (14 + generic_row_elements) / 14.
+    #expect(t.genericRowElements == 20)
+    #expect(abs(Double(slowLayer.effectiveMACs) / Double(slowLayer.macs) - (14 + t.genericRowElements) / 14) < 1e-4)
+    #expect(fastLayer.effectiveMACs == fastLayer.macs)
     // Targets without a vector width make no such distinction.
     #expect(try target("raspberry-pi-4").vectorChannels == nil)
 }

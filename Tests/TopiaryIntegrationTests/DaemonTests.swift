@@ -183,6 +183,44 @@ struct HardwareAwareSearchTests {
                 || show["last_infeasibility"]?.stringValue != nil)
     }
 
+    @Test("the calibration saved beside a target travels with the search and scales its latency predictions")
+    func savedCalibrationTravelsWithTheSearch() throws {
+        let c = try Cluster()
+        // A targets directory with the Raspberry Pi profile and a calibration saying the
+        // device runs at half the profile's time; another with a calibration of another
+        // version of the profile, which the search refuses to use.
+        let targets = c.dir.appendingPathComponent("targets"), stale = c.dir.appendingPathComponent("stale")
+        for d in [targets, stale] {
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Paths.repo.appendingPathComponent("SearchSpaces/targets/raspberry-pi-4.yaml").path,
+                                             toPath: d.appendingPathComponent("raspberry-pi-4.yaml").path)
+        }
+        let cal = #"{"format":1,"target":"raspberry-pi-4","profile":"","samples":20,"lambda":100,"scale":0.5,"coefficients":{}}"#
+        try cal.write(to: targets.appendingPathComponent("raspberry-pi-4.calibration.json"), atomically: true, encoding: .utf8)
+        try cal.replacingOccurrences(of: #""profile":"""#, with: #""profile":"0123456789abcdef""#)
+            .write(to: stale.appendingPathComponent("raspberry-pi-4.calibration.json"), atomically: true, encoding: .utf8)
+        try c.startDaemon()
+        try c.startWorker("a")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "6", "--seed", "3", "--target", "raspberry-pi-4", "--targets", targets.path])
+        try c.waitForState(1, "completed", timeout: 60)
+        let store = try Store(path: c.db, mode: .mustExist)
+        let trials = try store.trials(search: 1)
+        #expect(trials.count == 6)
+        for t in trials {
+            let stored = try #require(try store.measurements(candidate: t.candidateID).first { $0.target == "raspberry-pi-4" && $0.source == .predicted })
+            let cand = try #require(try store.candidate(t.candidateID))
+            let r = try c.run(["candidate", "latency", "-", "--space", Paths.macroSpace, "--target", "raspberry-pi-4", "--targets", targets.path,
+                               "--uncalibrated", "--json"], stdin: cand.canonicalJSON)
+            let profile = try #require(try JSONText.parse(r.out)["milliseconds"]?.doubleValue)
+            #expect(abs(stored.latencyMs - 0.5 * profile) < 1e-6 * profile, "stored \(stored.latencyMs), profile \(profile)")
+        }
+        // A calibration of another profile version is not used: the search warns and predicts with the profile.
+        let r = try c.run(["search", "start", Paths.macroSpace, "--budget", "2", "--target", "raspberry-pi-4", "--targets", stale.path,
+                           "--control", c.controlEndpoint])
+        #expect(r.status == 0)
+        #expect(r.err.contains("not using") && r.err.contains("another version"), "\(r.err)")
+    }
+
     @Test("export writes the candidate, its graph and a model card with metrics, cost and latency")
     func export() throws {
         let c = try Cluster()

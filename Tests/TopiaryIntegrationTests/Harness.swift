@@ -126,15 +126,21 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Runs `topiary ARGS` to its end (killed after `timeout` s): exit status, stdout, stderr.
-    func run(_ args: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String) {
+    func run(_ args: [String], timeout: Double = 30, stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Paths.binary)
         p.arguments = args
         p.currentDirectoryURL = dir
-        let out = Pipe(), err = Pipe()
+        let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out
         p.standardError = err
+        if stdin != nil { p.standardInput = input }
         try p.run()
+        if let stdin {
+            // Small inputs (a candidate's JSON) fit the pipe's buffer before anything is read.
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
         let pid = p.processIdentifier
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)

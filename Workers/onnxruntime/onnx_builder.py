@@ -202,6 +202,10 @@ def build_model(graph: dict[str, Any], seed: int = 0, fold_batchnorm: bool = Fal
     final = as_2d(out_id)
     onnx_nodes.append(helper.make_node("Identity", [final], ["output"]))
     out_c = nodes[out_id]["shape"][0]
+    for node in onnx_nodes:
+        # Named after the graph node they compute (n12, n12_4d, ...), so that a runtime's
+        # per-node profile can be traced back to the graph.
+        node.name = node.output[0]
     g = helper.make_graph(
         onnx_nodes, "topiary",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, c, h, w])],

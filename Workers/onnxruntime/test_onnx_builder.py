@@ -155,3 +155,31 @@ def test_fixtures_match_what_topiary_prints_now(fixture):
     cost = json.loads(subprocess.run([binary, "candidate", "cost", "-", "--space", space, "--json"], input=cand,
                                      capture_output=True, text=True, check=True).stdout)
     assert cost["params"] == build_model(load_graph(fixture["name"])).params
+
+
+def test_onnx_nodes_are_named_after_their_graph_nodes():
+    graph = load_graph(NAMES[0])
+    ids = {n["id"] for n in graph["nodes"]}
+    names = [n.name for n in build_model(graph, fold_batchnorm=True).model.graph.node]
+    assert len(set(names)) == len(names)
+    for name in names:
+        head = name.split("_")[0]
+        assert name == "output" or (head.startswith("n") and int(head[1:]) in ids), name
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_profile_traces_every_optimized_operator_to_a_graph_node(precision):
+    # bench/latency_profile.py: per-operator kernel times of the optimized session, each
+    # traced to the graph node it computes (reorders and quantize pairs included).
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    from latency_profile import profile  # noqa: E402
+
+    graph = next(load_graph(f["name"]) for f in FIXTURES if f["space"] == "fashion-mobilenet")
+    ids = {n["id"] for n in graph["nodes"]}
+    rows = profile(graph, precision, runs=5, warmup=2)
+    assert rows
+    ops = {r["op"] for r in rows}
+    assert ("QLinearConv" in ops) == (precision == "int8")
+    for r in rows:
+        assert r["graph_node"] in ids, r
+        assert r["mean_us"] > 0 and r["median_us"] >= 0

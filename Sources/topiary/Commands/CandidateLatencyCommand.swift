@@ -79,7 +79,8 @@ extension CandidateCommand {
                              ("overhead_ms", .double(l.overheadMilliseconds)), ("layout_conversions", .int(l.layoutConversions)),
                              ("layout_ms", .double(l.layoutMilliseconds)), ("float_activations", .int(l.floatActivations)),
                              ("quantize_ms", .double(l.quantizeMilliseconds)), ("ms", .double(l.milliseconds)),
-                             ("bound", .string(l.bound))])
+                             ("bound", .string(l.bound)),
+                             ("nodes", .array([.int(l.nodes.lowerBound), .int(l.nodes.upperBound - 1)]))])
                 })))
             }
             return .object(pairs)

@@ -33,6 +33,8 @@ struct SearchCommand: AsyncParsableCommand {
         var retryFailed = false
         @Option(help: "Trial kind: train, or measure (time candidates on workers tagged with the target).") var kind = "train"
         @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
+        @Flag(help: "Predict latency with the target's profile as written, not the calibration saved beside it (measurements in the daemon's store still refine it).")
+        var uncalibrated = false
         @OptionGroup var control: ControlOptions
         @OptionGroup var location: TargetLocation
 
@@ -59,7 +61,20 @@ struct SearchCommand: AsyncParsableCommand {
             // rejects what cannot fit before anything is trained.
             let targetPath = try location.path(of: target)
             let targetYAML = try Inputs.text(targetPath)
-            let targetName = try Targets.load(path: targetPath).name
+            let targetProfile = try Targets.load(path: targetPath)
+            let targetName = targetProfile.name
+            // So does the calibration saved beside it, unless it belongs to another version
+            // of the profile (then the search says so and starts from the profile).
+            var calibrationJSON: String?
+            let calPath = Targets.calibrationPath(for: targetName, dir: (targetPath as NSString).deletingLastPathComponent)
+            if !uncalibrated && FileManager.default.fileExists(atPath: calPath) {
+                do {
+                    _ = try Targets.loadCalibration(calPath, for: targetProfile)
+                    calibrationJSON = try Inputs.text(calPath)
+                } catch {
+                    FileHandle.standardError.write(Data("warning: not using \(calPath): \(error)\n".utf8))
+                }
+            }
             var fid: [(String, JSONValue)] = []
             for f in fidelity {
                 let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
@@ -79,6 +94,7 @@ struct SearchCommand: AsyncParsableCommand {
                 })),
             ]
             if let trainer { req.append(("trainer", .string(trainer))) }
+            if let calibrationJSON { req.append(("target_calibration", .string(calibrationJSON))) }
             let reply = try control.client.call(.object(req))
             let id = reply["search"]?.intValue ?? 0
             print("search \(id) started: \(budget) \(kind) trials on \(space) for \(targetName)")

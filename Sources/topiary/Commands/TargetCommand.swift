@@ -113,6 +113,10 @@ struct TargetCommand: AsyncParsableCommand {
         @Option(help: "Where to write the calibration (default: beside the target, NAME.calibration.json).") var out: String?
         @Option(help: "Share of rows held out to report quality (0 to skip).") var holdout: Double = 0.25
         @Option(help: "Seed of the held-out draw.") var seed: UInt64 = 1
+        @Option(help: ArgumentHelp("Start from this calibration instead of the profile as written.",
+                                   discussion: "Its proportions are kept and rescaled by the new measurements (a calibration fitted on many measurements of the same device, refined by a few new ones); `saved` names the calibration beside the target.",
+                                   valueName: "file"))
+        var prior: String?
         @Flag(help: "Fit and report, but write nothing.") var dryRun = false
 
         func validate() throws {
@@ -125,7 +129,11 @@ struct TargetCommand: AsyncParsableCommand {
             let model = LatencyModel(target: t)
             let samples = try Targets.samples(csv: measurements, space: space, model: model)
             let calibrator = Calibrator()
+            let dir = (path as NSString).deletingLastPathComponent
+            let priorPath = prior == "saved" ? Targets.calibrationPath(for: t.name, dir: dir) : prior
+            let start = try priorPath.map { try Targets.loadCalibration($0, for: t) }
             print("\(t.name): \(samples.count) measurements from \(measurements)")
+            if let priorPath, let start { print("starting from \(priorPath) (\(start.samples) samples)") }
             let raw = FitQuality(predicted: samples.map { $0.features.milliseconds() }, measured: samples.map(\.measuredMilliseconds))
             print("uncalibrated profile:   \(raw)")
             let heldCount = Int((holdout * Double(samples.count)).rounded())
@@ -135,17 +143,17 @@ struct TargetCommand: AsyncParsableCommand {
                 for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, rng.index(below: i + 1)) }
                 let test = idx.prefix(heldCount).map { samples[$0] }
                 let train = idx.dropFirst(heldCount).map { samples[$0] }
-                let fit = try Targets.fit(calibrator, train, t)
+                let fit = try Targets.fit(calibrator, train, t, prior: start)
                 let q = FitQuality(predicted: test.map { $0.features.milliseconds(with: fit.coefficients) }, measured: test.map(\.measuredMilliseconds))
                 print("held out (\(train.count) fitted, \(test.count) held out): \(q)")
             }
-            let cal = try Targets.fit(calibrator, samples, t)
+            let cal = try Targets.fit(calibrator, samples, t, prior: start)
             print("fitted on all \(samples.count): \(cal.quality)")
             if let cv = cal.crossValidated { print("cross-validated (choosing λ = \(Targets.number(cal.lambda))): \(cv)") }
             print("scale \(Targets.number(cal.scale)); coefficients: " + cal.coefficients.values.sorted { $0.key < $1.key }
                 .map { "\($0.key.name) \(Targets.number($0.value))" }.joined(separator: ", "))
             if dryRun { return }
-            let dest = out ?? Targets.calibrationPath(for: t.name, dir: (path as NSString).deletingLastPathComponent)
+            let dest = out ?? Targets.calibrationPath(for: t.name, dir: dir)
             do {
                 try Data((cal.json.text(pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: dest))
             } catch {
@@ -230,8 +238,8 @@ enum Targets {
         return (LatencyModel(target: t), nil)
     }
 
-    static func fit(_ c: Calibrator, _ samples: [CalibrationSample], _ t: HardwareTarget) throws -> Calibration {
-        do { return try c.fit(samples: samples, target: t) } catch { throw InputError(error.description) }
+    static func fit(_ c: Calibrator, _ samples: [CalibrationSample], _ t: HardwareTarget, prior: Calibration? = nil) throws -> Calibration {
+        do { return try c.fit(samples: samples, target: t, prior: prior?.coefficients) } catch { throw InputError(error.description) }
     }
 
     /// Calibration samples from a measurement CSV; errors name file:line.

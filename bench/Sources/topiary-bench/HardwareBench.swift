@@ -10,6 +10,11 @@ import TopiaryHardware
 ///     topiary-bench hardware [--data bench/data/host-cpu-ort.csv] [--target host-cpu]
 ///                            [--k 5,10,20,50] [--draws 50] [--seed 1] [--dump FILE] [--coefficients]
 ///                            [--predictions FILE]   (every held-out prediction: k, draw, CSV line, predicted, measured)
+///                            [--prior FILE|saved|none]
+///
+/// Each k is run twice when the target has a saved calibration (NAME.calibration.json
+/// beside its profile, fitted on other measurements of the same device) or --prior names
+/// one: starting from the profile as written, and starting from that calibration.
 enum HardwareBench {
     static func run(_ args: [String]) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -22,6 +27,7 @@ enum HardwareBench {
         var dump: String?
         var showCoefficients = false
         var predictionsFile: String?
+        var priorFile: String?
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -33,11 +39,25 @@ enum HardwareBench {
             case "--dump": dump = it.next()
             case "--coefficients": showCoefficients = true
             case "--predictions": predictionsFile = it.next()
-            default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S")
+            case "--prior": priorFile = it.next()
+            default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S --prior FILE|saved|none")
             }
         }
         let target = try HardwareTarget.load(path: root.appendingPathComponent("SearchSpaces/targets/\(targetName).yaml").path)
         let model = LatencyModel(target: target)
+        // The saved calibration beside the target (fitted on other measurements of the
+        // same device) is the second starting point unless --prior names another or none.
+        let saved = root.appendingPathComponent("SearchSpaces/targets/\(targetName).calibration.json").path
+        if priorFile == nil || priorFile == "saved" { priorFile = FileManager.default.fileExists(atPath: saved) ? saved : nil }
+        if priorFile == "none" { priorFile = nil }
+        var prior: Coefficients?
+        if let priorFile {
+            guard let text = try? String(contentsOfFile: priorFile, encoding: .utf8) else { throw BenchError("\(priorFile): cannot read") }
+            let cal = try Calibration.parse(json: text, file: priorFile)
+            try cal.check(against: target)
+            prior = cal.coefficients
+            print("starting every calibration from \(priorFile) (\(cal.samples) samples)")
+        }
         guard let text = try? String(contentsOfFile: data, encoding: .utf8) else { throw BenchError("\(data): cannot read") }
         let table = try CSVTable.parse(text, file: data)
         guard let cSpace = table.column("space"), let cMs = table.column("measured_ms"), let cCand = table.column("candidate") else {
@@ -84,61 +104,66 @@ enum HardwareBench {
                 print(String(format: "  %-34@ %8.3f   share of the measured time %5.1f%%", t.name, all.coefficients[t], 100 * share[t]! / Double(samples.count)))
             }
         }
-        print("")
-        print("calibrated on k random candidates, scored on all the others; \(draws) random draws of k")
-        print("   k   within ±10% (mean / median / worst 10%)   Spearman ρ (mean / worst 10%)   median error   λ (median)")
-        let calibrator = Calibrator()
-        var rng = SeededGenerator(seed: seed)
-        var byGroup: [Int: [String: (Int, Int)]] = [:]
-        var ratios: [Int: [String: [Double]]] = [:]
-        var predictionLines = ["k,draw,line,group,predicted_ms,measured_ms"]
-        for k in ks where k < samples.count {
-            var within: [Double] = [], rho: [Double] = [], med: [Double] = [], lambdas: [Double] = []
-            for draw in 0..<draws {
-                var idx = Array(samples.indices)
-                for i in 0..<k { idx.swapAt(i, i + rng.index(below: idx.count - i)) }
-                let train = idx.prefix(k).map { samples[$0] }
-                let testIdx = Array(idx.dropFirst(k))
-                let test = testIdx.map { samples[$0] }
-                let cal = try calibrator.fit(samples: train, target: target)
-                let predicted = test.map { $0.features.milliseconds(with: cal.coefficients) }
-                let q = FitQuality(predicted: predicted, measured: test.map(\.measuredMilliseconds))
-                for (j, i) in testIdx.enumerated() {
-                    let ok = abs(predicted[j] / samples[i].measuredMilliseconds - 1) <= 0.1
-                    let cur = byGroup[k, default: [:]][groups[i], default: (0, 0)]
-                    byGroup[k, default: [:]][groups[i]] = (cur.0 + (ok ? 1 : 0), cur.1 + 1)
-                    ratios[k, default: [:]][groups[i], default: []].append(predicted[j] / samples[i].measuredMilliseconds)
-                    if predictionsFile != nil {
-                        predictionLines.append("\(k),\(draw),\(table.rows[i].line),\(groups[i]),\(predicted[j]),\(samples[i].measuredMilliseconds)")
+        func evaluate(prior: Coefficients?, from: String) throws {
+            print("")
+            print("calibrated on k random candidates, scored on all the others; \(draws) random draws of k; starting from \(from)")
+            print("   k   within ±10% (mean / median / worst 10%)   Spearman ρ (mean / worst 10%)   median error   λ (median)")
+            let calibrator = Calibrator()
+            var rng = SeededGenerator(seed: seed)  // the same draws for every starting point
+            var byGroup: [Int: [String: (Int, Int)]] = [:]
+            var ratios: [Int: [String: [Double]]] = [:]
+            var predictionLines = ["k,draw,line,group,predicted_ms,measured_ms"]
+            for k in ks where k < samples.count {
+                var within: [Double] = [], rho: [Double] = [], med: [Double] = [], lambdas: [Double] = []
+                for draw in 0..<draws {
+                    var idx = Array(samples.indices)
+                    for i in 0..<k { idx.swapAt(i, i + rng.index(below: idx.count - i)) }
+                    let train = idx.prefix(k).map { samples[$0] }
+                    let testIdx = Array(idx.dropFirst(k))
+                    let test = testIdx.map { samples[$0] }
+                    let cal = try calibrator.fit(samples: train, target: target, prior: prior)
+                    let predicted = test.map { $0.features.milliseconds(with: cal.coefficients) }
+                    let q = FitQuality(predicted: predicted, measured: test.map(\.measuredMilliseconds))
+                    for (j, i) in testIdx.enumerated() {
+                        let ok = abs(predicted[j] / samples[i].measuredMilliseconds - 1) <= 0.1
+                        let cur = byGroup[k, default: [:]][groups[i], default: (0, 0)]
+                        byGroup[k, default: [:]][groups[i]] = (cur.0 + (ok ? 1 : 0), cur.1 + 1)
+                        ratios[k, default: [:]][groups[i], default: []].append(predicted[j] / samples[i].measuredMilliseconds)
+                        if predictionsFile != nil {
+                            predictionLines.append("\(k),\(draw),\(table.rows[i].line),\(groups[i]),\(predicted[j]),\(samples[i].measuredMilliseconds)")
+                        }
                     }
+                    within.append(q.withinTenPercent)
+                    rho.append(q.spearman)
+                    med.append(q.medianRelativeError)
+                    lambdas.append(cal.lambda)
                 }
-                within.append(q.withinTenPercent)
-                rho.append(q.spearman)
-                med.append(q.medianRelativeError)
-                lambdas.append(cal.lambda)
+                func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
+                func pct(_ v: [Double], _ p: Double) -> Double { v.sorted()[min(v.count - 1, Int(p * Double(v.count)))] }
+                print(String(format: "%4d   %6.1f%% / %6.1f%% / %6.1f%%                  %.3f / %.3f                   %5.1f%%        %g",
+                             k, 100 * mean(within), 100 * pct(within, 0.5), 100 * pct(within, 0.1), mean(rho), pct(rho, 0.1),
+                             100 * mean(med), pct(lambdas, 0.5)))
             }
-            func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
-            func pct(_ v: [Double], _ p: Double) -> Double { v.sorted()[min(v.count - 1, Int(p * Double(v.count)))] }
-            print(String(format: "%4d   %6.1f%% / %6.1f%% / %6.1f%%                  %.3f / %.3f                   %5.1f%%        %g",
-                         k, 100 * mean(within), 100 * pct(within, 0.5), 100 * pct(within, 0.1), mean(rho), pct(rho, 0.1),
-                         100 * mean(med), pct(lambdas, 0.5)))
+            if let predictionsFile {
+                let predictionsFile = prior == nil ? predictionsFile : predictionsFile + ".prior"
+                try predictionLines.joined(separator: "\n").write(toFile: predictionsFile, atomically: true, encoding: .utf8)
+            }
+            print("")
+            print("share within ±10% by group (held-out predictions over all draws)")
+            for k in ks where byGroup[k] != nil {
+                print(String(format: "%4d   ", k) + byGroup[k]!.sorted { $0.key < $1.key }
+                    .map { String(format: "%@ %.1f%%", $0.key, 100 * Double($0.value.0) / Double($0.value.1)) }.joined(separator: "   "))
+            }
+            print("")
+            print("predicted / measured by group (median, and the 10th and 90th percentiles)")
+            for k in ks where ratios[k] != nil {
+                print(String(format: "%4d   ", k) + ratios[k]!.sorted { $0.key < $1.key }.map { g, v in
+                    let s = v.sorted()
+                    return String(format: "%@ %.3f [%.3f, %.3f]", g, s[s.count / 2], s[s.count / 10], s[min(s.count - 1, 9 * s.count / 10)])
+                }.joined(separator: "   "))
+            }
         }
-        if let predictionsFile {
-            try predictionLines.joined(separator: "\n").write(toFile: predictionsFile, atomically: true, encoding: .utf8)
-        }
-        print("")
-        print("share within ±10% by group (held-out predictions over all draws)")
-        for k in ks where byGroup[k] != nil {
-            print(String(format: "%4d   ", k) + byGroup[k]!.sorted { $0.key < $1.key }
-                .map { String(format: "%@ %.1f%%", $0.key, 100 * Double($0.value.0) / Double($0.value.1)) }.joined(separator: "   "))
-        }
-        print("")
-        print("predicted / measured by group (median, and the 10th and 90th percentiles)")
-        for k in ks where ratios[k] != nil {
-            print(String(format: "%4d   ", k) + ratios[k]!.sorted { $0.key < $1.key }.map { g, v in
-                let s = v.sorted()
-                return String(format: "%@ %.3f [%.3f, %.3f]", g, s[s.count / 2], s[s.count / 10], s[min(s.count - 1, 9 * s.count / 10)])
-            }.joined(separator: "   "))
-        }
+        try evaluate(prior: nil, from: "the profile as written")
+        if let prior, let priorFile { try evaluate(prior: prior, from: "\(priorFile) (a calibration on other measurements)") }
     }
 }
