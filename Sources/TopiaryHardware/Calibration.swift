@@ -114,6 +114,7 @@ extension HardwareTarget {
         if let g = quantizedGenericEfficiency { parts.append("qgeneric=\(g)") }
         if let k = quantizedKernelChannels { parts.append("qchannels=\(k.input),\(k.output),\(k.minOutput),\(k.depthwise)") }
         if let l = layoutPrecisions { parts.append("layout:" + l.map(\.rawValue).sorted().joined(separator: ",")) }
+        if quantizedChannelsLast { parts.append("qnhwc") }
         if let f = floatActivations { parts.append("float:" + f.map(\.rawValue).sorted().joined(separator: ",")) }
         return String(SHA256.hex(parts.joined(separator: "|")).prefix(16))
     }

@@ -28,12 +28,12 @@ public struct CalibrationSample: Sendable {
 /// the penalty in the same units. The penalty pulls every coefficient toward one common
 /// scale s: with few samples the fit keeps the profile's proportions and only rescales
 /// it; with many, each term follows the data. λ is chosen by cross-validation on the
-/// samples themselves (leave-one-out up to 20 samples, else 5-fold) with the
-/// one-standard-error rule (the strongest pull whose held-out error is within one
-/// standard error of the best), so nothing is tuned on data the fit does not see and a
-/// few samples do not buy freedom that only looks better by chance. Terms the samples
-/// do not exercise take the scale s, and so do terms fewer than three samples exercise
-/// (cross-validation cannot judge them). A `prior` calibration replaces the profile as
+/// samples themselves (leave-one-out up to 20 samples, else 5-fold) with, below 100
+/// samples, the one-standard-error rule (the strongest pull whose held-out error is
+/// within one standard error of the best), so nothing is tuned on data the fit does not
+/// see and a few samples do not buy freedom that only looks better by chance. Terms the
+/// samples do not exercise take the scale s, and so do terms fewer than three samples
+/// exercise (cross-validation cannot judge them). A `prior` calibration replaces the profile as
 /// the starting point: its proportions are kept and rescaled.
 public struct Calibrator: Sendable {
     public struct Options: Sendable {
@@ -46,8 +46,11 @@ public struct Calibrator: Sendable {
         /// Huber-weighted refits (iteratively reweighted least squares) so that a few
         /// disturbed measurements do not pull the fit; 0 for plain least squares.
         public var robustIterations: Int = 3
-        /// Choose λ by the one-standard-error rule (else the smallest held-out error).
+        /// Choose λ by the one-standard-error rule below `oneStandardErrorBelow` samples
+        /// (else, and from there on, the smallest held-out error).
         public var oneStandardError: Bool = true
+        /// Sample counts from which the smallest 5-fold error is trusted as it is.
+        public var oneStandardErrorBelow: Int = 100
         /// Samples that must exercise a term before it is fitted on its own; a term fewer
         /// samples exercise keeps the common scale.
         public var minimumUses: Int = 3
@@ -95,7 +98,7 @@ public struct Calibrator: Sendable {
             // does not buy per-term freedom that only looks better by chance.
             let runs = options.lambdas.map { l in (lambda: l, cv: crossValidate(samples, lambda: l)) }
             let best = runs.min { $0.cv.error < $1.cv.error }!
-            let limit = best.cv.error + (options.oneStandardError ? best.cv.standardError : 0)
+            let limit = best.cv.error + (options.oneStandardError && samples.count < options.oneStandardErrorBelow ? best.cv.standardError : 0)
             let chosen = runs.filter { $0.cv.error <= limit + 1e-12 }.max { $0.lambda < $1.lambda }!
             lambda = chosen.lambda
             cv = chosen.cv.quality

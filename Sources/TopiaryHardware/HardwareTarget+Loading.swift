@@ -120,8 +120,9 @@ extension HardwareTarget {
         var quantizedEfficiency: [OperationKind: Double] = [:]
         var quantizedGenericEfficiency: Double?
         var quantizedKernelChannels: HardwareTarget.QuantizedKernelChannels?
+        var quantizedChannelsLast = false
         if let q = top["quantized"] {
-            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency", "generic_efficiency", "kernel_channels"])
+            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency", "generic_efficiency", "kernel_channels", "channels_last"])
             if let list = qm["float_activations"] {
                 let names = Activation.allCases.filter { $0 != .none }.map(\.rawValue)
                 var set = Set<Activation>()
@@ -146,6 +147,7 @@ extension HardwareTarget {
                 }
                 quantizedKernelChannels = .init(input: v["input"]!, output: v["output"]!, minOutput: v["min_output"]!, depthwise: v["depthwise"]!)
             }
+            quantizedChannelsLast = try qm.bool("channels_last", default: false)
             if let e = qm["efficiency"] {
                 let em = try r.mapping(e, key: "quantized.efficiency", allowed: OperationKind.allCases.map(\.rawValue))
                 for key in em.order { quantizedEfficiency[OperationKind(rawValue: key)!] = try em.number(key, 0...1, openLow: true) }
@@ -159,6 +161,7 @@ extension HardwareTarget {
         target.genericRowElements = genericRowElements
         target.quantizedGenericEfficiency = quantizedGenericEfficiency
         target.quantizedKernelChannels = quantizedKernelChannels
+        target.quantizedChannelsLast = quantizedChannelsLast
         return target
     }
 

@@ -63,6 +63,11 @@ public struct HardwareTarget: Sendable, Equatable {
     /// differ from the float kernels' `vectorChannels`: any other shape, a 1x1
     /// convolution included, runs the generic integer path (`nil`: the float rule).
     public var quantizedKernelChannels: QuantizedKernelChannels?
+    /// Whether the integer kernels work channels-last while the network is channels-first:
+    /// a quantized network is transposed on the way in and on the way out (ONNX Runtime's
+    /// QLinearConv region: a Transpose after the input's QuantizeLinear and one before the
+    /// first float or pooling operator of the head).
+    public var quantizedChannelsLast = false
 
     /// ONNX Runtime's symmetric int8 convolution (MLAS ConvSym) takes a dense
     /// convolution whose input channels are a multiple of `input`, whose output channels

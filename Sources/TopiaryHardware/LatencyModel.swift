@@ -207,19 +207,19 @@ public struct LatencyModel: Sendable {
                 layout += [TermTime(.layout, Double(elements.count) * t.overhead.layerMicroseconds / 1e3),
                            TermTime(.layoutTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
             }
-            // In a quantized layer, activations without an integer kernel run in float: the
-            // activation's float operators, each reading the input through its own
-            // dequantize, and a quantize of the result; each a dispatched operator that
-            // converts the tensor between the two widths.
+            // In a quantized layer, activations without an integer kernel run in float: one
+            // dequantize of the input that the activation's float operators share (ONNX
+            // Runtime 1.32's profile of a hard-swish: DequantizeLinear, HardSigmoid, Mul,
+            // QuantizeLinear), the float operators, and a quantize of the result; each a
+            // dispatched operator, the two conversions each a read and a write of the tensor.
             var quantize: [TermTime] = []
             var floating = 0
             if let float = t.floatActivations, precision.isInteger {
                 for i in layer.nodes {
                     guard case .activation(let fn) = graph.nodes[i].op, float.contains(fn) else { continue }
                     floating += 1
-                    let readers = Self.floatOperators(fn)
                     quantize += conversionTimes(elements: graph.nodes[i].shape.elements, bits: precision.bits,
-                                                conversions: readers + 1, operators: 2 * readers + 1)
+                                                conversions: 2, operators: Self.floatOperators(fn) + 2)
                 }
             }
             features.append(.init(compute: compute, memory: memory, overhead: overhead, layout: layout, quantize: quantize,
@@ -234,6 +234,15 @@ public struct LatencyModel: Sendable {
         if t.floatActivations != nil, used.isInteger {
             fixed += conversionTimes(elements: graph.nodes[0].shape.elements, bits: used.bits, conversions: 1, operators: 1)
             fixed += conversionTimes(elements: graph.nodes[graph.output].shape.elements, bits: used.bits, conversions: 1, operators: 1)
+        }
+        // Integer kernels that work channels-last transpose the network's input and the
+        // last feature map before the head's pooling: two layout conversions.
+        if t.quantizedChannelsLast, used.isInteger {
+            let last = graph.nodes.last { if case .globalAvgPool = $0.op { return true } else { return false } }
+            let exit = last.map { graph.nodes[$0.inputs[0]].shape.elements } ?? graph.nodes[graph.output].shape.elements
+            let bytes = 2 * (graph.nodes[0].shape.elements + exit) * used.bits / 8
+            let bw = t.memory.cacheBandwidthGBs.flatMap { bytes <= cacheBytes ? $0 : nil } ?? t.memory.bandwidthGBs
+            fixed += [TermTime(.layout, 2 * t.overhead.layerMicroseconds / 1e3), TermTime(.layoutTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
         }
         let runtimeWeightBytes = (runtimeWeightBits + 7) / 8
         if let cache = t.memory.weightCacheBytes, let stream = t.memory.weightStreamGBs, runtimeWeightBytes > cache {

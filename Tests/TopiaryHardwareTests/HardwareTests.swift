@@ -107,6 +107,7 @@ struct BadTarget: Sendable, CustomStringConvertible {
               key: "quantized.kernel_channels.output", message: "whole number"),
     BadTarget(edit: ("power: {", "quantized: {kernel_channels: {inputs: 4}}\npower: {"), line: 7,
               key: "quantized.kernel_channels.inputs", message: "did you mean 'input'"),
+    BadTarget(edit: ("power: {", "quantized: {channels_last: often}\npower: {"), line: 7, key: "quantized.channels_last", message: "expected true or false"),
     BadTarget(edit: ("{bandwidth_gbs: 2}", "{bandwidth_gbs: 2, overlap: sometimes}"), line: 5, key: "memory.overlap", message: "expected true or false"),
     BadTarget(edit: ("inference_us: 10}", "inference_us: 10, quantized_layer_us: -1}"), line: 6, key: "overhead.quantized_layer_us", message: "out of range"),
 ])
@@ -694,16 +695,21 @@ func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throw
     let islands = f.layers.filter { !$0.quantize.isEmpty }
     #expect(islands.count == 2)
     for l in islands {
-        // Hard-swish in float is a hard-sigmoid and a multiply, each reading the input
-        // through its own dequantize, then one quantize: five operators' fixed cost.
+        // Hard-swish in float is a dequantize that a hard-sigmoid and a multiply share,
+        // then one quantize: four operators' fixed cost, two conversions' traffic.
         let fixed = l.quantize.first { $0.term == .quantize }!
-        #expect(abs(fixed.milliseconds - 5 * t.overhead.layerMicroseconds / 1e3) < 1e-12)
+        #expect(abs(fixed.milliseconds - 4 * t.overhead.layerMicroseconds / 1e3) < 1e-12)
         #expect(l.quantize.contains { $0.term == .quantizeTraffic && $0.milliseconds > 0 })
         // The activation's arithmetic runs at the float rate.
         #expect(l.compute.contains { $0.term == .compute(.elementwise, .fp32) })
     }
-    // The float input is quantized and the output dequantized, once each.
+    // The float input is quantized and the output dequantized, once each; the integer
+    // region is channels-last: the input and the head's feature map are transposed.
     #expect(f.fixed.filter { $0.term == .quantize }.count == 2)
+    #expect(t.quantizedChannelsLast)
+    let transposes = try #require(f.fixed.first { $0.term == .layout })
+    #expect(abs(transposes.milliseconds - 2 * t.overhead.layerMicroseconds / 1e3) < 1e-12)
+    #expect(model.features(try oneBlockNetwork(activation: "hswish")).fixed.allSatisfy { $0.term != .layout })
     #expect(model.features(try oneBlockNetwork(activation: "hswish")).fixed.allSatisfy { $0.term != .quantize })
     // The squeeze-excite gate's hard-sigmoid is another island.
     #expect(conversions(model.predict(try oneBlockNetwork(activation: "relu", se: true, bits: 8))) == 1)

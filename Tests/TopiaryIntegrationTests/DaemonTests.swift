@@ -221,6 +221,53 @@ struct HardwareAwareSearchTests {
         #expect(r.err.contains("not using") && r.err.contains("another version"), "\(r.err)")
     }
 
+    @Test("target calibrate writes a calibration, and --prior starts a new fit from it")
+    func calibrateFromTheCommandLineWithAPrior() throws {
+        let c = try Cluster()
+        let targets = c.dir.appendingPathComponent("targets")
+        try FileManager.default.createDirectory(at: targets, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Paths.repo.appendingPathComponent("SearchSpaces/targets/raspberry-pi-4.yaml").path,
+                                         toPath: targets.appendingPathComponent("raspberry-pi-4.yaml").path)
+        // Measurements that are the profile's predictions times a factor, as a CSV.
+        let sample = try c.run(["space", "sample", Paths.macroSpace, "--count", "24", "--seed", "5", "--json"])
+        #expect(sample.status == 0)
+        let candidates = sample.out.split(separator: "\n").map(String.init)
+        func csv(_ name: String, factor: Double, rows: ArraySlice<String>) throws -> String {
+            var lines = ["measured_ms,candidate"]
+            for cand in rows {
+                let r = try c.run(["candidate", "latency", "-", "--space", Paths.macroSpace, "--target", "raspberry-pi-4", "--targets", targets.path,
+                                   "--uncalibrated", "--json"], stdin: cand)
+                let ms = try #require(try JSONText.parse(r.out)["milliseconds"]?.doubleValue)
+                lines.append("\(factor * ms),\"" + cand.replacingOccurrences(of: "\"", with: "\"\"") + "\"")
+            }
+            let path = c.dir.appendingPathComponent(name).path
+            try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let first = try csv("first.csv", factor: 0.5, rows: candidates.prefix(20))
+        var r = try c.run(["target", "calibrate", "raspberry-pi-4", "--targets", targets.path, "--measurements", first, "--space", Paths.macroSpace])
+        #expect(r.status == 0, "\(r.err)")
+        let saved = targets.appendingPathComponent("raspberry-pi-4.calibration.json").path
+        let cal = try JSONText.parse(String(contentsOfFile: saved, encoding: .utf8))
+        #expect(abs((cal["scale"]?.doubleValue ?? 0) - 0.5) < 0.01)
+        // Four later measurements, 20% slower: starting from the saved calibration.
+        let later = try csv("later.csv", factor: 0.6, rows: candidates.suffix(4))
+        let out = c.dir.appendingPathComponent("refined.json").path
+        r = try c.run(["target", "calibrate", "raspberry-pi-4", "--targets", targets.path, "--measurements", later, "--space", Paths.macroSpace,
+                       "--holdout", "0", "--prior", "saved", "--out", out])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("starting from \(saved)"), "\(r.out)")
+        let refined = try JSONText.parse(String(contentsOfFile: out, encoding: .utf8))
+        #expect(abs((refined["scale"]?.doubleValue ?? 0) - 0.6) < 0.01)
+        // A prior that is not a calibration of this target is refused, naming the file.
+        let bad = c.dir.appendingPathComponent("bad.json").path
+        try #"{"format":1,"target":"jetson-nano","scale":1,"lambda":1,"samples":2,"coefficients":{}}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        r = try c.run(["target", "calibrate", "raspberry-pi-4", "--targets", targets.path, "--measurements", later, "--space", Paths.macroSpace,
+                       "--prior", bad, "--dry-run"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("jetson-nano"), "\(r.err)")
+    }
+
     @Test("export writes the candidate, its graph and a model card with metrics, cost and latency")
     func export() throws {
         let c = try Cluster()
