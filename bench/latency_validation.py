@@ -29,7 +29,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "Workers", "onnxruntime"))
 
-from measure import measure  # noqa: E402
+from measure import measure, precision_for  # noqa: E402
 
 
 def topiary_binary(explicit: str | None) -> str:
@@ -91,6 +91,8 @@ def main() -> int:
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--max-wait", type=float, default=30.0, help="longest wait for an idle machine per candidate")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "data", "host-cpu-ort.csv"))
+    ap.add_argument("--precision", choices=["any", "fp32", "int8"], default="any",
+                    help="keep only the drawn candidates that run at this precision (more measurements of one kind)")
     args = ap.parse_args()
 
     binary = topiary_binary(args.topiary)
@@ -106,6 +108,8 @@ def main() -> int:
         assert len(lines) == len(graphs) == len(costs), space
         for cand, graph, cost in zip(lines, graphs, costs):
             c = json.loads(cost)
+            if args.precision != "any" and precision_for(json.loads(graph)) != args.precision:
+                continue
             items.append({"space": space, "id": c["id"], "candidate": cand, "graph": json.loads(graph), "macs": c["macs"],
                           "params": c["params"], "medians": [], "mins": [], "runs": 0, "waited": 0.0, "busy": 0})
     print(f"{len(items)} candidates from {', '.join(args.spaces)}; {args.passes} passes", file=sys.stderr)

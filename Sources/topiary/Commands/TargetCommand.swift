@@ -77,11 +77,13 @@ struct TargetCommand: AsyncParsableCommand {
             }
             if let v = t.vectorChannels {
                 print("vector width: \(v) channels; generic kernels at \(Targets.number(t.genericEfficiency))"
-                      + (t.quantizedGenericEfficiency.map { " (\(Targets.number($0)) quantized)" } ?? "") + " of the efficiency")
+                      + (t.quantizedGenericEfficiency.map { " (\(Targets.number($0)) quantized)" } ?? "") + " of the efficiency"
+                      + (t.genericRowElements > 0 ? "; a generic depthwise row costs \(Targets.number(t.genericRowElements)) elements more" : ""))
             }
-            if !t.quantizedEfficiency.isEmpty || t.floatActivations != nil {
+            if !t.quantizedEfficiency.isEmpty || t.floatActivations != nil || t.quantizedChannelsLast {
                 var parts = t.quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \(Targets.number($0.value))" }
                 if let f = t.floatActivations { parts.append("float activations " + f.map(\.rawValue).sorted().joined(separator: ", ")) }
+                if t.quantizedChannelsLast { parts.append("channels-last (input and head transposed)") }
                 print("quantized: " + parts.joined(separator: ", "))
             }
             print("sparse kernels: " + (t.sparsity.unstructured ? "yes, \(Int(t.sparsity.efficiency * 100))% of the skipped work saved" : "no"))
@@ -108,7 +110,7 @@ struct TargetCommand: AsyncParsableCommand {
                 """)
         @Argument(help: "Target name or YAML path.") var target: String
         @OptionGroup var location: TargetLocation
-        @Option(help: "CSV of measurements.") var measurements: String
+        @Option(help: "CSV of measurements (repeatable: the files are fitted together).") var measurements: [String]
         @Option(help: "Search-space YAML of every candidate (else the CSV's `space` column).") var space: String?
         @Option(help: "Where to write the calibration (default: beside the target, NAME.calibration.json).") var out: String?
         @Option(help: "Share of rows held out to report quality (0 to skip).") var holdout: Double = 0.25
@@ -121,18 +123,19 @@ struct TargetCommand: AsyncParsableCommand {
 
         func validate() throws {
             if !(0..<1).contains(holdout) { throw ValidationError("--holdout must be in [0, 1)") }
+            if measurements.isEmpty { throw ValidationError("--measurements FILE.csv is required") }
         }
 
         func run() async throws {
             let path = try location.path(of: target)
             let t = try Targets.load(path: path)
             let model = LatencyModel(target: t)
-            let samples = try Targets.samples(csv: measurements, space: space, model: model)
+            let samples = try measurements.flatMap { try Targets.samples(csv: $0, space: space, model: model) }
             let calibrator = Calibrator()
             let dir = (path as NSString).deletingLastPathComponent
             let priorPath = prior == "saved" ? Targets.calibrationPath(for: t.name, dir: dir) : prior
             let start = try priorPath.map { try Targets.loadCalibration($0, for: t) }
-            print("\(t.name): \(samples.count) measurements from \(measurements)")
+            print("\(t.name): \(samples.count) measurements from \(measurements.joined(separator: ", "))")
             if let priorPath, let start { print("starting from \(priorPath) (\(start.samples) samples)") }
             let raw = FitQuality(predicted: samples.map { $0.features.milliseconds() }, measured: samples.map(\.measuredMilliseconds))
             print("uncalibrated profile:   \(raw)")

@@ -51,12 +51,14 @@ enum HardwareBench {
         if priorFile == nil || priorFile == "saved" { priorFile = FileManager.default.fileExists(atPath: saved) ? saved : nil }
         if priorFile == "none" { priorFile = nil }
         var prior: Coefficients?
+        var priorName = ""
         if let priorFile {
             guard let text = try? String(contentsOfFile: priorFile, encoding: .utf8) else { throw BenchError("\(priorFile): cannot read") }
             let cal = try Calibration.parse(json: text, file: priorFile)
             try cal.check(against: target)
             prior = cal.coefficients
-            print("starting every calibration from \(priorFile) (\(cal.samples) samples)")
+            priorName = priorFile.hasPrefix(root.path + "/") ? String(priorFile.dropFirst(root.path.count + 1)) : priorFile
+            print("second starting point: \(priorName), a calibration on \(cal.samples) other measurements")
         }
         guard let text = try? String(contentsOfFile: data, encoding: .utf8) else { throw BenchError("\(data): cannot read") }
         let table = try CSVTable.parse(text, file: data)
@@ -164,6 +166,6 @@ enum HardwareBench {
             }
         }
         try evaluate(prior: nil, from: "the profile as written")
-        if let prior, let priorFile { try evaluate(prior: prior, from: "\(priorFile) (a calibration on other measurements)") }
+        if let prior { try evaluate(prior: prior, from: priorName) }
     }
 }
