@@ -187,18 +187,27 @@ struct HardwareAwareSearchTests {
     func savedCalibrationTravelsWithTheSearch() throws {
         let c = try Cluster()
         // A targets directory with the Raspberry Pi profile and a calibration saying the
-        // device runs at half the profile's time; another with a calibration of another
-        // version of the profile, which the search refuses to use.
+        // device runs at half the profile's time, with main-memory traffic 6x as slow and
+        // convolutions' arithmetic 2.5x as fast (proportions a few measurements alone could
+        // not find); another with a calibration of another version of the profile, which
+        // the search refuses to use.
         let targets = c.dir.appendingPathComponent("targets"), stale = c.dir.appendingPathComponent("stale")
         for d in [targets, stale] {
             try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: Paths.repo.appendingPathComponent("SearchSpaces/targets/raspberry-pi-4.yaml").path,
                                              toPath: d.appendingPathComponent("raspberry-pi-4.yaml").path)
         }
-        let cal = #"{"format":1,"target":"raspberry-pi-4","profile":"","samples":20,"lambda":100,"scale":0.5,"coefficients":{}}"#
+        let cal = #"{"format":1,"target":"raspberry-pi-4","profile":"","samples":20,"lambda":100,"scale":0.5,"coefficients":{"memory.main":3,"compute.conv.fp32":0.2}}"#
         try cal.write(to: targets.appendingPathComponent("raspberry-pi-4.calibration.json"), atomically: true, encoding: .utf8)
         try cal.replacingOccurrences(of: #""profile":"""#, with: #""profile":"0123456789abcdef""#)
             .write(to: stale.appendingPathComponent("raspberry-pi-4.calibration.json"), atomically: true, encoding: .utf8)
+        /// The CLI's prediction for a stored candidate: with the saved calibration, or the profile alone.
+        func predicted(_ store: Store, _ id: String, uncalibrated: Bool) throws -> Double {
+            let cand = try #require(try store.candidate(id))
+            let r = try c.run(["candidate", "latency", "-", "--space", Paths.macroSpace, "--target", "raspberry-pi-4", "--targets", targets.path,
+                               "--json"] + (uncalibrated ? ["--uncalibrated"] : []), stdin: cand.canonicalJSON)
+            return try #require(try JSONText.parse(r.out)["milliseconds"]?.doubleValue)
+        }
         try c.startDaemon()
         try c.startWorker("a")
         try c.control(["search", "start", Paths.macroSpace, "--budget", "6", "--seed", "3", "--target", "raspberry-pi-4", "--targets", targets.path])
@@ -208,12 +217,34 @@ struct HardwareAwareSearchTests {
         #expect(trials.count == 6)
         for t in trials {
             let stored = try #require(try store.measurements(candidate: t.candidateID).first { $0.target == "raspberry-pi-4" && $0.source == .predicted })
-            let cand = try #require(try store.candidate(t.candidateID))
-            let r = try c.run(["candidate", "latency", "-", "--space", Paths.macroSpace, "--target", "raspberry-pi-4", "--targets", targets.path,
-                               "--uncalibrated", "--json"], stdin: cand.canonicalJSON)
-            let profile = try #require(try JSONText.parse(r.out)["milliseconds"]?.doubleValue)
-            #expect(abs(stored.latencyMs - 0.5 * profile) < 1e-6 * profile, "stored \(stored.latencyMs), profile \(profile)")
+            let calibrated = try predicted(store, t.candidateID, uncalibrated: false)
+            #expect(abs(stored.latencyMs - calibrated) < 1e-6 * calibrated, "stored \(stored.latencyMs), calibrated \(calibrated)")
+            #expect(abs(stored.latencyMs / (try predicted(store, t.candidateID, uncalibrated: true)) - 0.5) > 0.01)
         }
+        // Six measurements of the device in the store, each half the saved calibration's
+        // prediction: the next search fits them starting from the saved calibration, so it
+        // keeps those proportions and predicts half of what the calibration says.
+        c.killDaemon()
+        do {
+            let db = try Store(path: c.db, mode: .mustExist)
+            try db.recordMeasurements(trials.map { t in
+                let stored = try! db.measurements(candidate: t.candidateID).first { $0.source == .predicted }!
+                return MeasurementRecord(candidateID: t.candidateID, target: "raspberry-pi-4", source: .measured, latencyMs: stored.latencyMs / 2,
+                                         recordedBy: "pi-1", recordedAt: Date())
+            })
+        }
+        try c.startDaemon()
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "6", "--seed", "11", "--target", "raspberry-pi-4", "--targets", targets.path])
+        try c.waitForState(2, "completed", timeout: 60)
+        let again = try Store(path: c.db, mode: .mustExist)
+        var checked = 0
+        for t in try again.trials(search: 2) where !trials.contains(where: { $0.candidateID == t.candidateID }) {
+            let stored = try #require(try again.measurements(candidate: t.candidateID).first { $0.target == "raspberry-pi-4" && $0.source == .predicted })
+            let calibrated = try predicted(again, t.candidateID, uncalibrated: false)
+            #expect(abs(stored.latencyMs / calibrated - 0.5) < 0.01, "stored \(stored.latencyMs), saved calibration \(calibrated)")
+            checked += 1
+        }
+        #expect(checked >= 3)
         // A calibration of another profile version is not used: the search warns and predicts with the profile.
         let r = try c.run(["search", "start", Paths.macroSpace, "--budget", "2", "--target", "raspberry-pi-4", "--targets", stale.path,
                            "--control", c.controlEndpoint])
