@@ -202,10 +202,7 @@ public struct LatencyModel: Sendable {
             for i in layer.nodes where laidOut {
                 guard let elements = conversions[i] else { continue }
                 converted += elements.count
-                let bytes = 2 * elements.reduce(0, +) * precision.bits / 8
-                let bw = t.memory.cacheBandwidthGBs.flatMap { bytes <= cacheBytes ? $0 : nil } ?? t.memory.bandwidthGBs
-                layout += [TermTime(.layout, Double(elements.count) * t.overhead.layerMicroseconds / 1e3),
-                           TermTime(.layoutTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
+                layout += layoutTimes(conversions: elements.count, bytes: 2 * elements.reduce(0, +) * precision.bits / 8)
             }
             // In a quantized layer, activations without an integer kernel run in float: one
             // dequantize of the input that the activation's float operators share (ONNX
@@ -240,9 +237,7 @@ public struct LatencyModel: Sendable {
         if t.quantizedChannelsLast, used.isInteger {
             let last = graph.nodes.last { if case .globalAvgPool = $0.op { return true } else { return false } }
             let exit = last.map { graph.nodes[$0.inputs[0]].shape.elements } ?? graph.nodes[graph.output].shape.elements
-            let bytes = 2 * (graph.nodes[0].shape.elements + exit) * used.bits / 8
-            let bw = t.memory.cacheBandwidthGBs.flatMap { bytes <= cacheBytes ? $0 : nil } ?? t.memory.bandwidthGBs
-            fixed += [TermTime(.layout, 2 * t.overhead.layerMicroseconds / 1e3), TermTime(.layoutTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
+            fixed += layoutTimes(conversions: 2, bytes: 2 * (graph.nodes[0].shape.elements + exit) * used.bits / 8)
         }
         let runtimeWeightBytes = (runtimeWeightBits + 7) / 8
         if let cache = t.memory.weightCacheBytes, let stream = t.memory.weightStreamGBs, runtimeWeightBytes > cache {
@@ -320,11 +315,22 @@ extension LatencyModel {
     /// conversions of a tensor of `elements` between `bits`-bit integers and 32-bit
     /// floats: each reads it at one width and writes it at the other.
     func conversionTimes(elements: Int, bits: Int, conversions: Int, operators: Int) -> [TermTime] {
-        let t = target
         let bytes = conversions * elements * (bits + 32) / 8
-        let bw = t.memory.cacheBandwidthGBs.flatMap { bytes <= (t.memory.cacheBytes ?? 0) ? $0 : nil } ?? t.memory.bandwidthGBs
-        return [TermTime(.quantize, Double(operators) * t.overhead.layerMicroseconds / 1e3),
-                TermTime(.quantizeTraffic, Double(bytes) / (bw * 1e9) * 1e3)]
+        return [TermTime(.quantize, Double(operators) * target.overhead.layerMicroseconds / 1e3),
+                TermTime(.quantizeTraffic, trafficMilliseconds(bytes))]
+    }
+
+    /// Layout conversions (between the plain and the blocked layout, or transposes): a
+    /// dispatched operator each, and their traffic.
+    func layoutTimes(conversions: Int, bytes: Int) -> [TermTime] {
+        [TermTime(.layout, Double(conversions) * target.overhead.layerMicroseconds / 1e3), TermTime(.layoutTraffic, trafficMilliseconds(bytes))]
+    }
+
+    /// Milliseconds to move `bytes`, from the cache when they fit it.
+    func trafficMilliseconds(_ bytes: Int) -> Double {
+        let m = target.memory
+        let bw = m.cacheBandwidthGBs.flatMap { bytes <= (m.cacheBytes ?? 0) ? $0 : nil } ?? m.bandwidthGBs
+        return Double(bytes) / (bw * 1e9) * 1e3
     }
 
     /// Where tensors change layout on a target with a blocked layout of `block` channels:
