@@ -380,20 +380,7 @@ func reportAddsUpAndEnergyIsPowerTimesTime(_ name: String) throws {
     let t = try target("host-cpu")
     let model = LatencyModel(target: t)
     func depthwise(stem: Int) throws -> (LayerLatency, TermTime) {
-        let yaml = """
-            name: vec
-            input: {channels: 3, size: 14}
-            classes: 10
-            network: mobilenet
-            stem: {kernel: 3, stride: 1, width: \(stem), activation: relu}
-            stages:
-              - {name: s1, stride: 1, depth: 1, width: 16, block: {kernel: 5, expansion: 3}}
-            head:
-              - {type: pool}
-              - {type: linear}
-            """
-        let s = try SearchSpace.parse(yaml: yaml, file: "vec.yaml")
-        let g = NetworkGraph.build(compressed: s.sample(count: 1, seed: 1)[0], in: s)
+        let g = try oneBlockNetwork(stem: stem, width: 16, kernel: 5)
         let r = model.predict(g)
         let i = try #require(r.layers.firstIndex { $0.kind == .depthwise })
         return (r.layers[i], model.features(g).layers[i].compute[0])
@@ -632,15 +619,17 @@ func calibrationRecoversKnownCoefficientsFromSyntheticMeasurements(_ name: Strin
 
 /// A one-block MobileNet-style network on 14x14 inputs with the given activation, for the
 /// tests of activation costs and quantize/dequantize conversions.
-func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throws -> NetworkGraph {
+/// A stem and one inverted-residual block (expansion 3: the depthwise convolution has
+/// 3 x `stem` channels) on a 14x14 input.
+func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 32, stem: Int = 16, width: Int = 32, kernel: Int = 3) throws -> NetworkGraph {
     let yaml = """
         name: act
         input: {channels: 3, size: 14}
         classes: 10
         network: mobilenet
-        stem: {kernel: 3, stride: 1, width: 16, activation: relu}
+        stem: {kernel: 3, stride: 1, width: \(stem), activation: relu}
         stages:
-          - {name: s1, stride: 1, depth: 1, width: 32, block: {kernel: 3, expansion: 3, se: \(se), activation: \(activation)}}
+          - {name: s1, stride: 1, depth: 1, width: \(width), block: {kernel: \(kernel), expansion: 3, se: \(se), activation: \(activation)}}
         head:
           - {type: pool}
           - {type: linear}
@@ -751,22 +740,8 @@ func oneBlockNetwork(activation: String, se: Bool = false, bits: Int = 32) throw
     #expect(g != t.genericEfficiency)
     // Depthwise 3x3 over 54 channels (not a multiple of 4) against 48, at int8 and fp32.
     func ratio(bits: Int) throws -> Double {
-        func perMAC(_ width: Int) throws -> Double {
-            let yaml = """
-                name: vec8
-                input: {channels: 3, size: 14}
-                classes: 10
-                network: mobilenet
-                stem: {kernel: 3, stride: 1, width: \(width), activation: relu}
-                stages:
-                  - {name: s1, stride: 1, depth: 1, width: 16, block: {kernel: 3, expansion: 3}}
-                head:
-                  - {type: pool}
-                  - {type: linear}
-                """
-            let s = try SearchSpace.parse(yaml: yaml, file: "vec8.yaml")
-            var graph = NetworkGraph.build(s.sample(count: 1, seed: 1)[0], in: s)
-            if bits == 8 { graph = graph.compressed(config(weightBits: 8, activationBits: 8)) }
+        func perMAC(_ stem: Int) throws -> Double {
+            let graph = try oneBlockNetwork(bits: bits, stem: stem, width: 16, kernel: 3)
             let model = LatencyModel(target: t)
             let r = model.predict(graph)
             let i = try #require(r.layers.firstIndex { $0.kind == .depthwise })
