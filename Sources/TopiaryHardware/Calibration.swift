@@ -115,6 +115,10 @@ extension HardwareTarget {
         if let k = quantizedKernelChannels { parts.append("qchannels=\(k.input),\(k.output),\(k.minOutput),\(k.depthwise)") }
         if let l = layoutPrecisions { parts.append("layout:" + l.map(\.rawValue).sorted().joined(separator: ",")) }
         if quantizedChannelsLast { parts.append("qnhwc") }
+        if let g = quantizedGenericCosts {
+            parts.append("qcosts=\(g.positionMACs),\(g.im2colMACs),\(g.outputMACs),\(g.depthwiseLanes),\(g.depthwiseRemainderMACs),"
+                         + "\(g.depthwiseTapMACs),\(g.depthwiseOutputMACs)")
+        }
         if let f = floatActivations { parts.append("float:" + f.map(\.rawValue).sorted().joined(separator: ",")) }
         return String(SHA256.hex(parts.joined(separator: "|")).prefix(16))
     }

@@ -121,8 +121,10 @@ extension HardwareTarget {
         var quantizedGenericEfficiency: Double?
         var quantizedKernelChannels: HardwareTarget.QuantizedKernelChannels?
         var quantizedChannelsLast = false
+        var quantizedGenericCosts: HardwareTarget.QuantizedGenericCosts?
         if let q = top["quantized"] {
-            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency", "generic_efficiency", "kernel_channels", "channels_last"])
+            let qm = try r.mapping(q, key: "quantized", allowed: ["float_activations", "efficiency", "generic_efficiency", "kernel_channels", "channels_last",
+                                                                  "generic_costs"])
             if let list = qm["float_activations"] {
                 let names = Activation.allCases.filter { $0 != .none }.map(\.rawValue)
                 var set = Set<Activation>()
@@ -148,6 +150,23 @@ extension HardwareTarget {
                 quantizedKernelChannels = .init(input: v["input"]!, output: v["output"]!, minOutput: v["min_output"]!, depthwise: v["depthwise"]!)
             }
             quantizedChannelsLast = try qm.bool("channels_last", default: false)
+            if let g = qm["generic_costs"] {
+                let keys = ["position_macs", "im2col_macs", "output_macs", "depthwise_lanes", "depthwise_remainder_macs", "depthwise_tap_macs",
+                            "depthwise_output_macs"]
+                let gm = try r.mapping(g, key: "quantized.generic_costs", allowed: keys)
+                guard quantizedKernelChannels != nil else {
+                    throw r.error(g, "quantized.generic_costs", "'generic_costs' needs 'quantized.kernel_channels' (which convolutions are generic)")
+                }
+                var v: [String: Double] = [:]
+                for key in keys where key != "depthwise_lanes" { v[key] = try gm.number(key, 0...1e6, default: 0) }
+                let lanes = try gm.number("depthwise_lanes", 1...1024, default: 1)
+                guard lanes == lanes.rounded() else {
+                    throw r.error(gm["depthwise_lanes"], "quantized.generic_costs.depthwise_lanes", "expected a whole number of channels")
+                }
+                quantizedGenericCosts = .init(positionMACs: v["position_macs"]!, im2colMACs: v["im2col_macs"]!, outputMACs: v["output_macs"]!,
+                                              depthwiseLanes: Int(lanes), depthwiseRemainderMACs: v["depthwise_remainder_macs"]!,
+                                              depthwiseTapMACs: v["depthwise_tap_macs"]!, depthwiseOutputMACs: v["depthwise_output_macs"]!)
+            }
             if let e = qm["efficiency"] {
                 let em = try r.mapping(e, key: "quantized.efficiency", allowed: OperationKind.allCases.map(\.rawValue))
                 for key in em.order { quantizedEfficiency[OperationKind(rawValue: key)!] = try em.number(key, 0...1, openLow: true) }
@@ -162,6 +181,7 @@ extension HardwareTarget {
         target.quantizedGenericEfficiency = quantizedGenericEfficiency
         target.quantizedKernelChannels = quantizedKernelChannels
         target.quantizedChannelsLast = quantizedChannelsLast
+        target.quantizedGenericCosts = quantizedGenericCosts
         return target
     }
 

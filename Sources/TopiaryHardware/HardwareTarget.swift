@@ -68,6 +68,53 @@ public struct HardwareTarget: Sendable, Equatable {
     /// QLinearConv region: a Transpose after the input's QuantizeLinear and one before the
     /// first float or pooling operator of the head).
     public var quantizedChannelsLast = false
+    /// What the generic integer path costs beyond its multiply-adds (`nil`: nothing).
+    public var quantizedGenericCosts: QuantizedGenericCosts?
+
+    /// The generic integer path of a runtime like ONNX Runtime's QLinearConv, whose cost
+    /// is mostly not multiply-adds: a dense convolution packs each output position's
+    /// im2col row for a u8 x s8 GEMM and requantizes its output in a separate pass; the
+    /// generic depthwise kernel steps through the channels `depthwiseLanes` at a time,
+    /// then one by one, at every output position and kernel tap. Each cost is counted in
+    /// multiply-adds of the kernel it belongs to, so calibration scales it with them.
+    /// With these costs a generic dense convolution's multiply-adds run at the pointwise
+    /// (GEMM) efficiency, whatever its kernel size.
+    public struct QuantizedGenericCosts: Sendable, Hashable {
+        /// Dense: per output position (packing its GEMM row, setting it up).
+        public var positionMACs: Double
+        /// Dense: per element of a position's im2col row, for kernels larger than 1x1.
+        public var im2colMACs: Double
+        /// Dense: per output element (the separate requantization).
+        public var outputMACs: Double
+        /// Depthwise: channels per vector step.
+        public var depthwiseLanes: Int
+        /// Depthwise: per channel left over after the vector steps, per position and tap.
+        public var depthwiseRemainderMACs: Double
+        /// Depthwise: per output position and tap (its indirection).
+        public var depthwiseTapMACs: Double
+        /// Depthwise: per output element (requantization).
+        public var depthwiseOutputMACs: Double
+
+        public init(positionMACs: Double, im2colMACs: Double, outputMACs: Double, depthwiseLanes: Int, depthwiseRemainderMACs: Double,
+                    depthwiseTapMACs: Double, depthwiseOutputMACs: Double) {
+            self.positionMACs = positionMACs; self.im2colMACs = im2colMACs; self.outputMACs = outputMACs
+            self.depthwiseLanes = depthwiseLanes; self.depthwiseRemainderMACs = depthwiseRemainderMACs
+            self.depthwiseTapMACs = depthwiseTapMACs; self.depthwiseOutputMACs = depthwiseOutputMACs
+        }
+
+        /// The work, in multiply-adds, of a convolution on the generic path: `macs` for a
+        /// dense one plus its per-position costs, or the depthwise kernel's steps.
+        public func work(macs: Double, conv: NetworkGraph.Conv, outHeight: Int, outWidth: Int) -> Double {
+            let positions = Double(outHeight * outWidth), taps = Double(conv.kernel * conv.kernel)
+            if conv.groups > 1 {
+                let c = conv.inChannels, lanes = max(1, depthwiseLanes)
+                let steps = Double(c / lanes * lanes) + depthwiseRemainderMACs * Double(c % lanes) + depthwiseTapMACs
+                return positions * (taps * steps + depthwiseOutputMACs * Double(conv.outChannels))
+            }
+            let im2col = conv.kernel > 1 ? im2colMACs * taps * Double(conv.inChannels) : 0
+            return macs + positions * (positionMACs + im2col + outputMACs * Double(conv.outChannels))
+        }
+    }
 
     /// ONNX Runtime's symmetric int8 convolution (MLAS ConvSym) takes a dense
     /// convolution whose input channels are a multiple of `input`, whose output channels

@@ -143,9 +143,6 @@ public struct LatencyModel: Sendable {
                 elementwise -= graph.nodes[i].shape.elements
                 if precision.isInteger, t.floatActivations?.contains(fn) == true { floatOps += ops } else { elementwise += ops }
             }
-            // A quantized layer with weights accumulates in 32 bits and requantizes its
-            // output: scale, round, add the zero point, clamp.
-            if precision.isInteger && kind.hasWeights { elementwise += Self.requantizeOps * first.shape.elements }
             // Channels that do not fit the vector width send a convolution to a generic kernel.
             // A float dense convolution reads the network's own input directly (a stem of 1
             // or 3 channels); an integer one has no such path.
@@ -162,8 +159,21 @@ public struct LatencyModel: Sendable {
                 let w = Double(max(1, first.shape.width))
                 macs *= (w * Double(conv.stride) + t.genericRowElements) / w
             }
+            // The generic integer path's per-position costs (im2col rows, its separate
+            // requantization, depthwise steps); its dense convolutions are GEMMs at the
+            // pointwise efficiency.
+            var baseEfficiency = t.efficiency(kind, precision)
+            var requantized = false
+            if generic, precision.isInteger, let g = t.quantizedGenericCosts, case .conv(let conv) = first.op {
+                macs = g.work(macs: macs, conv: conv, outHeight: first.shape.height, outWidth: first.shape.width)
+                if conv.groups == 1 { baseEfficiency = t.efficiency(.pointwise, precision) }
+                requantized = true
+            }
+            // Otherwise a quantized layer with weights accumulates in 32 bits and
+            // requantizes its output as it writes it: scale, round, add the zero point, clamp.
+            if precision.isInteger && kind.hasWeights && !requantized { elementwise += Self.requantizeOps * first.shape.elements }
             let genericEfficiency = precision.isInteger ? t.quantizedGenericEfficiency ?? t.genericEfficiency : t.genericEfficiency
-            let efficiency = t.efficiency(kind, precision) * (generic ? genericEfficiency : 1)
+            let efficiency = baseEfficiency * (generic ? genericEfficiency : 1)
             var compute: [TermTime] = []
             if kind.hasWeights {
                 compute.append(TermTime(.compute(kind, precision, generic: generic), 2 * macs / (peak * efficiency) * 1e3))

@@ -107,6 +107,14 @@ struct BadTarget: Sendable, CustomStringConvertible {
               key: "quantized.kernel_channels.output", message: "whole number"),
     BadTarget(edit: ("power: {", "quantized: {kernel_channels: {inputs: 4}}\npower: {"), line: 7,
               key: "quantized.kernel_channels.inputs", message: "did you mean 'input'"),
+    BadTarget(edit: ("power: {", "quantized: {generic_costs: {position_macs: 10}}\npower: {"), line: 7,
+              key: "quantized.generic_costs", message: "needs 'quantized.kernel_channels'"),
+    BadTarget(edit: ("power: {", "quantized: {kernel_channels: {input: 4}, generic_costs: {depthwise_lanes: 2.5}}\npower: {"), line: 7,
+              key: "quantized.generic_costs.depthwise_lanes", message: "whole number"),
+    BadTarget(edit: ("power: {", "quantized: {kernel_channels: {input: 4}, generic_costs: {position_mac: 3}}\npower: {"), line: 7,
+              key: "quantized.generic_costs.position_mac", message: "did you mean 'position_macs'"),
+    BadTarget(edit: ("power: {", "quantized: {kernel_channels: {input: 4}, generic_costs: {im2col_macs: -1}}\npower: {"), line: 7,
+              key: "quantized.generic_costs.im2col_macs", message: "out of range"),
     BadTarget(edit: ("power: {", "quantized: {channels_last: often}\npower: {"), line: 7, key: "quantized.channels_last", message: "expected true or false"),
     BadTarget(edit: ("{bandwidth_gbs: 2}", "{bandwidth_gbs: 2, overlap: sometimes}"), line: 5, key: "memory.overlap", message: "expected true or false"),
     BadTarget(edit: ("inference_us: 10}", "inference_us: 10, quantized_layer_us: -1}"), line: 6, key: "overhead.quantized_layer_us", message: "out of range"),
@@ -709,16 +717,18 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
 
 @Test func quantizedLayersTakeTheirOwnOverheadEfficiencyAndNoBlockedLayout() throws {
     let t = try target("host-cpu")
-    #expect(t.overhead.quantizedLayerMicroseconds == 5 && t.layoutPrecisions == [.fp32])
+    #expect(t.overhead.quantizedLayerMicroseconds == 4 && t.layoutPrecisions == [.fp32])
     let model = LatencyModel(target: t)
     let g8 = try oneBlockNetwork(activation: "relu", bits: 8)
     let r8 = model.predict(g8)
     let r32 = model.predict(try oneBlockNetwork(activation: "relu"))
     #expect(r8.precision == .int8)
-    #expect(r8.layers.allSatisfy { abs($0.overheadMilliseconds - 0.005) < 1e-12 })
+    #expect(r8.layers.allSatisfy { abs($0.overheadMilliseconds - 0.004) < 1e-12 })
     #expect(r32.layers.allSatisfy { abs($0.overheadMilliseconds - 0.002) < 1e-12 })
     // ONNX Runtime's quantized kernels use the plain layout: no reorders, no padding.
-    #expect(r8.layers.allSatisfy { $0.layoutConversions == 0 && $0.effectiveMACs == $0.macs })
+    // (The generic integer path counts more work than its MACs: below.)
+    let fast8 = model.features(g8).layers.indices.filter { model.features(g8).layers[$0].compute.allSatisfy { !$0.term.generic } }
+    #expect(r8.layers.allSatisfy { $0.layoutConversions == 0 } && fast8.allSatisfy { r8.layers[$0].effectiveMACs == r8.layers[$0].macs })
     #expect(r32.layers.contains { $0.layoutConversions > 0 })
     // Depthwise int8 at its own efficiency (a quarter of the float one's share of peak).
     let dw8 = try #require(model.features(g8).layers[r8.layers.firstIndex { $0.kind == .depthwise }!].compute.first)
@@ -819,4 +829,47 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
     let g8 = g.compressed(config(weightBits: 8, activationBits: 8))
     let r8 = host.predict(g8)
     #expect(r8.layers.filter { if case .add = g8.nodes[$0.nodes.lowerBound].op { return true } else { return false } }.allSatisfy { $0.overheadMilliseconds > 0 })
+}
+
+@Test func theGenericIntegerPathPaysPerPositionTapAndLeftOverChannel() throws {
+    // ONNX Runtime's generic depthwise int8 kernel steps through 8 channels at a time and
+    // then one by one at every output position and tap; its generic dense path packs an
+    // im2col row per position and requantizes separately (host-cpu's generic_costs).
+    let t = try target("host-cpu")
+    let g = try #require(t.quantizedGenericCosts)
+    #expect(g.depthwiseLanes == 8 && g.positionMACs > 0 && g.im2colMACs > 0 && g.depthwiseRemainderMACs > 1 && g.depthwiseTapMACs > 0)
+    let model = LatencyModel(target: t)
+    var plain = t
+    plain.quantizedGenericCosts = nil
+    let without = LatencyModel(target: plain)
+    func layer(_ m: LatencyModel, stem: Int, _ kind: OperationKind) throws -> (LayerLatency, LatencyFeatures.Layer) {
+        let net = try oneBlockNetwork(bits: 8, stem: stem)
+        let r = m.predict(net), i = try #require(r.layers.firstIndex { $0.kind == kind })
+        return (r.layers[i], m.features(net).layers[i])
+    }
+    // Stem 4 and 8, expansion 3: 12 and 24 depthwise channels, 14x14 outputs, 3x3 taps.
+    let (d12, f12) = try layer(model, stem: 4, .depthwise), (d24, _) = try layer(model, stem: 8, .depthwise)
+    #expect(f12.compute[0].term == .compute(.depthwise, .int8, generic: true))
+    let w12 = 196 * (9 * (8 + 4 * g.depthwiseRemainderMACs + g.depthwiseTapMACs) + 12 * g.depthwiseOutputMACs)
+    #expect(d12.effectiveMACs == Int(w12.rounded()))
+    // Per MAC, 12 channels cost more than twice what 24 do (measured: 3.3x).
+    #expect(Double(d12.effectiveMACs) / Double(d12.macs) > 2 * Double(d24.effectiveMACs) / Double(d24.macs))
+    // The stem reads 3 channels (generic): 196 positions, a 27-element im2col row, 8 outputs.
+    let (stem, fs) = try layer(model, stem: 8, .conv)
+    #expect(stem.effectiveMACs == stem.macs + Int((196 * (g.positionMACs + 27 * g.im2colMACs + 8 * g.outputMACs)).rounded()))
+    // Its multiply-adds run at the GEMM's (pointwise) efficiency, not the dense kernel's.
+    let peak = t.peakGOPS[.int8]! * 1e9
+    let expected = 2 * Double(stem.effectiveMACs) / (peak * t.efficiency(.pointwise, .int8) * t.quantizedGenericEfficiency!) * 1e3
+    #expect(abs(fs.compute[0].milliseconds - expected) < 1e-12 * max(1, expected))
+    // The separate requantization is in those costs: the layer's element-wise part is
+    // its ReLU alone (4 requantize operations per element more without the costs).
+    let (_, p12) = try layer(without, stem: 4, .depthwise)
+    let ew = f12.compute.first { $0.term == .compute(.elementwise, .int8) }!.milliseconds
+    let ewPlain = p12.compute.first { $0.term == .compute(.elementwise, .int8) }!.milliseconds
+    #expect(abs(ewPlain / ew - 5) < 1e-9)
+    // Without the costs the generic path's work is its MACs.
+    #expect(try layer(without, stem: 4, .depthwise).0.effectiveMACs == d12.macs)
+    // The fast kernels are untouched: 48 depthwise channels.
+    let (d48, _) = try layer(model, stem: 16, .depthwise)
+    #expect(d48.effectiveMACs == d48.macs)
 }

@@ -80,10 +80,16 @@ struct TargetCommand: AsyncParsableCommand {
                       + (t.quantizedGenericEfficiency.map { " (\(Targets.number($0)) quantized)" } ?? "") + " of the efficiency"
                       + (t.genericRowElements > 0 ? "; a generic depthwise row costs \(Targets.number(t.genericRowElements)) elements more" : ""))
             }
-            if !t.quantizedEfficiency.isEmpty || t.floatActivations != nil || t.quantizedChannelsLast {
+            if !t.quantizedEfficiency.isEmpty || t.floatActivations != nil || t.quantizedChannelsLast || t.quantizedGenericCosts != nil {
                 var parts = t.quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \(Targets.number($0.value))" }
                 if let f = t.floatActivations { parts.append("float activations " + f.map(\.rawValue).sorted().joined(separator: ", ")) }
                 if t.quantizedChannelsLast { parts.append("channels-last (input and head transposed)") }
+                if let g = t.quantizedGenericCosts {
+                    parts.append("generic path per position \(Targets.number(g.positionMACs)) MACs + \(Targets.number(g.im2colMACs)) per im2col element"
+                                 + " + \(Targets.number(g.outputMACs)) per output, depthwise \(g.depthwiseLanes) lanes"
+                                 + " (left-over channel \(Targets.number(g.depthwiseRemainderMACs)), tap \(Targets.number(g.depthwiseTapMACs)),"
+                                 + " output \(Targets.number(g.depthwiseOutputMACs)))")
+                }
                 print("quantized: " + parts.joined(separator: ", "))
             }
             print("sparse kernels: " + (t.sparsity.unstructured ? "yes, \(Int(t.sparsity.efficiency * 100))% of the skipped work saved" : "no"))
