@@ -108,6 +108,7 @@ extension HardwareTarget {
         parts += ["\(overhead.layerMicroseconds)", "\(overhead.inferenceMicroseconds)", "\(sparsity.unstructured)", "\(sparsity.efficiency)",
                   "\(blockChannels ?? 0)", "\(vectorChannels ?? 0)", "\(genericEfficiency)"]
         if genericRowElements > 0 { parts.append("rows=\(genericRowElements)") }
+        if let p = plainInputEfficiency { parts.append("plain=\(p)") }
         if !m.overlap { parts.append("sequential") }
         if let q = overhead.quantizedLayerMicroseconds { parts.append("qlayer=\(q)") }
         parts += quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "q\($0.key.rawValue)=\($0.value)" }

@@ -93,8 +93,10 @@ extension HardwareTarget {
         }
         var blockChannels: Int?, vectorChannels: Int?, genericEfficiency = 1.0, genericRowElements = 0.0
         var layoutPrecisions: Set<Precision>?
+        var plainInputEfficiency: Double?
         if let l = top["layout"] {
-            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels", "vector_channels", "generic_efficiency", "generic_row_elements", "precisions"])
+            let lay = try r.mapping(l, key: "layout", allowed: ["block_channels", "vector_channels", "generic_efficiency", "generic_row_elements",
+                                                                      "plain_input_efficiency", "precisions"])
             if let list = lay["precisions"] {
                 var set = Set<Precision>()
                 for item in try r.sequence(list, key: "layout.precisions") {
@@ -106,6 +108,12 @@ extension HardwareTarget {
                 guard let b = try lay.optionalNumber(key, 1...1024) else { continue }
                 guard b == b.rounded() else { throw r.error(lay[key], "layout.\(key)", "expected a whole number of channels") }
                 if key == "block_channels" { blockChannels = Int(b) } else { vectorChannels = Int(b) }
+            }
+            if lay["plain_input_efficiency"] != nil {
+                guard blockChannels != nil else {
+                    throw r.error(lay["plain_input_efficiency"], "layout.plain_input_efficiency", "'plain_input_efficiency' needs 'block_channels' beside it")
+                }
+                plainInputEfficiency = try lay.number("plain_input_efficiency", 0...1, openLow: true)
             }
             if vectorChannels != nil {
                 genericEfficiency = try lay.number("generic_efficiency", 0...1, openLow: true)
@@ -178,6 +186,7 @@ extension HardwareTarget {
                               floatActivations: floatActivations, layoutPrecisions: layoutPrecisions)
         target.quantizedEfficiency = quantizedEfficiency
         target.genericRowElements = genericRowElements
+        target.plainInputEfficiency = plainInputEfficiency
         target.quantizedGenericEfficiency = quantizedGenericEfficiency
         target.quantizedKernelChannels = quantizedKernelChannels
         target.quantizedChannelsLast = quantizedChannelsLast

@@ -40,6 +40,9 @@ public struct HardwareTarget: Sendable, Equatable {
     /// many more input elements, so narrow tensors cost more per MAC (ONNX Runtime: about
     /// 20). 0: the work is the MACs alone.
     public var genericRowElements: Double = 0
+    /// The efficiency, relative to the blocked kernel's, of a float 1x1 convolution whose
+    /// input channels are fewer than a block, read in the plain layout (`nil`: the same).
+    public var plainInputEfficiency: Double?
     /// The precisions whose kernels use the blocked layout, or `nil` for all (ONNX
     /// Runtime's NCHWc kernels are float only; its quantized kernels work in the plain
     /// layout and need no reorders).

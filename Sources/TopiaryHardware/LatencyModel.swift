@@ -172,7 +172,15 @@ public struct LatencyModel: Sendable {
             // Otherwise a quantized layer with weights accumulates in 32 bits and
             // requantizes its output as it writes it: scale, round, add the zero point, clamp.
             if precision.isInteger && kind.hasWeights && !requantized { elementwise += Self.requantizeOps * first.shape.elements }
-            let genericEfficiency = precision.isInteger ? t.quantizedGenericEfficiency ?? t.genericEfficiency : t.genericEfficiency
+            var genericEfficiency = precision.isInteger ? t.quantizedGenericEfficiency ?? t.genericEfficiency : t.genericEfficiency
+            // A float 1x1 convolution whose input channels fill no block reads the plain
+            // layout directly (ONNX Runtime's NCHWc kernel for an NCHW input, made for a
+            // network's first layer): another, slower kernel.
+            if !generic, !precision.isInteger, laidOut, let b = t.blockChannels, let plain = t.plainInputEfficiency, case .conv(let conv) = first.op,
+               conv.groups == 1, conv.kernel == 1, conv.inChannels < b {
+                generic = true
+                genericEfficiency = plain
+            }
             let efficiency = baseEfficiency * (generic ? genericEfficiency : 1)
             var compute: [TermTime] = []
             if kind.hasWeights {

@@ -107,6 +107,10 @@ struct BadTarget: Sendable, CustomStringConvertible {
               key: "quantized.kernel_channels.output", message: "whole number"),
     BadTarget(edit: ("power: {", "quantized: {kernel_channels: {inputs: 4}}\npower: {"), line: 7,
               key: "quantized.kernel_channels.inputs", message: "did you mean 'input'"),
+    BadTarget(edit: ("power: {", "layout: {plain_input_efficiency: 0.5}\npower: {"), line: 7,
+              key: "layout.plain_input_efficiency", message: "needs 'block_channels'"),
+    BadTarget(edit: ("power: {", "layout: {block_channels: 16, plain_input_efficiency: 0}\npower: {"), line: 7,
+              key: "layout.plain_input_efficiency", message: "out of range"),
     BadTarget(edit: ("power: {", "quantized: {generic_costs: {position_macs: 10}}\npower: {"), line: 7,
               key: "quantized.generic_costs", message: "needs 'quantized.kernel_channels'"),
     BadTarget(edit: ("power: {", "quantized: {kernel_channels: {input: 4}, generic_costs: {depthwise_lanes: 2.5}}\npower: {"), line: 7,
@@ -872,4 +876,32 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
     // The fast kernels are untouched: 48 depthwise channels.
     let (d48, _) = try layer(model, stem: 16, .depthwise)
     #expect(d48.effectiveMACs == d48.macs)
+}
+
+@Test func aFloatPointwiseConvolutionOfFewerInputChannelsThanABlockRunsTheSlowerPlainInputKernel() throws {
+    // host-cpu: blocks of 16 channels; a 1x1 convolution reading 8 channels (stem 8) takes
+    // ONNX Runtime's NCHWc kernel for a plain input at plain_input_efficiency.
+    let t = try target("host-cpu")
+    let plain = try #require(t.plainInputEfficiency)
+    #expect(plain < 1 && t.blockChannels == 16)
+    let model = LatencyModel(target: t)
+    func expand(stem: Int, _ m: LatencyModel) throws -> (LayerLatency, TermTime) {
+        let g = try oneBlockNetwork(stem: stem)
+        let r = m.predict(g), i = try #require(r.layers.firstIndex { $0.kind == .pointwise })
+        return (r.layers[i], m.features(g).layers[i].compute[0])
+    }
+    let (l8, c8) = try expand(stem: 8, model), (_, c16) = try expand(stem: 16, model)
+    #expect(c8.term == .compute(.pointwise, .fp32, generic: true))
+    #expect(c16.term == .compute(.pointwise, .fp32))
+    let peak = t.peakGOPS[.fp32]! * 1e9
+    let expected = 2 * Double(l8.effectiveMACs) / (peak * t.efficiency(.pointwise, .fp32) * plain) * 1e3
+    #expect(abs(c8.milliseconds - expected) < 1e-12 * max(1, expected))
+    // Without the key the kernel is the blocked one; int8 networks are not laid out.
+    var same = t
+    same.plainInputEfficiency = nil
+    let (_, s8) = try expand(stem: 8, LatencyModel(target: same))
+    #expect(s8.term == .compute(.pointwise, .fp32) && abs(c8.milliseconds * plain - s8.milliseconds) < 1e-12)
+    let q = try oneBlockNetwork(bits: 8, stem: 8)
+    let rq = model.predict(q), iq = try #require(rq.layers.firstIndex { $0.kind == .pointwise })
+    #expect(model.features(q).layers[iq].compute[0].term.precision == .int8)
 }

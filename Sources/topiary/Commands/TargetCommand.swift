@@ -78,7 +78,8 @@ struct TargetCommand: AsyncParsableCommand {
             if let v = t.vectorChannels {
                 print("vector width: \(v) channels; generic kernels at \(Targets.number(t.genericEfficiency))"
                       + (t.quantizedGenericEfficiency.map { " (\(Targets.number($0)) quantized)" } ?? "") + " of the efficiency"
-                      + (t.genericRowElements > 0 ? "; a generic depthwise row costs \(Targets.number(t.genericRowElements)) elements more" : ""))
+                      + (t.genericRowElements > 0 ? "; a generic depthwise row costs \(Targets.number(t.genericRowElements)) elements more" : "")
+                      + (t.plainInputEfficiency.map { "; a 1x1 convolution of fewer input channels than a block runs at \(Targets.number($0))" } ?? ""))
             }
             if !t.quantizedEfficiency.isEmpty || t.floatActivations != nil || t.quantizedChannelsLast || t.quantizedGenericCosts != nil {
                 var parts = t.quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \(Targets.number($0.value))" }
