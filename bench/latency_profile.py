@@ -41,17 +41,11 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from measure import quantize  # noqa: E402
 from onnx_builder import build_model  # noqa: E402
+from topiary_binary import topiary_binary  # noqa: E402
 
 NODE_ID = re.compile(r"^n(\d+)(?:_|$)")
 
 
-def topiary_binary(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    built = [p for p in (os.path.join(REPO, d, "topiary") for d in (".build/release", ".build/debug")) if os.path.exists(p)]
-    if not built:
-        sys.exit("error: no topiary binary; run swift build or pass --topiary")
-    return max(built, key=os.path.getmtime)  # the newer build
 
 
 def profiled_session(model_bytes: bytes, tmp: str) -> tuple[ort.InferenceSession, onnx.ModelProto]:
@@ -167,7 +161,7 @@ def main() -> int:
     ap.add_argument("--topiary", default=None)
     ap.add_argument("--out", required=True, help="per-operator CSV to write")
     args = ap.parse_args()
-    binary = topiary_binary(args.topiary)
+    binary = topiary_binary(REPO, args.topiary)
     with open(args.data, newline="") as f:
         items = [r for r in csv.DictReader(f) if args.space in (None, r["space"])]
     if args.limit:

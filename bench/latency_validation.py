@@ -30,13 +30,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "Workers", "onnxruntime"))
 
 from measure import measure, precision_for  # noqa: E402
+from topiary_binary import topiary_binary  # noqa: E402
 
 
-def topiary_binary(explicit: str | None) -> str:
-    for p in ([explicit] if explicit else []) + [os.path.join(REPO, d, "debug", "topiary") for d in (".build-hw", ".build")]:
-        if p and os.access(p, os.X_OK):
-            return p
-    sys.exit("error: no topiary binary; build one (swift build) or pass --topiary PATH")
 
 
 def _cpu_times() -> tuple[int, int]:
@@ -81,7 +77,7 @@ def write_csv(path: str, items: list[dict]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--topiary", help="path of the topiary binary (default: .build-hw or .build, debug)")
+    ap.add_argument("--topiary", help="path of the topiary binary (default: the newest build)")
     ap.add_argument("--spaces", nargs="+", default=["fashion-mobilenet", "nas-bench-macro"])
     ap.add_argument("--count", type=int, default=160, help="candidates per space")
     ap.add_argument("--seed", type=int, default=2024)
@@ -95,7 +91,7 @@ def main() -> int:
                     help="keep only the drawn candidates that run at this precision (more measurements of one kind)")
     args = ap.parse_args()
 
-    binary = topiary_binary(args.topiary)
+    binary = topiary_binary(REPO, args.topiary)
     items = []
     for space in args.spaces:
         path = os.path.join(REPO, "SearchSpaces", f"{space}.yaml")

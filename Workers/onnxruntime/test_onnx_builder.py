@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import onnxruntime as ort
@@ -183,3 +184,28 @@ def test_profile_traces_every_optimized_operator_to_a_graph_node(precision):
     for r in rows:
         assert r["graph_node"] in ids, r
         assert r["mean_us"] > 0 and r["median_us"] >= 0
+
+
+def test_bench_scripts_run_the_newest_topiary_build(tmp_path):
+    # bench/topiary_binary.py: --topiary when given, else the most recently built of the
+    # release and debug builds, so a stale build directory is not picked over a fresh one.
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    from topiary_binary import topiary_binary  # noqa: E402
+
+    paths = {}
+    for age, d in ((300, ".build-hw/debug"), (0, ".build/release"), (100, ".build/debug")):
+        p = tmp_path / d / "topiary"
+        p.parent.mkdir(parents=True)
+        p.write_text("#!/bin/sh\n")
+        p.chmod(0o755)
+        t = time.time() - age
+        os.utime(p, (t, t))
+        paths[d] = str(p)
+    assert topiary_binary(str(tmp_path), None) == paths[".build/release"]
+    os.utime(paths[".build-hw/debug"], None)  # now the newest
+    assert topiary_binary(str(tmp_path), None) == paths[".build-hw/debug"]
+    assert topiary_binary(str(tmp_path), paths[".build/debug"]) == paths[".build/debug"]
+    with pytest.raises(SystemExit):
+        topiary_binary(str(tmp_path), str(tmp_path / "missing"))
+    with pytest.raises(SystemExit):
+        topiary_binary(str(tmp_path / "empty"), None)
