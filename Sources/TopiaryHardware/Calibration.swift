@@ -111,6 +111,7 @@ extension HardwareTarget {
         if let p = plainInputEfficiency { parts.append("plain=\(p)") }
         if !m.overlap { parts.append("sequential") }
         if let q = overhead.quantizedLayerMicroseconds { parts.append("qlayer=\(q)") }
+        if let w = overhead.weightlessLayerMicroseconds { parts.append("wlayer=\(w)") }
         parts += quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "q\($0.key.rawValue)=\($0.value)" }
         if let g = quantizedGenericEfficiency { parts.append("qgeneric=\(g)") }
         if let k = quantizedKernelChannels { parts.append("qchannels=\(k.input),\(k.output),\(k.minOutput),\(k.depthwise)") }

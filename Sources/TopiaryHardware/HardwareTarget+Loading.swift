@@ -70,10 +70,11 @@ extension HardwareTarget {
             throw r.error(mem[given], mem.path(given), "'\(given)' needs '\(missing)' beside it")
         }
 
-        let ovh = try r.mapping(top["overhead"]!, key: "overhead", allowed: ["layer_us", "inference_us", "quantized_layer_us"],
+        let ovh = try r.mapping(top["overhead"]!, key: "overhead", allowed: ["layer_us", "inference_us", "quantized_layer_us", "weightless_layer_us"],
                                 required: ["layer_us", "inference_us"])
         var overhead = Overhead(layerMicroseconds: try ovh.number("layer_us", 0...1e7), inferenceMicroseconds: try ovh.number("inference_us", 0...1e9))
         overhead.quantizedLayerMicroseconds = try ovh.optionalNumber("quantized_layer_us", 0...1e7)
+        overhead.weightlessLayerMicroseconds = try ovh.optionalNumber("weightless_layer_us", 0...1e7)
 
         var sparsity = Sparsity(unstructured: false)
         if let s = top["sparsity"] {

@@ -186,15 +186,23 @@ public struct HardwareTarget: Sendable, Equatable {
     public struct Overhead: Sendable, Equatable {
         public var layerMicroseconds: Double
         public var inferenceMicroseconds: Double
-        /// Per layer that runs at an integer precision, when it differs from
-        /// `layerMicroseconds`: a quantized operator also loads its scales and zero points
-        /// and sets up the requantization of its output.
+        /// Per layer with weights that runs at an integer precision, when it differs from
+        /// `layerMicroseconds`: a quantized convolution or GEMM also loads its scales and
+        /// zero points and sets up the requantization of its output.
         public var quantizedLayerMicroseconds: Double?
 
-        /// The fixed cost of a layer that runs at `precision`.
-        public func layerMicroseconds(_ precision: Precision) -> Double {
-            precision.isInteger ? quantizedLayerMicroseconds ?? layerMicroseconds : layerMicroseconds
+        /// The fixed cost of a layer that runs at `precision`: `quantizedLayerMicroseconds`
+        /// for an integer layer with weights (a QLinearConv or QGemm reads per-channel
+        /// scales and sets up its requantization), `weightlessLayerMicroseconds` for one
+        /// without weights, else `layerMicroseconds`.
+        public func layerMicroseconds(_ precision: Precision, weights: Bool = true) -> Double {
+            guard weights else { return weightlessLayerMicroseconds ?? layerMicroseconds }
+            return precision.isInteger ? quantizedLayerMicroseconds ?? layerMicroseconds : layerMicroseconds
         }
+        /// Per operator without weights (pooling, adds, multiplies, layout and quantize
+        /// conversions), when it differs from `layerMicroseconds`: nothing to look up or
+        /// partition, a single pass over a tensor.
+        public var weightlessLayerMicroseconds: Double?
 
         public init(layerMicroseconds: Double, inferenceMicroseconds: Double) {
             self.layerMicroseconds = layerMicroseconds

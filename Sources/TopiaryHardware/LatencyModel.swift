@@ -212,7 +212,7 @@ public struct LatencyModel: Sendable {
             let inCache = t.memory.cacheBandwidthGBs != nil && bytes <= cacheBytes
             let bandwidth = inCache ? t.memory.cacheBandwidthGBs! : t.memory.bandwidthGBs
             let memory = TermTime(inCache ? .cacheMemory : .mainMemory, Double(bytes) / (bandwidth * 1e9) * 1e3)
-            let overhead = TermTime(.overhead(kind, precision), summed != nil ? 0 : t.overhead.layerMicroseconds(precision) / 1e3)
+            let overhead = TermTime(.overhead(kind, precision), summed != nil ? 0 : t.overhead.layerMicroseconds(precision, weights: kind.hasWeights) / 1e3)
             // Conversions of this layer's inputs between the plain and blocked layouts: a
             // fixed cost each, like a layer, and a read and a write of the tensor.
             var layout: [TermTime] = []
@@ -334,14 +334,14 @@ extension LatencyModel {
     /// floats: each reads it at one width and writes it at the other.
     func conversionTimes(elements: Int, bits: Int, conversions: Int, operators: Int) -> [TermTime] {
         let bytes = conversions * elements * (bits + 32) / 8
-        return [TermTime(.quantize, Double(operators) * target.overhead.layerMicroseconds / 1e3),
+        return [TermTime(.quantize, Double(operators) * target.overhead.layerMicroseconds(.fp32, weights: false) / 1e3),
                 TermTime(.quantizeTraffic, trafficMilliseconds(bytes))]
     }
 
     /// Layout conversions (between the plain and the blocked layout, or transposes): a
     /// dispatched operator each, and their traffic.
     func layoutTimes(conversions: Int, bytes: Int) -> [TermTime] {
-        [TermTime(.layout, Double(conversions) * target.overhead.layerMicroseconds / 1e3), TermTime(.layoutTraffic, trafficMilliseconds(bytes))]
+        [TermTime(.layout, Double(conversions) * target.overhead.layerMicroseconds(.fp32, weights: false) / 1e3), TermTime(.layoutTraffic, trafficMilliseconds(bytes))]
     }
 
     /// Milliseconds to move `bytes`, from the cache when they fit it.

@@ -122,6 +122,7 @@ struct BadTarget: Sendable, CustomStringConvertible {
     BadTarget(edit: ("power: {", "quantized: {channels_last: often}\npower: {"), line: 7, key: "quantized.channels_last", message: "expected true or false"),
     BadTarget(edit: ("{bandwidth_gbs: 2}", "{bandwidth_gbs: 2, overlap: sometimes}"), line: 5, key: "memory.overlap", message: "expected true or false"),
     BadTarget(edit: ("inference_us: 10}", "inference_us: 10, quantized_layer_us: -1}"), line: 6, key: "overhead.quantized_layer_us", message: "out of range"),
+    BadTarget(edit: ("inference_us: 10}", "inference_us: 10, weightless_layer_us: -1}"), line: 6, key: "overhead.weightless_layer_us", message: "out of range"),
 ])
 func badTargetYAMLNamesFileLineAndKey(_ bad: BadTarget) throws {
     let yaml = minimalTarget.replacingOccurrences(of: bad.edit.0, with: bad.edit.1)
@@ -699,7 +700,7 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
         // Hard-swish in float is a dequantize that a hard-sigmoid and a multiply share,
         // then one quantize: four operators' fixed cost, two conversions' traffic.
         let fixed = l.quantize.first { $0.term == .quantize }!
-        #expect(abs(fixed.milliseconds - 4 * t.overhead.layerMicroseconds / 1e3) < 1e-12)
+        #expect(abs(fixed.milliseconds - 4 * t.overhead.layerMicroseconds(.fp32, weights: false) / 1e3) < 1e-12)
         #expect(l.quantize.contains { $0.term == .quantizeTraffic && $0.milliseconds > 0 })
         // The activation's arithmetic runs at the float rate.
         #expect(l.compute.contains { $0.term == .compute(.elementwise, .fp32) })
@@ -709,7 +710,7 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
     #expect(f.fixed.filter { $0.term == .quantize }.count == 2)
     #expect(t.quantizedChannelsLast)
     let transposes = try #require(f.fixed.first { $0.term == .layout })
-    #expect(abs(transposes.milliseconds - 2 * t.overhead.layerMicroseconds / 1e3) < 1e-12)
+    #expect(abs(transposes.milliseconds - 2 * t.overhead.layerMicroseconds(.fp32, weights: false) / 1e3) < 1e-12)
     #expect(model.features(try oneBlockNetwork(activation: "hswish")).fixed.allSatisfy { $0.term != .layout })
     #expect(model.features(try oneBlockNetwork(activation: "hswish")).fixed.allSatisfy { $0.term != .quantize })
     // The squeeze-excite gate's hard-sigmoid is another island.
@@ -721,14 +722,20 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
 
 @Test func quantizedLayersTakeTheirOwnOverheadEfficiencyAndNoBlockedLayout() throws {
     let t = try target("host-cpu")
-    #expect(t.overhead.quantizedLayerMicroseconds == 4 && t.layoutPrecisions == [.fp32])
+    #expect(t.overhead.quantizedLayerMicroseconds == 4 && t.overhead.weightlessLayerMicroseconds == 1 && t.layoutPrecisions == [.fp32])
     let model = LatencyModel(target: t)
     let g8 = try oneBlockNetwork(activation: "relu", bits: 8)
     let r8 = model.predict(g8)
     let r32 = model.predict(try oneBlockNetwork(activation: "relu"))
     #expect(r8.precision == .int8)
-    #expect(r8.layers.allSatisfy { abs($0.overheadMilliseconds - 0.004) < 1e-12 })
-    #expect(r32.layers.allSatisfy { abs($0.overheadMilliseconds - 0.002) < 1e-12 })
+    // Layers with weights: 4 µs quantized, 2 µs float; pooling and adds 1 µs in both.
+    for r in [r8, r32] {
+        for l in r.layers {
+            let us = !l.kind.hasWeights ? 1.0 : r.precision == .int8 ? 4.0 : 2.0
+            #expect(abs(l.overheadMilliseconds - us / 1e3) < 1e-12, "\(l.name) \(l.kind)")
+        }
+    }
+    #expect(r8.layers.contains { !$0.kind.hasWeights } && r8.layers.contains { $0.kind.hasWeights })
     // ONNX Runtime's quantized kernels use the plain layout: no reorders, no padding.
     // (The generic integer path counts more work than its MACs: below.)
     let fast8 = model.features(g8).layers.indices.filter { model.features(g8).layers[$0].compute.allSatisfy { !$0.term.generic } }

@@ -71,6 +71,7 @@ struct TargetCommand: AsyncParsableCommand {
             print("memory: " + Targets.memoryFields(t).map { k, v in "\(k) \(v.doubleValue.map(Targets.number) ?? v.intValue.map { Format.bytes($0) } ?? v.boolValue.map { "\($0)" } ?? "")" }.joined(separator: ", "))
             print("overhead: \(Targets.number(t.overhead.layerMicroseconds)) µs per layer"
                   + (t.overhead.quantizedLayerMicroseconds.map { " (\(Targets.number($0)) µs quantized)" } ?? "")
+                  + (t.overhead.weightlessLayerMicroseconds.map { " (\(Targets.number($0)) µs without weights)" } ?? "")
                   + ", \(Targets.number(t.overhead.inferenceMicroseconds)) µs per inference")
             if let b = t.blockChannels {
                 print("blocked layout: \(b) channels" + (t.layoutPrecisions.map { " (" + $0.map(\.rawValue).sorted().joined(separator: ", ") + ")" } ?? ""))
