@@ -196,9 +196,11 @@ public struct HardwareTarget: Sendable, Equatable {
         /// scales and sets up its requantization), `weightlessLayerMicroseconds` for one
         /// without weights, else `layerMicroseconds`.
         public func layerMicroseconds(_ precision: Precision, weights: Bool = true) -> Double {
-            guard weights else { return weightlessLayerMicroseconds ?? layerMicroseconds }
+            guard weights else { return weightlessMicroseconds }
             return precision.isInteger ? quantizedLayerMicroseconds ?? layerMicroseconds : layerMicroseconds
         }
+        /// The fixed cost of an operator without weights, or of a conversion.
+        public var weightlessMicroseconds: Double { weightlessLayerMicroseconds ?? layerMicroseconds }
         /// Per operator without weights (pooling, adds, multiplies, layout and quantize
         /// conversions), when it differs from `layerMicroseconds`: nothing to look up or
         /// partition, a single pass over a tensor.

@@ -334,14 +334,14 @@ extension LatencyModel {
     /// floats: each reads it at one width and writes it at the other.
     func conversionTimes(elements: Int, bits: Int, conversions: Int, operators: Int) -> [TermTime] {
         let bytes = conversions * elements * (bits + 32) / 8
-        return [TermTime(.quantize, Double(operators) * target.overhead.layerMicroseconds(.fp32, weights: false) / 1e3),
+        return [TermTime(.quantize, Double(operators) * target.overhead.weightlessMicroseconds / 1e3),
                 TermTime(.quantizeTraffic, trafficMilliseconds(bytes))]
     }
 
     /// Layout conversions (between the plain and the blocked layout, or transposes): a
     /// dispatched operator each, and their traffic.
     func layoutTimes(conversions: Int, bytes: Int) -> [TermTime] {
-        [TermTime(.layout, Double(conversions) * target.overhead.layerMicroseconds(.fp32, weights: false) / 1e3), TermTime(.layoutTraffic, trafficMilliseconds(bytes))]
+        [TermTime(.layout, Double(conversions) * target.overhead.weightlessMicroseconds / 1e3), TermTime(.layoutTraffic, trafficMilliseconds(bytes))]
     }
 
     /// Milliseconds to move `bytes`, from the cache when they fit it.

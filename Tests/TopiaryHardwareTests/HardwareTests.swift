@@ -700,7 +700,7 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
         // Hard-swish in float is a dequantize that a hard-sigmoid and a multiply share,
         // then one quantize: four operators' fixed cost, two conversions' traffic.
         let fixed = l.quantize.first { $0.term == .quantize }!
-        #expect(abs(fixed.milliseconds - 4 * t.overhead.layerMicroseconds(.fp32, weights: false) / 1e3) < 1e-12)
+        #expect(abs(fixed.milliseconds - 4 * t.overhead.weightlessMicroseconds / 1e3) < 1e-12)
         #expect(l.quantize.contains { $0.term == .quantizeTraffic && $0.milliseconds > 0 })
         // The activation's arithmetic runs at the float rate.
         #expect(l.compute.contains { $0.term == .compute(.elementwise, .fp32) })
@@ -710,7 +710,7 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
     #expect(f.fixed.filter { $0.term == .quantize }.count == 2)
     #expect(t.quantizedChannelsLast)
     let transposes = try #require(f.fixed.first { $0.term == .layout })
-    #expect(abs(transposes.milliseconds - 2 * t.overhead.layerMicroseconds(.fp32, weights: false) / 1e3) < 1e-12)
+    #expect(abs(transposes.milliseconds - 2 * t.overhead.weightlessMicroseconds / 1e3) < 1e-12)
     #expect(model.features(try oneBlockNetwork(activation: "hswish")).fixed.allSatisfy { $0.term != .layout })
     #expect(model.features(try oneBlockNetwork(activation: "hswish")).fixed.allSatisfy { $0.term != .quantize })
     // The squeeze-excite gate's hard-sigmoid is another island.

@@ -74,13 +74,13 @@ struct TargetCommand: AsyncParsableCommand {
                   + (t.overhead.weightlessLayerMicroseconds.map { " (\(Targets.number($0)) µs without weights)" } ?? "")
                   + ", \(Targets.number(t.overhead.inferenceMicroseconds)) µs per inference")
             if let b = t.blockChannels {
-                print("blocked layout: \(b) channels" + (t.layoutPrecisions.map { " (" + $0.map(\.rawValue).sorted().joined(separator: ", ") + ")" } ?? ""))
+                print("blocked layout: \(b) channels" + (t.layoutPrecisions.map { " (" + $0.map(\.rawValue).sorted().joined(separator: ", ") + ")" } ?? "")
+                      + (t.plainInputEfficiency.map { "; a 1x1 convolution of fewer input channels runs at \(Targets.number($0)) of the efficiency" } ?? ""))
             }
             if let v = t.vectorChannels {
                 print("vector width: \(v) channels; generic kernels at \(Targets.number(t.genericEfficiency))"
                       + (t.quantizedGenericEfficiency.map { " (\(Targets.number($0)) quantized)" } ?? "") + " of the efficiency"
-                      + (t.genericRowElements > 0 ? "; a generic depthwise row costs \(Targets.number(t.genericRowElements)) elements more" : "")
-                      + (t.plainInputEfficiency.map { "; a 1x1 convolution of fewer input channels than a block runs at \(Targets.number($0))" } ?? ""))
+                      + (t.genericRowElements > 0 ? "; a generic depthwise row costs \(Targets.number(t.genericRowElements)) elements more" : ""))
             }
             if !t.quantizedEfficiency.isEmpty || t.floatActivations != nil || t.quantizedChannelsLast || t.quantizedGenericCosts != nil {
                 var parts = t.quantizedEfficiency.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \(Targets.number($0.value))" }
