@@ -46,8 +46,6 @@ from topiary_binary import topiary_binary  # noqa: E402
 NODE_ID = re.compile(r"^n(\d+)(?:_|$)")
 
 
-
-
 def profiled_session(model_bytes: bytes, tmp: str) -> tuple[ort.InferenceSession, onnx.ModelProto]:
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1

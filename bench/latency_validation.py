@@ -33,8 +33,6 @@ from measure import measure, precision_for  # noqa: E402
 from topiary_binary import topiary_binary  # noqa: E402
 
 
-
-
 def _cpu_times() -> tuple[int, int]:
     with open("/proc/stat", encoding="ascii") as f:
         v = [int(x) for x in f.readline().split()[1:]]
