@@ -182,6 +182,8 @@ struct SearchRuntime {
     var created = 0
     var running = 0
     var finished = 0
+    /// Trials drawn whose enqueue the store writer has not finished (counted in `created`).
+    var enqueuing = 0
     /// Candidates by id, for building jobs.
     var candidates: [String: Candidate] = [:]
     /// The strategy, rebuilt from the trial history when the daemon restarts.

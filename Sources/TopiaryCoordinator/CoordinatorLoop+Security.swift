@@ -36,7 +36,8 @@ extension CoordinatorLoop {
             let fresh = try AllowList(path: current.path)
             allow = fresh
             logger.notice("allow-list reloaded", metadata: ["path": "\(current.path)", "keys": "\(fresh.count)"])
-            for (name, w) in workers {
+            for w in Array(registry.all) {
+                let name = w.name
                 guard let key = w.key, fresh.name(of: key) == nil else { continue }
                 send(w.identity, .reject("this worker's key was removed from the coordinator's allow-list"))
                 logger.warning("worker dropped: its key left the allow-list", metadata: ["worker": "\(name)", "key": "\(key)"])
@@ -45,39 +46,5 @@ extension CoordinatorLoop {
         } catch {
             logger.error("the allow-list no longer reads; keeping the previous one", metadata: ["path": "\(current.path)", "error": "\(error)"])
         }
-    }
-}
-
-/// Limits repeated log lines: `burst` per kind in each `window`, then a count.
-struct LogLimiter {
-    var window: TimeInterval = 10
-    var burst = 5
-    private var counts: [String: (start: Date, logged: Int, dropped: Int)] = [:]
-
-    /// Whether to log this one, and how many of this kind were left out in the window
-    /// that just ended (to report once).
-    mutating func check(_ kind: String, now: Date = Date()) -> (log: Bool, suppressed: Int) {
-        var c = counts[kind] ?? (now, 0, 0)
-        var suppressed = 0
-        if now.timeIntervalSince(c.start) > window {
-            suppressed = c.dropped
-            c = (now, 0, 0)
-        }
-        let ok = c.logged < burst
-        if ok { c.logged += 1 } else { c.dropped += 1 }
-        counts[kind] = c
-        return (ok, suppressed)
-    }
-
-    mutating func allow(_ kind: String) -> Bool { check(kind).log }
-
-    /// Closes the windows that have ended: the kinds with lines left out, and how many.
-    mutating func expired(now: Date = Date()) -> [(kind: String, suppressed: Int)] {
-        var out: [(String, Int)] = []
-        for (kind, c) in counts where now.timeIntervalSince(c.start) > window {
-            if c.dropped > 0 { out.append((kind, c.dropped)) }
-            counts[kind] = nil
-        }
-        return out.sorted { $0.0 < $1.0 }
     }
 }

@@ -32,7 +32,7 @@ extension CoordinatorLoop {
         }
         switch op {
         case "ping":
-            return ok([("version", .int(Wire.version)), ("workers", .int(workers.count)), ("searches", .int(searches.count))])
+            return ok([("version", .int(Wire.version)), ("workers", .int(registry.count)), ("searches", .int(searches.count))])
         case "search.start":
             return try startSearch(r)
         case "search.list":
@@ -57,15 +57,15 @@ extension CoordinatorLoop {
         case "search.resume":
             let id = try searchID()
             let rec = try store.resumeSearch(id)
-            if searches[id] == nil { try load(rec) } else { searches[id]?.record = rec }
+            if searches[id] == nil { searches[id] = try recovery.load(rec) } else { searches[id]?.record = rec }
             return ok([("search", .int(Int(id))), ("state", .string(rec.state.rawValue))])
         case "search.cancel":
             let id = try searchID()
             let stopped = try store.cancelSearch(id)
             for t in stopped {
                 let ref = AttemptRef(trial: t.trialID, attempt: t.attempt)
-                for (name, w) in workers where w.running[ref] != nil {
-                    workers[name]!.running[ref] = nil
+                for w in registry.all where w.running[ref] != nil {
+                    registry[w.name]!.running[ref] = nil
                     send(w.identity, .cancel(ref, reason: "search \(id) cancelled"))
                 }
             }
@@ -73,7 +73,7 @@ extension CoordinatorLoop {
             return ok([("search", .int(Int(id))), ("state", .string("cancelled")), ("stopped", .int(stopped.count))])
         case "workers":
             let now = Date()
-            let list: [JSONValue] = workers.values.sorted { $0.name < $1.name }.map { w in
+            let list: [JSONValue] = registry.all.sorted { $0.name < $1.name }.map { w in
                 .object([("worker", .string(w.name)), ("host", .string(w.host)), ("slots", .int(w.slots)),
                          ("running", .int(w.running.count)), ("done", .int(w.done)),
                          ("jobs", .array(w.running.keys.sorted { $0.trial < $1.trial }.map { .string($0.description) })),
@@ -166,7 +166,7 @@ extension CoordinatorLoop {
         _ = try Strategies.make(strategy, options: settings.strategyOptions,
                                 problem: SearchProblem(space: space, seed: new.seed, fidelity: settings.fidelityValue, objectives: objectivesParsed))
         let rec = try store.createSearch(new)
-        try load(rec)
+        searches[rec.id!] = try recovery.load(rec)
         logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(budget)",
                                                    "trainer": "\(trainer)", "target": "\(rec.target)"])
         return ok([("search", .int(Int(rec.id!)))])

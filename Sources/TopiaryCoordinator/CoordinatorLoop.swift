@@ -1,0 +1,343 @@
+import Foundation
+import Logging
+import TopiaryCore
+import TopiaryHardware
+import TopiarySearch
+import TopiaryStore
+import TopiaryWire
+
+/// The coordinator's loop: it owns the sockets and moves messages between the parts —
+/// worker messages into the registry and the searches, writes to the store writer, its
+/// completions back to workers (ACK, JOB) and strategies (tell), and the scheduler's
+/// decisions out as jobs. It never waits for SQLite while it runs.
+struct CoordinatorLoop {
+    let config: CoordinatorConfig
+    let store: Store
+    let logger: Logger
+    let context = ZMQContext()
+    let workerSocket: ZMQSocket
+    let controlSocket: ZMQSocket
+    /// Woken by the store writer when it has completions.
+    let wakeSocket: ZMQSocket
+    let writer: StoreWriter
+    /// Answers libzmq's authentication requests when CURVE is on.
+    let zap: ZAPHandler?
+    var allow: AllowList?
+    var allowStamp = ""
+    var lastAllowCheck = Date()
+    var logLimiter = LogLimiter()
+    var registry: WorkerRegistry
+    var searches: [Int64: SearchRuntime] = [:]
+    /// Trials left running by a previous daemon, waiting for their workers to reconnect.
+    var orphans: [Int64: Orphan] = [:]
+    var orphanDeadline = Date.distantFuture
+    /// The store's health as the writer last reported it: no drawing or dispatching while
+    /// it is down (what is held waits in the writer).
+    var storeHealth = StoreHealth.available
+    var stopDeadline: Date?
+    /// Workers were told goodbye: no more JOBs go out.
+    var closed = false
+    // What this turn collected for the writer (one command each per turn).
+    var turnResults: [HeldResult] = []
+    var turnProgress: [TrialProgress] = []
+    var lastSeenFlush = Date()
+    var dispatched = 0
+    /// Searches whose completion is being written.
+    var completing: Set<Int64> = []
+    /// What searches that ended while this daemon ran rejected before training.
+    var endedStats: [Int64: (rejected: Int, infeasible: Int, lastInfeasibility: String?)] = [:]
+
+    init(config: CoordinatorConfig, store: Store, logger: Logger) throws {
+        self.config = config
+        self.store = store
+        self.logger = logger
+        registry = WorkerRegistry(maxWorkers: config.maxWorkers, maxSlotsPerWorker: config.maxSlotsPerWorker, helloRate: config.helloRate)
+        if config.curve == nil && !config.allowPlainNetwork && !isLocalEndpoint(config.bind) {
+            throw CoordinatorError("\(config.bind) is reachable from other machines: give the coordinator a key pair and an allow-list "
+                                   + "of worker keys (--key, --allow; see `topiary keys generate`), or pass --insecure for plain TCP")
+        }
+        if !config.allowPlainNetwork && !isLocalEndpoint(config.control) {
+            throw CoordinatorError("the control endpoint \(config.control) would let anyone who reaches it start and cancel searches: "
+                                   + "bind it to 127.0.0.1 or an ipc:// path, or pass --insecure")
+        }
+        if let curve = config.curve {
+            zap = try ZAPHandler(context: context)  // before the CURVE socket binds
+            allow = curve.allow
+            allowStamp = AllowList.stamp(curve.allow.path)
+        } else {
+            zap = nil
+        }
+        workerSocket = try ZMQSocket(context, .router)
+        try workerSocket.setRouterMandatory()
+        try workerSocket.setMaxMessageSize(Wire.maxWorkerMessageBytes)
+        try workerSocket.setReceiveHighWaterMark(1_000)
+        if let curve = config.curve { try workerSocket.makeCurveServer(secretKey: curve.keys.secretKey) }
+        try workerSocket.bind(config.bind)
+        controlSocket = try ZMQSocket(context, .router)
+        try controlSocket.setMaxMessageSize(Wire.maxWorkerMessageBytes)
+        try controlSocket.bind(config.control)
+        let wake = "inproc://topiary-store-writer-\(UUID().uuidString)"
+        wakeSocket = try ZMQSocket(context, .pair)
+        try wakeSocket.bind(wake)
+        writer = StoreWriter(store: store, logger: logger, context: context, wakeEndpoint: wake)
+        try recover()
+    }
+
+    var heartbeat: TimeInterval { Double(config.heartbeatMs) / 1000 }
+    var deadAfter: TimeInterval { heartbeat * Double(config.liveness) }
+    var recovery: Recovery { Recovery(store: store, logger: logger) }
+
+    // MARK: Start-up
+
+    /// Resumes every active or paused search from the store. Trials left running by the
+    /// previous daemon wait one liveness period for their workers to reclaim them, then
+    /// go back to the queue.
+    mutating func recover() throws {
+        searches = try recovery.loadAll()
+        orphans = try recovery.orphans(of: searches)
+        let count = orphans.count - stopMissedDecisions()
+        if count > 0 { orphanDeadline = Date().addingTimeInterval(deadAfter + heartbeat) }
+        logger.info("coordinator started", metadata: [
+            "workers": "\(workerSocket.lastEndpoint)", "control": "\(controlSocket.lastEndpoint)",
+            "security": "\(config.curve.map { "CURVE, \(allow?.count ?? 0) worker keys allowed (\($0.allow.path))" } ?? "none (plain TCP)")",
+            "searches": "\(searches.count)", "orphaned_trials": "\(count)",
+        ])
+    }
+
+    /// Early stops the strategies would have made while the daemon was down (ASHA in stop
+    /// mode: a trial whose reports already fell behind): those orphans are pruned now (before
+    /// the writer starts), and a worker that comes back still running one is told to cancel
+    /// it. Returns how many.
+    mutating func stopMissedDecisions() -> Int {
+        var stopped = 0
+        for id in searches.keys.sorted() {
+            guard let s = searches[id] else { continue }
+            let wanted = Set(s.strategy.trialsToStop())
+            guard !wanted.isEmpty else { continue }
+            for (trial, key) in s.keys where wanted.contains(key) {
+                guard let o = orphans[trial], o.search == id else { continue }
+                do {
+                    guard try store.prune(trial: trial, attempt: o.attempt, reason: "stopped early by the strategy (decided on restart)") == .recorded else { continue }
+                    orphans[trial] = nil
+                    trialEnded(id, trial: trial, .stopped)
+                    stopped += 1
+                } catch {
+                    logger.warning("could not stop a trial early", metadata: ["trial": "\(trial)", "error": "\(error)"])
+                }
+            }
+        }
+        if stopped > 0 { logger.notice("trials stopped early on restart", metadata: ["count": "\(stopped)"]) }
+        return stopped
+    }
+
+    /// A running trial of a search ended: it no longer counts as running, and its strategy
+    /// is told how.
+    mutating func trialEnded(_ search: Int64, trial: Int64, _ status: TrialStatus) {
+        guard searches[search] != nil else { return }
+        searches[search]!.running -= 1
+        searches[search]!.finished += 1
+        guard let key = searches[search]!.keys[trial] else { return }
+        do { try searches[search]!.strategy.tell(key, status) } catch {
+            logger.warning("the strategy refused a report", metadata: ["search": "\(search)", "trial": "\(trial)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: The loop
+
+    mutating func run(shouldStop: () -> Bool) throws {
+        var poller = ZMQPoller()
+        poller.add(workerSocket)
+        poller.add(controlSocket)
+        poller.add(wakeSocket)
+        if let zap { poller.add(zap.socket) }
+        while true {
+            if shouldStop() && stopDeadline == nil { beginStop() }
+            if let stopDeadline, Date() >= stopDeadline || (registry.runningCount == 0 && writer.isIdle) { break }
+            let ready = try poller.poll(timeoutMs: 50)
+            if zap != nil && ready[3] { try answerAuthentication() }
+            if ready[0] {
+                var n = 0
+                while n < 10_000, let (frames, key) = try workerSocket.receiveAuthenticated(dontWait: true) {
+                    handleWorkerMessage(frames, key: key)
+                    n += 1
+                }
+            }
+            if ready[1] {
+                while let frames = try controlSocket.receive(dontWait: true) { handleControl(frames) }
+            }
+            if ready[2] {
+                while try wakeSocket.receive(dontWait: true) != nil {}
+            }
+            applyCompletions()
+            postTurn()
+            housekeeping()
+            if stopDeadline == nil && storeHealth.isAvailable {
+                topUp()
+                dispatch()
+            }
+        }
+        for w in registry.all { send(w.identity, .bye("coordinator shutting down")) }
+        closed = true
+        postTurn()
+        // One more try for everything held, then what is left stays with the workers.
+        let left = writer.finish()
+        applyCompletions()
+        let results = left.reduce(0) { n, c in if case .results(let r) = c { return n + r.count } else { return n } }
+        let failures = left.reduce(0) { n, c in if case .failure = c { return n + 1 } else { return n } }
+        if results + failures > 0 {
+            logger.warning("leaving reports the database could not take; their workers resend them to the next daemon",
+                           metadata: ["results": "\(results)", "failures": "\(failures)"])
+        }
+        logger.info("coordinator stopped", metadata: ["running_trials": "\(registry.runningCount)"])
+    }
+
+    mutating func beginStop() {
+        stopDeadline = Date().addingTimeInterval(config.drainSeconds)
+        logger.notice("shutting down: no more dispatching", metadata: ["drain_s": "\(config.drainSeconds)"])
+    }
+
+    /// Hands this turn's results and progress to the writer, one command each.
+    mutating func postTurn() {
+        if !turnProgress.isEmpty {
+            writer.post(.progress(turnProgress))
+            turnProgress.removeAll(keepingCapacity: true)
+        }
+        if !turnResults.isEmpty {
+            writer.post(.results(turnResults))
+            turnResults.removeAll(keepingCapacity: true)
+        }
+    }
+
+    // MARK: Sending
+
+    @discardableResult
+    mutating func send(_ identity: [UInt8], _ e: Envelope) -> Bool {
+        do {
+            try workerSocket.send([identity] + e.frames, dontWait: true)
+            registry.sent(to: identity, at: Date())
+            return true
+        } catch {
+            logger.debug("send failed", metadata: ["command": "\(e.command.rawValue)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Sends to a worker by name, if it is connected.
+    mutating func send(worker name: String, _ e: Envelope) {
+        if let identity = registry[name]?.identity { send(identity, e) }
+    }
+
+    // MARK: Liveness
+
+    mutating func housekeeping() {
+        let now = Date()
+        for name in registry.silent(now: now, deadAfter: deadAfter) {
+            guard let w = registry[name] else { continue }
+            logger.warning("worker lost: no heartbeat", metadata: ["worker": "\(name)", "silent_s": "\(Int(now.timeIntervalSince(w.lastHeard)))",
+                                                                   "running": "\(w.running.count)"])
+            dropWorker(name, reason: "no heartbeat for \(Int(deadAfter)) s")
+        }
+        for w in registry.dueHeartbeat(now: now, interval: heartbeat) { send(w.identity, .heartbeat()) }
+        if !orphans.isEmpty && now >= orphanDeadline {
+            let left = orphans
+            orphans.removeAll()
+            for (trial, o) in left { requeue(AttemptRef(trial: trial, attempt: o.attempt), reason: "not reclaimed after the coordinator restarted") }
+        }
+        for (kind, n) in logLimiter.expired(now: now) {
+            logger.warning("\(n) more like this were not logged", metadata: ["kind": "\(kind)"])
+        }
+        if allow != nil && now.timeIntervalSince(lastAllowCheck) > 2 {
+            lastAllowCheck = now
+            reloadAllowList()
+        }
+        if now.timeIntervalSince(lastSeenFlush) > 10 {
+            lastSeenFlush = now
+            writer.post(.workersSeen(Array(registry.names)))
+        }
+        if storeHealth.isAvailable { completeFinishedSearches() }
+    }
+
+    mutating func completeFinishedSearches() {
+        for (id, s) in searches where s.record.state == .active && s.created >= s.budget && s.queued == 0 && s.running == 0
+            && s.enqueuing == 0 && !completing.contains(id) && !orphans.values.contains(where: { $0.search == id }) {
+            completing.insert(id)
+            writer.post(.completeSearch(id, event: "before training: \(s.rejected) candidates broke a constraint, "
+                                        + "\(s.infeasible) could not run on \(s.record.target)" + (s.lastInfeasibility.map { " (last: \($0))" } ?? "")))
+        }
+    }
+
+    // MARK: Scheduling
+
+    /// Keeps enough trials queued for the free slots, within each search's budget; the
+    /// writer creates them and they join the queue when it is done.
+    mutating func topUp() {
+        let freeSlots = registry.freeSlots
+        for id in searches.keys.sorted() {
+            // Only numbers are read first: a copy of the runtime kept alive while it is
+            // changed would make every table in it copy itself (once per turn, O(history)).
+            guard searches[id]?.record.state == .active, let s = searches[id].map({ ($0.budget, $0.created, $0.queued, $0.enqueuing) }) else { continue }
+            let want = Scheduler.topUp(budget: s.0, created: s.1, queued: s.2, pending: s.3, freeSlots: freeSlots, lookahead: config.lookahead)
+            guard want > 0, var rt = searches.removeValue(forKey: id) else { continue }
+            let drawn = rt.draw(want)
+            if drawn.isEmpty {
+                if rt.created < rt.budget && rt.queued == 0 && rt.running == 0 && rt.enqueuing == 0 {
+                    logger.warning("no admissible candidates left to draw", metadata: ["search": "\(id)", "created": "\(rt.created)", "rejected": "\(rt.rejected)",
+                                                                                        "infeasible": "\(rt.infeasible)", "last_reason": "\(rt.lastInfeasibility ?? "-")"])
+                    rt.record.budget = rt.created
+                }
+                searches[id] = rt
+                continue
+            }
+            let requests = drawn.map { TrialRequest(candidate: $0.record, fidelity: $0.fidelity, kind: rt.settings.kind) }
+            let by = "model:\(rt.record.target)" + (rt.calibratedFrom > 0 ? "+calibrated(\(rt.calibratedFrom))" : "")
+            let predicted = drawn.compactMap { d in
+                d.predictedMs.map { MeasurementRecord(candidateID: d.id, target: rt.record.target, source: .predicted, latencyMs: $0,
+                                                      recordedBy: by, recordedAt: Date()) }
+            }
+            rt.created += drawn.count
+            rt.enqueuing += drawn.count
+            writer.post(.enqueue(search: id, requests: requests, predicted: predicted))
+            searches[id] = rt
+        }
+    }
+
+    /// Fills free worker slots from the queues of active searches (`Scheduler.assign`).
+    /// The slots are held at once; the JOBs go out when the writer has recorded the starts.
+    mutating func dispatch() {
+        let demand = searches.values.map { s in
+            Scheduler.SearchDemand(id: s.id, active: s.record.state == .active, queued: s.queued, running: s.running, trainer: s.settings.trainer,
+                                   measureOn: s.settings.kind == .measure ? s.record.target : nil)
+        }
+        let assigned = Scheduler.assign(workers: registry.slots, searches: demand)
+        guard !assigned.isEmpty else { return }
+        var picks: [Pick] = []
+        picks.reserveCapacity(assigned.count)
+        for a in assigned {
+            guard let q = searches[a.search]?.popQueued() else { continue }
+            let pick = Pick(worker: a.worker, search: a.search, trial: q)
+            searches[a.search]!.running += 1
+            registry[a.worker]!.running[pick.ref] = a.search
+            picks.append(pick)
+        }
+        writer.post(.start(picks))
+    }
+
+    // MARK: Losing trials
+
+    mutating func dropWorker(_ name: String, reason: String) {
+        guard let w = registry.remove(name) else { return }
+        for ref in w.running.keys { requeue(ref, reason: "\(reason) (worker \(name))") }
+    }
+
+    /// Puts an attempt back in its search's queue (attempt + 1), or fails it when its
+    /// attempts are used up (see `afterRequeue`).
+    mutating func requeue(_ ref: AttemptRef, reason: String) {
+        writer.post(.requeue(ref, reason: reason))
+    }
+
+    /// The strategy judged a running trial not worth finishing (ASHA): prune it, then stop it.
+    mutating func stopEarly(_ worker: String, _ ref: AttemptRef, search: Int64) {
+        postTurn()  // its progress first, so the pruned trial keeps its reports
+        writer.post(.prune(ref, worker: worker, search: search, reason: "stopped early by the strategy"))
+    }
+}
