@@ -60,6 +60,7 @@ let package = Package(
                 "TopiaryCore",
                 "TopiaryStore",
                 "TopiaryHardware",
+                "TopiarySearch",
                 "TopiaryWire",
                 "TopiaryCoordinator",
                 "TopiaryWorker",

@@ -67,29 +67,22 @@ extension CoordinatorLoop {
         }
     }
 
-    /// Starts are in the store: send the JOBs (to workers that still hold them).
+    /// Starts are in the store. A trial whose start could not be written was sent all the
+    /// same: its worker is told to cancel it and its slot is free again.
     mutating func started(_ picks: [Pick], errors: [StoreError?]?) {
         for (i, p) in picks.enumerated() {
             let error = errors.flatMap { $0[i] }
-            if errors == nil || error != nil {
-                // Not started: the slot is free again.
-                if registry[p.worker]?.running[p.ref] != nil { registry[p.worker]!.running[p.ref] = nil }
-                searches[p.search]?.running -= 1
-                if errors == nil {
-                    searches[p.search]?.pushFront(p.trial)  // still queued in the store
-                } else {
-                    logger.warning("could not start a trial", metadata: ["search": "\(p.search)", "trial": "\(p.trial.trial)", "error": "\(error!)"])
-                }
-                continue
+            guard errors == nil || error != nil else { continue }
+            if registry[p.worker]?.running[p.ref] != nil {
+                registry[p.worker]!.running[p.ref] = nil
+                send(worker: p.worker, .cancel(p.ref, reason: "the coordinator could not record its start"))
             }
-            // The worker left (its trials were requeued) or the search ended meanwhile: no JOB.
-            guard !closed, registry[p.worker]?.running[p.ref] == p.search, let s = searches[p.search] else { continue }
-            guard let job = s.job(p.trial, kind: s.settings.kind) else {
-                logger.error("queued trial has no candidate", metadata: ["search": "\(p.search)", "trial": "\(p.trial.trial)"])
-                continue
+            searches[p.search]?.running -= 1
+            if errors == nil {
+                searches[p.search]?.pushFront(p.trial)  // still queued in the store
+            } else {
+                logger.warning("could not start a trial", metadata: ["search": "\(p.search)", "trial": "\(p.trial.trial)", "error": "\(error!)"])
             }
-            send(worker: p.worker, job.envelope)
-            dispatched += 1
         }
     }
 
@@ -97,6 +90,7 @@ extension CoordinatorLoop {
     /// instead): ACK it and tell its search.
     mutating func resultStored(_ held: HeldResult, _ outcome: ResultOutcome) {
         let ref = held.ref
+        resultsInFlight.remove(ref)
         let search = registry[held.worker]?.running.removeValue(forKey: ref) ?? held.search
         registry[held.worker]?.done += 1
         send(worker: held.worker, .ack(ref))

@@ -5,8 +5,8 @@ import TopiarySearch
 import TopiaryStore
 import TopiaryWire
 
-/// The control endpoint: the CLI sends one JSON request (`{"op": …}`) on a REQ socket
-/// and gets one JSON reply (`{"ok": true, …}` or `{"ok": false, "error": …}`).
+/// The control endpoint: a client sends one `ControlRequest` (JSON, see TopiaryWire) on a
+/// REQ socket and gets one JSON reply (`{"ok": true, …}` or `{"ok": false, "error": …}`).
 extension CoordinatorLoop {
     mutating func handleControl(_ frames: [[UInt8]]) {
         guard frames.count >= 2 else { return }
@@ -16,31 +16,25 @@ extension CoordinatorLoop {
             guard let body = frames.last, frames.count == 3, frames[1].isEmpty else {
                 throw ControlError("expected one JSON frame from a REQ socket")
             }
-            let request = try JSONText.parse(String(decoding: body, as: UTF8.self))
-            reply = try answer(request)
+            reply = try answer(try ControlRequest.decode(body))
         } catch {
             reply = .object([("ok", .bool(false)), ("error", .string("\(error)"))])
         }
         _ = try? controlSocket.send([identity, [], Array(reply.text().utf8)], dontWait: true)
     }
 
-    mutating func answer(_ r: JSONValue) throws -> JSONValue {
-        guard let op = r["op"]?.stringValue else { throw ControlError("request needs an 'op'") }
-        func searchID() throws -> Int64 {
-            guard let id = r["search"]?.intValue else { throw ControlError("\(op): 'search' (an integer id) is required") }
-            return Int64(id)
-        }
-        switch op {
-        case "ping":
-            return ok([("version", .int(Wire.version)), ("workers", .int(registry.count)), ("searches", .int(searches.count))])
-        case "search.start":
-            return try startSearch(r)
-        case "search.list":
+    mutating func answer(_ request: ControlRequest) throws -> JSONValue {
+        switch request {
+        case .ping:
+            return ok([("version", .int(Wire.version)), ("control_version", .int(ControlRequest.version)),
+                       ("workers", .int(registry.count)), ("searches", .int(searches.count))])
+        case .startSearch(let r):
+            do { return try startSearch(r) } catch { throw ControlError("search.start: \(error)") }
+        case .listSearches:
             var rows: [JSONValue] = []
             for rec in try store.searches() { rows.append(try summary(rec)) }
             return ok([("searches", .array(rows))])
-        case "search.show":
-            let id = try searchID()
+        case .showSearch(let id):
             guard let rec = try store.search(id) else { throw ControlError("no search \(id)") }
             var out = try summary(rec).objectPairs ?? []
             let top = try store.leaderboard(LeaderboardQuery(search: id, limit: 5))
@@ -49,18 +43,15 @@ extension CoordinatorLoop {
                          ("params", .int(e.params)), ("size_bytes", .int(e.sizeBytes)), ("macs", .int(e.macs))])
             })))
             return ok(out)
-        case "search.pause":
-            let id = try searchID()
+        case .pauseSearch(let id):
             let rec = try store.pauseSearch(id)
             searches[id]?.record = rec
             return ok([("search", .int(Int(id))), ("state", .string(rec.state.rawValue))])
-        case "search.resume":
-            let id = try searchID()
+        case .resumeSearch(let id):
             let rec = try store.resumeSearch(id)
             if searches[id] == nil { searches[id] = try recovery.load(rec) } else { searches[id]?.record = rec }
             return ok([("search", .int(Int(id))), ("state", .string(rec.state.rawValue))])
-        case "search.cancel":
-            let id = try searchID()
+        case .cancelSearch(let id):
             let stopped = try store.cancelSearch(id)
             for t in stopped {
                 let ref = AttemptRef(trial: t.trialID, attempt: t.attempt)
@@ -71,7 +62,7 @@ extension CoordinatorLoop {
             }
             searches[id] = nil
             return ok([("search", .int(Int(id))), ("state", .string("cancelled")), ("stopped", .int(stopped.count))])
-        case "workers":
+        case .workers:
             let now = Date()
             let list: [JSONValue] = registry.all.sorted { $0.name < $1.name }.map { w in
                 .object([("worker", .string(w.name)), ("host", .string(w.host)), ("slots", .int(w.slots)),
@@ -84,8 +75,6 @@ extension CoordinatorLoop {
                          ("key", .string(w.key.map { allow?.name(of: $0) ?? $0 } ?? "plain"))])
             }
             return ok([("workers", .array(list))])
-        default:
-            throw ControlError("unknown op '\(op)'")
         }
     }
 
@@ -115,65 +104,52 @@ extension CoordinatorLoop {
         return .object(p)
     }
 
-    mutating func startSearch(_ r: JSONValue) throws -> JSONValue {
-        guard let yaml = r["space_yaml"]?.stringValue else { throw ControlError("search.start: 'space_yaml' is required") }
-        let file = r["space_file"]?.stringValue ?? "<space>"
-        let space = try SearchSpace.parse(yaml: yaml, file: file)
-        let strategy = r["strategy"]?.stringValue ?? "random"
-        guard Strategies.names.contains(strategy) else {
-            throw ControlError("search.start: unknown strategy '\(strategy)'; use one of \(Strategies.names.joined(separator: ", "))")
+    /// Checks a search in full (space, target, calibration, strategy, objectives,
+    /// constraints), stores it and loads it; the space and target are parsed once, here.
+    mutating func startSearch(_ r: StartSearchRequest) throws -> JSONValue {
+        try r.check()
+        let space = try SearchSpace.parse(yaml: r.spaceYAML, file: r.spaceFile)
+        guard Strategies.names.contains(r.strategy) else {
+            throw ControlError("unknown strategy '\(r.strategy)'; use one of \(Strategies.names.joined(separator: ", "))")
         }
-        guard let budget = r["budget"]?.intValue, budget >= 1, budget <= 10_000_000 else {
-            throw ControlError("search.start: 'budget' must be an integer from 1 to 10000000")
-        }
-        let constraints = try (r["constraints"]?.arrayValue ?? []).map { v -> Constraint in
-            guard let s = v.stringValue else { throw ControlError("search.start: constraints must be strings like params<=100000") }
-            return try Constraint.parse(s)
-        }
-        let trainer = r["trainer"]?.stringValue ?? (space.benchmark != nil ? "table" : "pytorch")
-        let kind = TrialKind(rawValue: r["kind"]?.stringValue ?? "train")
-        guard let kind else { throw ControlError("search.start: 'kind' must be train or measure") }
-        let targetYAML = r["target_yaml"]?.stringValue
-        let parsedTarget = try targetYAML.map { try HardwareTarget.parse(yaml: $0, file: "target") }
-        let targetCalibration = r["target_calibration"]?.stringValue
-        if let targetCalibration {
-            guard let parsedTarget else { throw ControlError("search.start: 'target_calibration' needs 'target_yaml'") }
-            do {
-                try Calibration.parse(json: targetCalibration, file: "target_calibration").check(against: parsedTarget)
-            } catch {
-                throw ControlError("search.start: \(error.description)")
+        let constraints = try r.constraints.map(Constraint.parse)
+        let trainer = r.trainer ?? (space.benchmark != nil ? "table" : "pytorch")
+        let kind = TrialKind(rawValue: r.kind) ?? .train
+        let target = try r.targetYAML.map { try HardwareTarget.parse(yaml: $0, file: "target \(r.target)") }
+        if let calibration = r.targetCalibration, let target {
+            do { try Calibration.parse(json: calibration, file: "target_calibration").check(against: target) } catch {
+                throw ControlError(error.description)
             }
         }
-        if constraints.contains(where: { $0.metric == .latencyMs }) && targetYAML == nil {
-            throw ControlError("search.start: a latency_ms constraint needs the target's profile (target_yaml)")
+        if constraints.contains(where: { $0.metric == .latencyMs }) && target == nil {
+            throw ControlError("a latency_ms constraint needs the target's profile (target_yaml)")
         }
-        var settings = RunSettings(trainer: trainer, fidelity: r["fidelity"] ?? .object([]),
-                                   deadlineSeconds: r["deadline_s"]?.intValue ?? 3600, constraints: constraints,
-                                   kind: kind, targetYAML: targetYAML)
-        settings.targetCalibration = targetCalibration
-        if let o = r["strategy_options"] { settings.strategyOptions = try StrategyOptions(json: o) }
-        settings.retryFailed = r["retry_failed"]?.boolValue ?? false
         if trainer == "table" && space.benchmark == nil {
-            throw ControlError("search.start: the table trainer needs a benchmark space (nas-bench-macro, nas-bench-201)")
+            throw ControlError("the table trainer needs a benchmark space (nas-bench-macro, nas-bench-201)")
         }
-        let objectives = (r["objectives"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let new = NewSearch(space: space, target: r["target"]?.stringValue ?? "host-cpu", strategy: strategy,
-                            strategySettings: settings.json, objectives: objectives.isEmpty ? ["accuracy:max"] : objectives,
-                            constraints: .array(constraints.map { .string($0.description) }), budget: budget,
-                            seed: UInt64(bitPattern: Int64(r["seed"]?.intValue ?? 0)), maxAttempts: r["max_attempts"]?.intValue ?? 3)
+        let fidelity = JSONValue.object(r.fidelity.sorted { $0.key < $1.key }.map { k, v in
+            switch v {
+            case .int(let i): return (k, .int(i))
+            case .double(let d): return (k, .double(d))
+            case .string(let s): return (k, .string(s))
+            }
+        })
+        var settings = RunSettings(trainer: trainer, fidelity: fidelity, deadlineSeconds: r.deadlineSeconds, constraints: constraints,
+                                   kind: kind, targetYAML: r.targetYAML)
+        settings.targetCalibration = r.targetCalibration
+        settings.strategyOptions = try StrategyOptions(json: .object(r.strategyOptions.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+        settings.retryFailed = r.retryFailed
+        let new = NewSearch(space: space, target: r.target, strategy: r.strategy, strategySettings: settings.json,
+                            objectives: r.effectiveObjectives, constraints: .array(constraints.map { .string($0.description) }),
+                            budget: r.budget, seed: r.seed, maxAttempts: r.maxAttempts)
         // Check the strategy accepts its options and objectives before anything is stored.
-        let objectivesParsed = try new.objectives.map { t throws -> SearchObjective in try SearchObjective.parse(t) }
-        _ = try Strategies.make(strategy, options: settings.strategyOptions,
-                                problem: SearchProblem(space: space, seed: new.seed, fidelity: settings.fidelityValue, objectives: objectivesParsed))
+        let objectives = try new.objectives.map { t throws -> SearchObjective in try SearchObjective.parse(t) }
+        _ = try Strategies.make(r.strategy, options: settings.strategyOptions,
+                                problem: SearchProblem(space: space, seed: new.seed, fidelity: settings.fidelityValue, objectives: objectives))
         let rec = try store.createSearch(new)
         searches[rec.id!] = try recovery.load(rec)
-        logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(budget)",
+        logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(r.budget)",
                                                    "trainer": "\(trainer)", "target": "\(rec.target)"])
         return ok([("search", .int(Int(rec.id!)))])
     }
-}
-
-struct ControlError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
 }

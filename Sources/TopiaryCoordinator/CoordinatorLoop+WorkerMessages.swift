@@ -55,6 +55,9 @@ extension CoordinatorLoop {
             case .result:
                 let ref = try attemptRef(e)
                 let metrics = try Fields(e).metrics("metrics")
+                // A copy of a result still being written (resent after a reconnect): the
+                // ACK goes out once the first copy is stored.
+                guard !resultsInFlight.contains(ref) else { return }
                 guard ownsOrOrphan(name, ref) else {
                     warnLimited("not-held", "result for a trial this worker does not hold", ["worker": "\(name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)"])
                     send(identity, .ack(ref))
@@ -62,8 +65,12 @@ extension CoordinatorLoop {
                 }
                 var info = metrics.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.double($0.value)) }
                 if let extra = e.body["info"], extra != .null { info.append(("info", extra)) }
+                // The slot is free as soon as the result is in: the worker holds the result
+                // until it is acknowledged, and the writer stores it in order.
+                let sid = registry[name]?.running.removeValue(forKey: ref)
+                resultsInFlight.insert(ref)
                 turnResults.append(HeldResult(result: TrialResult(trial: ref.trial, attempt: ref.attempt, metrics: .object(info)),
-                                              worker: name, search: registry[name]?.running[ref]))
+                                              worker: name, search: sid))
             case .failed:
                 let ref = try attemptRef(e)
                 let f = Fields(e)

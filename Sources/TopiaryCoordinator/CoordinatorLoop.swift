@@ -35,11 +35,11 @@ struct CoordinatorLoop {
     /// it is down (what is held waits in the writer).
     var storeHealth = StoreHealth.available
     var stopDeadline: Date?
-    /// Workers were told goodbye: no more JOBs go out.
-    var closed = false
     // What this turn collected for the writer (one command each per turn).
     var turnResults: [HeldResult] = []
     var turnProgress: [TrialProgress] = []
+    /// Results handed to the writer and not yet stored (their slots are already free).
+    var resultsInFlight: Set<AttemptRef> = []
     var lastSeenFlush = Date()
     var dispatched = 0
     /// Searches whose completion is being written.
@@ -177,7 +177,6 @@ struct CoordinatorLoop {
             }
         }
         for w in registry.all { send(w.identity, .bye("coordinator shutting down")) }
-        closed = true
         postTurn()
         // One more try for everything held, then what is left stays with the workers.
         let left = writer.finish()
@@ -302,7 +301,9 @@ struct CoordinatorLoop {
     }
 
     /// Fills free worker slots from the queues of active searches (`Scheduler.assign`).
-    /// The slots are held at once; the JOBs go out when the writer has recorded the starts.
+    /// The JOBs go out at once and the starts are written behind them: the writer keeps
+    /// order, so a start is stored before any report of its trial, and a daemon killed in
+    /// between finds the trial still queued (its worker is told to cancel it on return).
     mutating func dispatch() {
         let demand = searches.values.map { s in
             Scheduler.SearchDemand(id: s.id, active: s.record.state == .active, queued: s.queued, running: s.running, trainer: s.settings.trainer,
@@ -318,6 +319,12 @@ struct CoordinatorLoop {
             searches[a.search]!.running += 1
             registry[a.worker]!.running[pick.ref] = a.search
             picks.append(pick)
+            guard let s = searches[a.search], let job = s.job(q, kind: s.settings.kind) else {
+                logger.error("queued trial has no candidate", metadata: ["search": "\(a.search)", "trial": "\(q.trial)"])
+                continue
+            }
+            send(worker: a.worker, job.envelope)
+            dispatched += 1
         }
         writer.post(.start(picks))
     }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import TopiaryCore
+import TopiaryHardware
+import TopiarySearch
+import TopiaryWire
 
 /// Where the daemon's control endpoint is.
 struct ControlOptions: ParsableArguments {
@@ -38,20 +41,44 @@ struct SearchCommand: AsyncParsableCommand {
         @OptionGroup var control: ControlOptions
         @OptionGroup var location: TargetLocation
 
+        /// The request, without the files' contents: the checks that need no file.
+        func request(spaceYAML: String = "") throws -> StartSearchRequest {
+            var r = StartSearchRequest(spaceYAML: spaceYAML, budget: budget)
+            r.spaceFile = space
+            r.target = target
+            r.kind = kind
+            r.strategy = strategy
+            do {
+                r.strategyOptions = Dictionary(try StrategyOptions(keyValues: strategyOption).values.map { ($0.key, $0.value) },
+                                               uniquingKeysWith: { _, last in last })
+            } catch {
+                throw ValidationError("--strategy-option: \(error)")
+            }
+            r.objectives = objective
+            r.constraints = constraint
+            r.seed = seed
+            r.trainer = trainer
+            for f in fidelity {
+                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("--fidelity '\(f)': expected KEY=VALUE") }
+                r.fidelity[kv[0]] = FidelityValue(parsing: kv[1])
+            }
+            r.deadlineSeconds = deadline
+            r.maxAttempts = maxAttempts
+            r.retryFailed = retryFailed
+            return r
+        }
+
         func validate() throws {
-            guard budget >= 1 else { throw ValidationError("--budget must be at least 1") }
-            guard deadline >= 1 else { throw ValidationError("--deadline must be at least 1 second") }
-            guard maxAttempts >= 1 && maxAttempts <= 100 else { throw ValidationError("--max-attempts must be 1...100") }
-            for o in objective {
-                let p = o.split(separator: ":")
-                guard p.count == 2, ["max", "min"].contains(p[1]) else { throw ValidationError("--objective '\(o)': expected NAME:max or NAME:min") }
-            }
-            for f in fidelity where !f.contains("=") { throw ValidationError("--fidelity '\(f)': expected KEY=VALUE") }
-            for o in strategyOption where !o.contains("=") { throw ValidationError("--strategy-option '\(o)': expected KEY=VALUE") }
-            guard ["train", "measure"].contains(kind) else { throw ValidationError("--kind must be train or measure") }
-            for c in constraint where !c.contains("<=") && !c.contains(">=") {
-                throw ValidationError("--constraint '\(c)': expected NAME<=VALUE, e.g. params<=100000 or latency_ms<=5")
-            }
+            let r = try request()
+            do { try r.check() } catch { throw ValidationError(Self.flagNames(error.description)) }
+        }
+
+        /// The request's field names as the command's options.
+        static func flagNames(_ message: String) -> String {
+            message.replacingOccurrences(of: "'budget'", with: "--budget").replacingOccurrences(of: "'deadline_s'", with: "--deadline")
+                .replacingOccurrences(of: "'max_attempts'", with: "--max-attempts").replacingOccurrences(of: "'kind'", with: "--kind")
+                .replacingOccurrences(of: "objective '", with: "--objective '").replacingOccurrences(of: "constraint '", with: "--constraint '")
         }
 
         func run() async throws {
@@ -60,44 +87,24 @@ struct SearchCommand: AsyncParsableCommand {
             // The target's profile travels with the search: the daemon predicts latency and
             // rejects what cannot fit before anything is trained.
             let targetPath = try location.path(of: target)
-            let targetYAML = try Inputs.text(targetPath)
             let targetProfile = try Targets.load(path: targetPath)
-            let targetName = targetProfile.name
+            var r = try request(spaceYAML: yaml)
+            r.target = targetProfile.name
+            r.targetYAML = try Inputs.text(targetPath)
             // So does the calibration saved beside it, unless it belongs to another version
             // of the profile (then the search says so and starts from the profile).
-            var calibrationJSON: String?
-            let calPath = Targets.calibrationPath(for: targetName, dir: (targetPath as NSString).deletingLastPathComponent)
+            let calPath = TargetFiles.calibrationPath(besideProfile: targetPath, target: targetProfile.name)
             if !uncalibrated && FileManager.default.fileExists(atPath: calPath) {
                 do {
                     _ = try Targets.loadCalibration(calPath, for: targetProfile)
-                    calibrationJSON = try Inputs.text(calPath)
+                    r.targetCalibration = try Inputs.text(calPath)
                 } catch {
                     FileHandle.standardError.write(Data("warning: not using \(calPath): \(error)\n".utf8))
                 }
             }
-            var fid: [(String, JSONValue)] = []
-            for f in fidelity {
-                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
-                let v: JSONValue = Int(kv[1]).map { .int($0) } ?? Double(kv[1]).map { .double($0) } ?? .string(kv[1])
-                fid.append((kv[0], v))
-            }
-            var req: [(String, JSONValue)] = [
-                ("op", .string("search.start")), ("space_yaml", .string(yaml)), ("space_file", .string(space)),
-                ("target", .string(targetName)), ("target_yaml", .string(targetYAML)), ("kind", .string(kind)),
-                ("strategy", .string(strategy)), ("budget", .int(budget)),
-                ("objectives", .array(objective.map { .string($0) })), ("constraints", .array(constraint.map { .string($0) })),
-                ("seed", .int(Int(truncatingIfNeeded: seed))), ("fidelity", .object(fid)), ("deadline_s", .int(deadline)),
-                ("max_attempts", .int(maxAttempts)), ("retry_failed", .bool(retryFailed)),
-                ("strategy_options", .object(strategyOption.map { o in
-                    let kv = o.split(separator: "=", maxSplits: 1).map(String.init)
-                    return (kv[0], .string(kv[1]))
-                })),
-            ]
-            if let trainer { req.append(("trainer", .string(trainer))) }
-            if let calibrationJSON { req.append(("target_calibration", .string(calibrationJSON))) }
-            let reply = try control.client.call(.object(req))
+            let reply = try control.client.call(.startSearch(r))
             let id = reply["search"]?.intValue ?? 0
-            print("search \(id) started: \(budget) \(kind) trials on \(space) for \(targetName)")
+            print("search \(id) started: \(budget) \(kind) trials on \(space) for \(targetProfile.name)")
             if follow { try await Follower(client: control.client, search: id).run() }
         }
     }
@@ -108,7 +115,7 @@ struct SearchCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let reply = try control.client.call(.object([("op", .string("search.list"))]))
+            let reply = try control.client.call(.listSearches)
             let rows = reply["searches"]?.arrayValue ?? []
             if json { print(JSONValue.array(rows).text(pretty: true)); return }
             var t = TextTable(["id", "space", "target", "strategy", "state", "done", "running", "queued", "failed", "budget", "best acc"])
@@ -131,7 +138,7 @@ struct SearchCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let r = try control.client.call(.object([("op", .string("search.show")), ("search", .int(id))]))
+            let r = try control.client.call(.showSearch(Int64(id)))
             if json { print(r.text(pretty: true)); return }
             print(Follower.describe(r))
             let top = r["top"]?.arrayValue ?? []
@@ -150,26 +157,26 @@ struct SearchCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop dispatching a search's trials (running ones finish).")
         @Argument(help: "Search id.") var id: Int
         @OptionGroup var control: ControlOptions
-        func run() async throws { try steer("search.pause", id, control) }
+        func run() async throws { try steer(.pauseSearch(Int64(id)), id, control) }
     }
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused search.")
         @Argument(help: "Search id.") var id: Int
         @OptionGroup var control: ControlOptions
-        func run() async throws { try steer("search.resume", id, control) }
+        func run() async throws { try steer(.resumeSearch(Int64(id)), id, control) }
     }
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a search; its running trials are stopped.")
         @Argument(help: "Search id.") var id: Int
         @OptionGroup var control: ControlOptions
-        func run() async throws { try steer("search.cancel", id, control) }
+        func run() async throws { try steer(.cancelSearch(Int64(id)), id, control) }
     }
 }
 
-func steer(_ op: String, _ id: Int, _ control: ControlOptions) throws {
-    let r = try control.client.call(.object([("op", .string(op)), ("search", .int(id))]))
+func steer(_ request: ControlRequest, _ id: Int, _ control: ControlOptions) throws {
+    let r = try control.client.call(request)
     print("search \(id): \(r["state"]?.stringValue ?? "?")" + (r["stopped"]?.intValue.map { ", \($0) running trials stopped" } ?? ""))
 }
 
@@ -197,7 +204,7 @@ struct Follower {
         var last = ""
         var lastPrint = Date.distantPast
         while true {
-            let r = try client.call(.object([("op", .string("search.show")), ("search", .int(search))]))
+            let r = try client.call(.showSearch(Int64(search)))
             let line = Self.describe(r)
             if tty {
                 print("\r" + line + "   ", terminator: "")
@@ -224,7 +231,7 @@ struct WorkersCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let r = try control.client.call(.object([("op", .string("workers"))]))
+        let r = try control.client.call(.workers)
         let rows = r["workers"]?.arrayValue ?? []
         if json { print(JSONValue.array(rows).text(pretty: true)); return }
         var t = TextTable(["worker", "host", "key", "slots", "running", "done", "jobs", "tags", "trainers", "last heartbeat"])

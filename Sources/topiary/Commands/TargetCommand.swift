@@ -27,7 +27,7 @@ struct TargetCommand: AsyncParsableCommand {
             for f in files {
                 let target = try Targets.load(path: (dir as NSString).appendingPathComponent(f))
                 let peaks = target.precisions.map { "\($0.rawValue) \(Targets.number(target.peakGOPS[$0]!))" }.joined(separator: ", ")
-                let cal = FileManager.default.fileExists(atPath: Targets.calibrationPath(for: target.name, dir: dir)) ? "yes" : ""
+                let cal = FileManager.default.fileExists(atPath: TargetFiles.calibrationPath(for: target.name, dir: dir)) ? "yes" : ""
                 t.add([target.name, target.kind.rawValue, peaks, "\(Targets.number(target.memory.bandwidthGBs)) GB/s",
                        Targets.limits(target), cal, target.description])
             }
@@ -45,8 +45,8 @@ struct TargetCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try location.path(of: target)
             let t = try Targets.load(path: path)
-            let calPath = Targets.calibrationPath(for: t.name, dir: (path as NSString).deletingLastPathComponent)
-            let cal = FileManager.default.fileExists(atPath: calPath) ? try Targets.loadCalibration(calPath, for: t) : nil
+            let cal: Calibration?
+            do { cal = try TargetFiles.savedCalibration(besideProfile: path, for: t)?.0 } catch { throw InputError(error.description) }
             if json {
                 var pairs: [(String, JSONValue)] = [
                     ("name", .string(t.name)), ("kind", .string(t.kind.rawValue)), ("description", .string(t.description)),
@@ -111,7 +111,8 @@ struct TargetCommand: AsyncParsableCommand {
             discussion: """
                 FILE.csv has a header row and the columns `measured_ms` and either `candidate` (the \
                 candidate's JSON, quoted) or `candidate_file` (a JSON file, relative to the CSV). The \
-                space is --space, or a `space` column naming SearchSpaces/NAME.yaml. Other columns are \
+                space is --space, or a `space` column: a YAML path, or a NAME found as NAME.yaml beside the \
+                CSV, beside the targets directory, or in SearchSpaces/. Other columns are \
                 ignored, so bench/latency_validation.py's output reads as it is.
                 A random --holdout share is left out of a first fit to report held-out quality (share of \
                 predictions within ±10% and Spearman ρ); the saved calibration is then fitted on all rows.
@@ -138,10 +139,10 @@ struct TargetCommand: AsyncParsableCommand {
             let path = try location.path(of: target)
             let t = try Targets.load(path: path)
             let model = LatencyModel(target: t)
-            let samples = try measurements.flatMap { try Targets.samples(csv: $0, space: space, model: model) }
+            let samples = try measurements.flatMap { try Targets.samples(csv: $0, space: space, model: model, location: location) }
             let calibrator = Calibrator()
             let dir = (path as NSString).deletingLastPathComponent
-            let priorPath = prior == "saved" ? Targets.calibrationPath(for: t.name, dir: dir) : prior
+            let priorPath = prior == "saved" ? TargetFiles.calibrationPath(for: t.name, dir: dir) : prior
             let start = try priorPath.map { try Targets.loadCalibration($0, for: t) }
             print("\(t.name): \(samples.count) measurements from \(measurements.joined(separator: ", "))")
             if let priorPath, let start { print("starting from \(priorPath) (\(start.samples) samples)") }
@@ -164,7 +165,7 @@ struct TargetCommand: AsyncParsableCommand {
             print("scale \(Targets.number(cal.scale)); coefficients: " + cal.coefficients.values.sorted { $0.key < $1.key }
                 .map { "\($0.key.name) \(Targets.number($0.value))" }.joined(separator: ", "))
             if dryRun { return }
-            let dest = out ?? Targets.calibrationPath(for: t.name, dir: dir)
+            let dest = out ?? TargetFiles.calibrationPath(for: t.name, dir: dir)
             do {
                 try Data((cal.json.text(pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: dest))
             } catch {
@@ -221,18 +222,8 @@ enum Targets {
         do { return try HardwareTarget.load(path: path) } catch { throw InputError(error.description) }
     }
 
-    static func calibrationPath(for name: String, dir: String) -> String {
-        (dir as NSString).appendingPathComponent("\(name).calibration.json")
-    }
-
     static func loadCalibration(_ path: String, for target: HardwareTarget) throws -> Calibration {
-        do {
-            let cal = try Calibration.parse(json: try Inputs.text(path), file: path)
-            try cal.check(against: target)
-            return cal
-        } catch let e as CalibrationError {
-            throw InputError(e.description)
-        }
+        do { return try TargetFiles.loadCalibration(path, for: target) } catch { throw InputError(error.description) }
     }
 
     /// The model for a target: with an explicit calibration, else the one saved beside
@@ -242,10 +233,9 @@ enum Targets {
         let t = try load(path: path)
         if uncalibrated { return (LatencyModel(target: t), nil) }
         if let calibration { return (LatencyModel(target: t, calibration: try loadCalibration(calibration, for: t)), calibration) }
-        let beside = calibrationPath(for: t.name, dir: (path as NSString).deletingLastPathComponent)
-        if FileManager.default.fileExists(atPath: beside) {
-            return (LatencyModel(target: t, calibration: try loadCalibration(beside, for: t)), beside)
-        }
+        do {
+            if let (cal, beside) = try TargetFiles.savedCalibration(besideProfile: path, for: t) { return (LatencyModel(target: t, calibration: cal), beside) }
+        } catch { throw InputError(error.description) }
         return (LatencyModel(target: t), nil)
     }
 
@@ -253,46 +243,13 @@ enum Targets {
         do { return try c.fit(samples: samples, target: t, prior: prior?.coefficients) } catch { throw InputError(error.description) }
     }
 
-    /// Calibration samples from a measurement CSV; errors name file:line.
-    static func samples(csv path: String, space spacePath: String?, model: LatencyModel) throws -> [CalibrationSample] {
-        let table: CSVTable
-        do { table = try CSVTable.parse(try Inputs.text(path), file: path) } catch let e as CalibrationError { throw InputError(e.description) }
-        guard let cMs = table.column("measured_ms") else { throw InputError("\(path): no 'measured_ms' column (header: \(table.header.joined(separator: ",")))") }
-        let cCand = table.column("candidate"), cFile = table.column("candidate_file"), cSpace = table.column("space")
-        if cCand == nil && cFile == nil { throw InputError("\(path): needs a 'candidate' (JSON) or 'candidate_file' column") }
-        if spacePath == nil && cSpace == nil { throw InputError("\(path): no 'space' column; give --space") }
-        let base = (path as NSString).deletingLastPathComponent
-        var spaces: [String: SearchSpace] = [:]
-        func space(_ p: String) throws -> SearchSpace {
-            if let s = spaces[p] { return s }
-            let s = try SearchSpace.load(path: p)
-            spaces[p] = s
-            return s
-        }
-        var out: [CalibrationSample] = []
-        for row in table.rows {
-            let place = "\(path):\(row.line)"
-            guard let ms = Double(row.fields[cMs].trimmingCharacters(in: .whitespaces)), ms.isFinite, ms > 0 else {
-                throw InputError("\(place): measured_ms '\(row.fields[cMs])' is not a positive number")
-            }
-            let spaceFile: String
-            if let spacePath { spaceFile = spacePath } else {
-                let name = row.fields[cSpace!]
-                spaceFile = name.hasSuffix(".yaml") ? name : "SearchSpaces/\(name).yaml"
-            }
-            let s: SearchSpace
-            do { s = try space(spaceFile) } catch { throw InputError("\(place): \(error)") }
-            var json = cCand.map { row.fields[$0] } ?? ""
-            if json.isEmpty, let cFile {
-                let f = row.fields[cFile]
-                json = try Inputs.text(f.hasPrefix("/") ? f : (base as NSString).appendingPathComponent(f))
-            }
-            let candidate: Candidate
-            do { candidate = try s.decode(json: json.trimmingCharacters(in: .whitespacesAndNewlines)) } catch { throw InputError("\(place): \(error)") }
-            out.append(model.sample(NetworkGraph.build(compressed: candidate, in: s), measuredMilliseconds: ms, label: place))
-        }
-        if out.isEmpty { throw InputError("\(path): no measurements") }
-        return out
+    /// Calibration samples from a measurement CSV (`MeasurementFile`); spaces named in it
+    /// are also looked for beside the target profiles' directory. Errors name file:line.
+    static func samples(csv path: String, space spacePath: String?, model: LatencyModel, location: TargetLocation) throws -> [CalibrationSample] {
+        let spaces = (location.directory as NSString).deletingLastPathComponent
+        do {
+            return try MeasurementFile.read(path, space: spacePath, spaceDirectories: [spaces]).map { $0.sample(model) }
+        } catch { throw InputError(error.description) }
     }
 
     static func number(_ x: Double) -> String {

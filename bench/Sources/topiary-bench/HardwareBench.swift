@@ -47,36 +47,21 @@ enum HardwareBench {
         let model = LatencyModel(target: target)
         // The saved calibration beside the target (fitted on other measurements of the
         // same device) is the second starting point unless --prior names another or none.
-        let saved = root.appendingPathComponent("SearchSpaces/targets/\(targetName).calibration.json").path
+        let targets = root.appendingPathComponent("SearchSpaces/targets").path
+        let saved = TargetFiles.calibrationPath(for: targetName, dir: targets)
         if priorFile == nil || priorFile == "saved" { priorFile = FileManager.default.fileExists(atPath: saved) ? saved : nil }
         if priorFile == "none" { priorFile = nil }
         var prior: Coefficients?
         var priorName = ""
         if let priorFile {
-            guard let text = try? String(contentsOfFile: priorFile, encoding: .utf8) else { throw BenchError("\(priorFile): cannot read") }
-            let cal = try Calibration.parse(json: text, file: priorFile)
-            try cal.check(against: target)
+            let cal = try TargetFiles.loadCalibration(priorFile, for: target)
             prior = cal.coefficients
             priorName = priorFile.hasPrefix(root.path + "/") ? String(priorFile.dropFirst(root.path.count + 1)) : priorFile
             print("second starting point: \(priorName), a calibration on \(cal.samples) other measurements")
         }
-        guard let text = try? String(contentsOfFile: data, encoding: .utf8) else { throw BenchError("\(data): cannot read") }
-        let table = try CSVTable.parse(text, file: data)
-        guard let cSpace = table.column("space"), let cMs = table.column("measured_ms"), let cCand = table.column("candidate") else {
-            throw BenchError("\(data): needs columns space, measured_ms, candidate")
-        }
-        let cPrec = table.column("precision")
-        var spaces: [String: SearchSpace] = [:]
-        var samples: [CalibrationSample] = []
-        var groups: [String] = []
-        for row in table.rows {
-            let name = row.fields[cSpace]
-            if spaces[name] == nil { spaces[name] = try SearchSpace.load(path: root.appendingPathComponent("SearchSpaces/\(name).yaml").path) }
-            let cand = try spaces[name]!.decode(json: row.fields[cCand])
-            guard let ms = Double(row.fields[cMs]) else { throw BenchError("\(data):\(row.line): measured_ms is not a number") }
-            samples.append(model.sample(NetworkGraph.build(compressed: cand, in: spaces[name]!), measuredMilliseconds: ms, label: "\(data):\(row.line)"))
-            groups.append(name + (cPrec.map { "/" + row.fields[$0] } ?? ""))
-        }
+        let rows = try MeasurementFile.read(data, spaceDirectories: [root.appendingPathComponent("SearchSpaces").path])
+        let samples = rows.map { $0.sample(model) }
+        let groups = rows.map { $0.space.name + ($0.columns["precision"].map { "/" + $0 } ?? "") }
         let measured = samples.map(\.measuredMilliseconds)
         let sorted = measured.sorted()
         print("hardware benchmark: target \(target.name), \(samples.count) measured candidates from \(data)")
@@ -132,7 +117,7 @@ enum HardwareBench {
                         byGroup[k, default: [:]][groups[i]] = (cur.0 + (ok ? 1 : 0), cur.1 + 1)
                         ratios[k, default: [:]][groups[i], default: []].append(predicted[j] / samples[i].measuredMilliseconds)
                         if predictionsFile != nil {
-                            predictionLines.append("\(k),\(draw),\(table.rows[i].line),\(groups[i]),\(predicted[j]),\(samples[i].measuredMilliseconds)")
+                            predictionLines.append("\(k),\(draw),\(rows[i].line),\(groups[i]),\(predicted[j]),\(samples[i].measuredMilliseconds)")
                         }
                     }
                     within.append(q.withinTenPercent)

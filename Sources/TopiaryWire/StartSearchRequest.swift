@@ -1,0 +1,136 @@
+import Foundation
+
+/// `search.start`: everything a search needs, sent whole so that the daemon needs no file
+/// of the client's. Defaults and the checks that need no search space are here, used by
+/// the CLI before it sends and by the daemon when it receives.
+public struct StartSearchRequest: Codable, Sendable, Equatable {
+    public static let defaultTarget = "host-cpu"
+    public static let defaultStrategy = "random"
+    public static let defaultDeadlineSeconds = 3_600
+    public static let defaultMaxAttempts = 3
+    public static let defaultObjectives = ["accuracy:max"]
+    public static let budgets = 1...10_000_000
+    public static let maxAttemptsRange = 1...100
+    public static let kinds = ["train", "measure"]
+
+    /// The search space's YAML text, and the file it came from (for error messages).
+    public var spaceYAML: String
+    public var spaceFile: String = "<space>"
+    public var target: String = Self.defaultTarget
+    /// The target's profile (YAML text): the daemon predicts latency with it.
+    public var targetYAML: String?
+    /// The calibration saved beside the profile (JSON text), if any.
+    public var targetCalibration: String?
+    /// `train`, or `measure` (time candidates on workers tagged with the target).
+    public var kind = "train"
+    public var strategy = Self.defaultStrategy
+    /// The strategy's settings, `key` -> value as text (`--strategy-option key=value`).
+    public var strategyOptions: [String: String] = [:]
+    public var budget: Int
+    /// `NAME:max|min`; none means `accuracy:max`.
+    public var objectives: [String] = []
+    /// `NAME<=VALUE` or `NAME>=VALUE`, checked before training.
+    public var constraints: [String] = []
+    public var seed: UInt64 = 0
+    /// The trainer workers must offer; nil: `table` for benchmark spaces, else `pytorch`.
+    public var trainer: String?
+    /// Sent to the trainer as the job's `fidelity` object, e.g. `epochs` = 3.
+    public var fidelity: [String: FidelityValue] = [:]
+    public var deadlineSeconds = Self.defaultDeadlineSeconds
+    public var maxAttempts = Self.defaultMaxAttempts
+    /// Retry every failure (not only lost workers and signals) while attempts last.
+    public var retryFailed = false
+
+    public init(spaceYAML: String, budget: Int) {
+        self.spaceYAML = spaceYAML
+        self.budget = budget
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case spaceYAML = "space_yaml", spaceFile = "space_file", target, targetYAML = "target_yaml"
+        case targetCalibration = "target_calibration", kind, strategy, strategyOptions = "strategy_options", budget
+        case objectives, constraints, seed, trainer, fidelity, deadlineSeconds = "deadline_s", maxAttempts = "max_attempts"
+        case retryFailed = "retry_failed"
+    }
+
+    /// Absent fields take their defaults; present ones must have the right type.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        spaceYAML = try c.decode(String.self, forKey: .spaceYAML)
+        budget = try c.decode(Int.self, forKey: .budget)
+        spaceFile = try c.decodeIfPresent(String.self, forKey: .spaceFile) ?? spaceFile
+        target = try c.decodeIfPresent(String.self, forKey: .target) ?? target
+        targetYAML = try c.decodeIfPresent(String.self, forKey: .targetYAML)
+        targetCalibration = try c.decodeIfPresent(String.self, forKey: .targetCalibration)
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? kind
+        strategy = try c.decodeIfPresent(String.self, forKey: .strategy) ?? strategy
+        strategyOptions = try c.decodeIfPresent([String: String].self, forKey: .strategyOptions) ?? [:]
+        objectives = try c.decodeIfPresent([String].self, forKey: .objectives) ?? []
+        constraints = try c.decodeIfPresent([String].self, forKey: .constraints) ?? []
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+        trainer = try c.decodeIfPresent(String.self, forKey: .trainer)
+        fidelity = try c.decodeIfPresent([String: FidelityValue].self, forKey: .fidelity) ?? [:]
+        deadlineSeconds = try c.decodeIfPresent(Int.self, forKey: .deadlineSeconds) ?? deadlineSeconds
+        maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? maxAttempts
+        retryFailed = try c.decodeIfPresent(Bool.self, forKey: .retryFailed) ?? false
+    }
+
+    /// The objectives to search for (the default when none is given).
+    public var effectiveObjectives: [String] { objectives.isEmpty ? Self.defaultObjectives : objectives }
+
+    /// The checks that need no search space, strategy or target: numbers in range, forms of
+    /// objectives and constraints. Throws the first problem, naming the field.
+    public func check() throws(ControlError) {
+        guard Self.budgets.contains(budget) else { throw ControlError("'budget' must be an integer from 1 to \(Self.budgets.upperBound)") }
+        guard deadlineSeconds >= 1 else { throw ControlError("'deadline_s' must be at least 1 second") }
+        guard Self.maxAttemptsRange.contains(maxAttempts) else { throw ControlError("'max_attempts' must be 1...100") }
+        guard Self.kinds.contains(kind) else { throw ControlError("'kind' must be train or measure, not '\(kind)'") }
+        for o in objectives {
+            let p = o.split(separator: ":", omittingEmptySubsequences: false)
+            guard p.count == 2, !p[0].isEmpty, ["max", "min"].contains(p[1]) else {
+                throw ControlError("objective '\(o)': expected NAME:max or NAME:min")
+            }
+        }
+        for c in constraints where !c.contains("<=") && !c.contains(">=") {
+            throw ControlError("constraint '\(c)': expected NAME<=VALUE, e.g. params<=100000 or latency_ms<=5")
+        }
+        if targetCalibration != nil && targetYAML == nil { throw ControlError("'target_calibration' needs 'target_yaml'") }
+    }
+}
+
+/// A fidelity setting's value: an integer, a number or text (`epochs=3`, `fraction=0.2`, `data=fashion`).
+public enum FidelityValue: Codable, Sendable, Equatable, CustomStringConvertible {
+    case int(Int)
+    case double(Double)
+    case string(String)
+
+    /// Reads a command-line value: an integer if it is one, else a number, else text.
+    public init(parsing text: String) {
+        if let i = Int(text) { self = .int(i) } else if let d = Double(text), d.isFinite { self = .double(d) } else { self = .string(text) }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let i = try? c.decode(Int.self) { self = .int(i); return }
+        if let d = try? c.decode(Double.self) { self = .double(d); return }
+        if let s = try? c.decode(String.self) { self = .string(s); return }
+        throw DecodingError.typeMismatch(String.self, .init(codingPath: decoder.codingPath, debugDescription: "a fidelity value is a number or text"))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .string(let s): return s
+        }
+    }
+}
