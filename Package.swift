@@ -94,6 +94,11 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
+            name: "TopiaryCoordinatorTests",
+            dependencies: ["TopiaryCoordinator", "TopiaryWire", "TopiaryStore", "TopiaryCore",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "TopiaryStoreTests",
             dependencies: ["TopiaryStore", "TopiaryCore", .product(name: "Logging", package: "swift-log")]
         ),

@@ -144,10 +144,11 @@ final class StoreWriter: @unchecked Sendable {
     /// thread. Returns the commands the store could not take.
     func finish() -> [StoreCommand] {
         condition.lock()
+        let first = !stopping
         stopping = true
         condition.signal()
         condition.unlock()
-        finished.wait()
+        if first { finished.wait() }
         return leftOver
     }
 

@@ -112,7 +112,7 @@ public struct ControlError: Error, CustomStringConvertible, Equatable, Sendable 
         case .typeMismatch(let type, let ctx): self.init("'\(path(ctx.codingPath))' must be \(Self.name(type))")
         case .valueNotFound(let type, let ctx): self.init("'\(path(ctx.codingPath))' must be \(Self.name(type)), not null")
         case .dataCorrupted(let ctx):
-            self.init(ctx.codingPath.isEmpty ? "not valid JSON: \(ctx.debugDescription)" : "'\(path(ctx.codingPath))': \(ctx.debugDescription)")
+            self.init(ctx.codingPath.isEmpty ? "not valid JSON: \(ctx.debugDescription)" : "'\(path(ctx.codingPath))' is not valid: \(ctx.debugDescription)")
         @unknown default: self.init("\(e)")
         }
     }

@@ -67,7 +67,11 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         strategyOptions = try c.decodeIfPresent([String: String].self, forKey: .strategyOptions) ?? [:]
         objectives = try c.decodeIfPresent([String].self, forKey: .objectives) ?? []
         constraints = try c.decodeIfPresent([String].self, forKey: .constraints) ?? []
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+        if let value = try? c.decodeIfPresent(UInt64.self, forKey: .seed) {
+            seed = value
+        } else if c.contains(.seed), try c.decodeNil(forKey: .seed) == false {
+            throw ControlError("'seed' must be an integer from 0 to \(UInt64.max)")
+        }
         trainer = try c.decodeIfPresent(String.self, forKey: .trainer)
         fidelity = try c.decodeIfPresent([String: FidelityValue].self, forKey: .fidelity) ?? [:]
         deadlineSeconds = try c.decodeIfPresent(Int.self, forKey: .deadlineSeconds) ?? deadlineSeconds

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import TopiaryWire
+
+@Suite("Control protocol: typed requests")
+struct ControlRequestTests {
+    func decode(_ text: String) throws(ControlError) -> ControlRequest { try ControlRequest.decode(Array(text.utf8)) }
+
+    @Test("every request survives encoding and decoding", arguments: [
+        ControlRequest.ping, .listSearches, .showSearch(7), .pauseSearch(1), .resumeSearch(2), .cancelSearch(3), .workers,
+    ])
+    func roundTrip(_ r: ControlRequest) throws {
+        #expect(try decode(r.encoded()) == r)
+        #expect(r.encoded().contains("\"version\":\(ControlRequest.version)"))
+    }
+
+    @Test("search.start round-trips every field, including a seed above Int64.max and typed fidelity values")
+    func startRoundTrip() throws {
+        var s = StartSearchRequest(spaceYAML: "name: x", budget: 12)
+        s.seed = UInt64.max
+        s.strategy = "evolution"
+        s.strategyOptions = ["population": "10", "sample": "3"]
+        s.fidelity = ["epochs": .int(3), "fraction": .double(0.25), "data": .string("fashion")]
+        s.objectives = ["accuracy:max", "latency_ms:min"]
+        s.constraints = ["params<=100000"]
+        s.targetYAML = "name: t"
+        s.retryFailed = true
+        #expect(try decode(ControlRequest.startSearch(s).encoded()) == .startSearch(s))
+    }
+
+    @Test("absent fields take the defaults written once, in StartSearchRequest")
+    func defaults() throws {
+        guard case .startSearch(let s) = try decode(#"{"op":"search.start","space_yaml":"name: x","budget":5}"#) else {
+            Issue.record("not a start")
+            return
+        }
+        #expect(s.strategy == StartSearchRequest.defaultStrategy && s.target == StartSearchRequest.defaultTarget)
+        #expect(s.deadlineSeconds == 3_600 && s.maxAttempts == 3 && s.kind == "train" && s.seed == 0 && !s.retryFailed)
+        #expect(s.effectiveObjectives == ["accuracy:max"])
+    }
+
+    @Test("bad requests are refused naming the field and what it must be", arguments: [
+        (#"{"budget":5}"#, "needs an 'op'"),
+        (#"{"op":"search.start","space_yaml":"x"}"#, "'budget' is required"),
+        (#"{"op":"search.start","space_yaml":"x","budget":"many"}"#, "'budget' must be an integer"),
+        (#"{"op":"search.start","space_yaml":"x","budget":5,"seed":-1}"#, "'seed' must be an integer from 0"),
+        (#"{"op":"search.show"}"#, "'search' (an integer id) is required"),
+        (#"{"op":"search.launch"}"#, "unknown op 'search.launch'"),
+        (#"{"op":"ping","version":2}"#, "control protocol version 2 is not supported"),
+        ("not json", "not valid JSON"),
+    ])
+    func refused(_ text: String, _ message: String) {
+        let e = #expect(throws: ControlError.self) { try decode(text) }
+        #expect(e?.description.contains(message) == true, "got: \(e?.description ?? "no error")")
+    }
+
+    @Test("check() refuses out-of-range numbers and malformed objectives and constraints, naming each")
+    func checks() {
+        func problem(_ change: (inout StartSearchRequest) -> Void) -> String? {
+            var s = StartSearchRequest(spaceYAML: "x", budget: 5)
+            change(&s)
+            do { try s.check(); return nil } catch { return error.description }
+        }
+        #expect(problem { _ in } == nil)
+        #expect(problem { $0.budget = 0 }?.contains("'budget'") == true)
+        #expect(problem { $0.deadlineSeconds = 0 }?.contains("'deadline_s'") == true)
+        #expect(problem { $0.maxAttempts = 101 }?.contains("'max_attempts'") == true)
+        #expect(problem { $0.kind = "eval" }?.contains("'kind'") == true)
+        #expect(problem { $0.objectives = ["acc:maximum"] }?.contains("objective 'acc:maximum'") == true)
+        #expect(problem { $0.constraints = ["params=5"] }?.contains("constraint 'params=5'") == true)
+        #expect(problem { $0.targetCalibration = "{}" }?.contains("'target_calibration' needs 'target_yaml'") == true)
+    }
+
+    @Test("fidelity values from the command line: integers, numbers, then text")
+    func fidelityParsing() {
+        #expect(FidelityValue(parsing: "3") == .int(3))
+        #expect(FidelityValue(parsing: "0.5") == .double(0.5))
+        #expect(FidelityValue(parsing: "fashion") == .string("fashion"))
+        #expect(FidelityValue(parsing: "nan") == .string("nan"))
+    }
+}
