@@ -8,6 +8,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "dispatch": DispatchBench.run,
     "hardware": HardwareBench.run,
     "strategies": StrategyBench.run,
+    "workers": ManyWorkersBench.run,
 ]
 guard let name = args.first, let suite = suites[name] else {
     FileHandle.standardError.write(Data("usage: topiary-bench \(suites.keys.sorted().joined(separator: "|")) [options]\n".utf8))
