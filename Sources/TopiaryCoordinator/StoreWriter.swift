@@ -172,47 +172,86 @@ final class StoreWriter: @unchecked Sendable {
             while !stopping, case .retrying(let until, _) = health, Date() < until {
                 _ = condition.wait(until: until)
             }
-            let command = takeMergedHead()
+            let commands = takeBatch()
             busy = true
             let wasDown = !health.isAvailable
             condition.unlock()
 
             lastUnavailable = nil
-            var (done, rest) = run(command)
+            let (done, held) = runBatch(commands)
 
             condition.lock()
             busy = false
-            var giveUp = false
-            if let rest {
-                // Unavailable: keep what is left at the head (best-effort writes are dropped).
+            var out = done
+            if !held.isEmpty {
+                // Unavailable: nothing of the batch was stored; keep it at the head, in order
+                // (best-effort writes are dropped).
                 health = health.failed(at: Date())
-                done.append(.health(health, error: lastUnavailable))
-                if !rest.isBestEffort {
-                    if stopping {
-                        giveUp = true
-                        leftOver.append(rest)
-                    } else {
-                        inboxHead -= 1
-                        inbox[inboxHead] = rest
-                    }
+                out.append(.health(health, error: lastUnavailable))
+                let keep = held.filter { !$0.isBestEffort }
+                if stopping {
+                    // Stopping with the store down: everything else stays with the workers.
+                    leftOver += keep + inbox[inboxHead...].filter { !$0.isBestEffort }
+                    inbox.removeAll()
+                    inboxHead = 0
+                } else {
+                    inbox.replaceSubrange(inboxHead..<inboxHead, with: keep)
                 }
             } else if wasDown {
                 health = .available
-                done.append(.health(.available, error: nil))
+                out.append(.health(.available, error: nil))
             }
-            if giveUp {
-                // Stopping with the store down: everything else stays with the workers.
-                leftOver += inbox[inboxHead...].filter { !$0.isBestEffort }
-                inbox.removeAll()
-                inboxHead = 0
-            }
-            outbox += done
+            outbox += out
             if inboxHead > 1024 && inboxHead * 2 > inbox.count {
                 inbox.removeFirst(inboxHead)
                 inboxHead = 0
             }
             condition.unlock()
-            if !done.isEmpty { _ = try? wake?.send([[]], dontWait: true) }
+            if !out.isEmpty { _ = try? wake?.send([[]], dontWait: true) }
+        }
+    }
+
+    /// Up to `batchLimit` commands from the head of the inbox, neighbours of one kind
+    /// merged. Called with the lock held.
+    private func takeBatch() -> [StoreCommand] {
+        var batch: [StoreCommand] = []
+        while inboxHead < inbox.count && batch.count < Self.batchLimit { batch.append(takeMergedHead()) }
+        return batch
+    }
+
+    /// Commands run together in one store transaction at most.
+    static let batchLimit = 64
+
+    /// Runs commands in one transaction. Returns their completions, or (when the store is
+    /// unavailable, at any write or at the commit) no completions and every command back.
+    private func runBatch(_ commands: [StoreCommand]) -> ([StoreCompletion], held: [StoreCommand]) {
+        struct HeldBack: Error {}
+        var done: [StoreCompletion] = []
+        do {
+            try store.batch {
+                for c in commands {
+                    let (d, rest) = run(c)
+                    if rest != nil { throw HeldBack() }  // roll the whole batch back
+                    done += d
+                }
+            }
+            return (done, [])
+        } catch is HeldBack {
+            return ([], commands)
+        } catch let e as StoreError where e.isUnavailable {
+            lastUnavailable = "\(e)"
+            return ([], commands)
+        } catch {
+            // The batch itself failed for another reason: run the commands one by one, each
+            // in a transaction of its own, as far as the store takes them.
+            logger.error("a batch of writes failed; writing them one by one", metadata: ["error": "\(error)"])
+            done = []
+            for (i, c) in commands.enumerated() {
+                let (d, rest) = run(c)
+                done += d
+                if let rest { return (done, [rest] + commands[(i + 1)...]) }
+            }
+            return (done, [])
         }
     }
 

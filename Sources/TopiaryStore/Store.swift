@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// The Topiary database: searches, candidates, trials and their results, latency figures,
 /// workers and the event log, in one SQLite file in WAL mode (readers never wait for the
@@ -41,6 +42,8 @@ public final class Store: Sendable {
     /// not grow (`PRAGMA max_page_count` = its size), so writes that need a new page fail
     /// with SQLITE_FULL as on a full disk; remove the file and they succeed again.
     let fullDiskFlag: String?
+    /// The connection of a running `batch` (writes on its thread join it).
+    let batchConnection = Mutex<BatchConnection?>(nil)
 
     /// Opens (or creates) the database at `path` and brings its schema up to date.
     ///
@@ -181,6 +184,15 @@ public final class Store: Sendable {
     /// Runs `body` in one write transaction, turning SQLite errors into `StoreError.database`.
     func write<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
         do {
+            if let db = currentBatch() {
+                // Inside a batch: a savepoint, so that this write fails alone.
+                var result: T?
+                try db.inSavepoint {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
             if let fullDiskFlag { try limitGrowth(flag: fullDiskFlag) }
             return try pool.write(body)
         } catch let e as StoreError {
@@ -193,6 +205,7 @@ public final class Store: Sendable {
     /// Runs `body` on a read-only snapshot.
     func read<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
         do {
+            if let db = currentBatch() { return try body(db) }  // inside a batch: what it has written so far
             return try pool.read(body)
         } catch let e as StoreError {
             throw e
