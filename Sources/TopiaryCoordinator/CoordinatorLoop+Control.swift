@@ -147,7 +147,7 @@ extension CoordinatorLoop {
         _ = try Strategies.make(r.strategy, options: settings.strategyOptions,
                                 problem: SearchProblem(space: space, seed: new.seed, fidelity: settings.fidelityValue, objectives: objectives))
         let rec = try store.createSearch(new)
-        searches[rec.id!] = try recovery.load(rec)
+        searches[rec.id!] = try recovery.load(rec, space: space, settings: settings, target: target)
         logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(r.budget)",
                                                    "trainer": "\(trainer)", "target": "\(rec.target)"])
         return ok([("search", .int(Int(rec.id!)))])

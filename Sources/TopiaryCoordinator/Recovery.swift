@@ -23,10 +23,16 @@ struct Recovery {
     func load(_ record: SearchRecord) throws -> SearchRuntime {
         let space = try SearchSpace.parse(yaml: record.spaceYAML, file: "search \(record.id!) space")
         let settings = try RunSettings(json: (try? JSONText.parse(record.strategySettings)) ?? .object([]))
+        let target = try settings.targetYAML.map { try HardwareTarget.parse(yaml: $0, file: "target \(record.target)") }
+        return try load(record, space: space, settings: settings, target: target)
+    }
+
+    /// The runtime of a stored search whose space, settings and target are already parsed
+    /// (a search just started: the request's were).
+    func load(_ record: SearchRecord, space: SearchSpace, settings: RunSettings, target: HardwareTarget?) throws -> SearchRuntime {
         var model: LatencyModel?
         var samples = 0
-        if let yaml = settings.targetYAML {
-            let target = try HardwareTarget.parse(yaml: yaml, file: "target \(record.target)")
+        if let target {
             let saved = settings.targetCalibration.flatMap { try? Calibration.parse(json: $0, file: "search \(record.id!) calibration") }
             let (calibration, n) = calibrate(target, prior: saved)
             model = LatencyModel(target: target, calibration: calibration)

@@ -151,6 +151,28 @@ struct DaemonTests {
         #expect(throws: HarnessError.self) { try c.control(["search", "start", Paths.macroSpace, "--budget", "5", "--strategy", "magic"]) }
         #expect(try c.control(["search", "list"]).contains("id"))
     }
+
+    @Test("search start: strategy options in the comma form reach the daemon; bad options and values are refused by name with exit 2")
+    func typedStartRequest() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        let out = try c.control(["search", "start", Paths.macroSpace, "--budget", "5", "--strategy", "evolution",
+                                 "--strategy-option", "population=10,sample=3", "--fidelity", "sleep_s=0.1", "--seed", "18446744073709551615"])
+        #expect(out.contains("search 1 started"))
+        let stored = try Store(path: c.db, mode: .readOnly).search(1)
+        #expect(stored?.seedValue == UInt64.max, "the full unsigned seed is kept")
+        let settings = try JSONText.parse(stored?.strategySettings ?? "{}")
+        #expect(settings["strategy_options"]?["population"]?.stringValue == "10" && settings["strategy_options"]?["sample"]?.stringValue == "3")
+        #expect(settings["fidelity"]?["sleep_s"]?.doubleValue == 0.1)
+        for (args, message) in [(["--budget", "0"], "--budget must be an integer from 1"),
+                                (["--budget", "5", "--objective", "acc:maximum"], "--objective 'acc:maximum'"),
+                                (["--budget", "5", "--strategy-option", "population"], "--strategy-option"),
+                                (["--budget", "5", "--strategy", "evolution", "--strategy-option", "population=1"], "population=1 is invalid")] {
+            let r = try c.run(["search", "start", Paths.macroSpace] + args + ["--control", c.controlEndpoint])
+            #expect(r.status == 2, "\(args)")
+            #expect(r.err.contains(message), "\(args): \(r.err)")
+        }
+    }
 }
 
 @Suite("Hardware-aware searches and export", .serialized, .enabled(if: Paths.haveBinary, "build the topiary binary first (swift build)"))
