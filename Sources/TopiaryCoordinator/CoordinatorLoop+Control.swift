@@ -5,52 +5,49 @@ import TopiarySearch
 import TopiaryStore
 import TopiaryWire
 
-/// The control endpoint: a client sends one `ControlRequest` (JSON, see TopiaryWire) on a
-/// REQ socket and gets one JSON reply (`{"ok": true, …}` or `{"ok": false, "error": …}`).
+/// The control endpoint: a client sends one `ControlRequest` on a REQ socket and gets one
+/// `ControlReply` (both typed in TopiaryWire).
 extension CoordinatorLoop {
     mutating func handleControl(_ frames: [[UInt8]]) {
         guard frames.count >= 2 else { return }
         let identity = frames[0]
-        let reply: JSONValue
+        let reply: String
         do {
             guard let body = frames.last, frames.count == 3, frames[1].isEmpty else {
                 throw ControlError("expected one JSON frame from a REQ socket")
             }
             reply = try answer(try ControlRequest.decode(body))
         } catch {
-            reply = .object([("ok", .bool(false)), ("error", .string("\(error)"))])
+            reply = ControlReply.failure("\(error)")
         }
-        _ = try? controlSocket.send([identity, [], Array(reply.text().utf8)], dontWait: true)
+        _ = try? controlSocket.send([identity, [], Array(reply.utf8)], dontWait: true)
     }
 
-    mutating func answer(_ request: ControlRequest) throws -> JSONValue {
+    /// The reply's JSON text.
+    mutating func answer(_ request: ControlRequest) throws -> String {
         switch request {
         case .ping:
-            return ok([("version", .int(Wire.version)), ("control_version", .int(ControlRequest.version)),
-                       ("workers", .int(registry.count)), ("searches", .int(searches.count))])
+            return ControlReply.encode(PingReply(version: Wire.version, controlVersion: ControlRequest.version,
+                                                 workers: registry.count, searches: searches.count))
         case .startSearch(let r):
-            do { return try startSearch(r) } catch { throw ControlError("search.start: \(error)") }
+            do { return ControlReply.encode(StartedReply(search: try startSearch(r))) } catch { throw ControlError("search.start: \(error)") }
         case .listSearches:
-            var rows: [JSONValue] = []
-            for rec in try store.searches() { rows.append(try summary(rec)) }
-            return ok([("searches", .array(rows))])
+            return ControlReply.encode(SearchListReply(searches: try store.searches().map(summary)))
         case .showSearch(let id):
             guard let rec = try store.search(id) else { throw ControlError("no search \(id)") }
-            var out = try summary(rec).objectPairs ?? []
-            let top = try store.leaderboard(LeaderboardQuery(search: id, limit: 5))
-            out.append(("top", .array(top.map { e in
-                .object([("candidate", .string(e.candidateID)), ("accuracy", e.accuracy.map { .double($0) } ?? .null),
-                         ("params", .int(e.params)), ("size_bytes", .int(e.sizeBytes)), ("macs", .int(e.macs))])
-            })))
-            return ok(out)
+            var s = try summary(rec)
+            s.top = try store.leaderboard(LeaderboardQuery(search: id, limit: 5)).map {
+                SearchSummary.Top(candidate: $0.candidateID, accuracy: $0.accuracy, params: $0.params, sizeBytes: $0.sizeBytes, macs: $0.macs)
+            }
+            return ControlReply.encode(s)
         case .pauseSearch(let id):
             let rec = try store.pauseSearch(id)
             searches[id]?.record = rec
-            return ok([("search", .int(Int(id))), ("state", .string(rec.state.rawValue))])
+            return ControlReply.encode(SteerReply(search: id, state: rec.state.rawValue))
         case .resumeSearch(let id):
             let rec = try store.resumeSearch(id)
             if searches[id] == nil { searches[id] = try recovery.load(rec) } else { searches[id]?.record = rec }
-            return ok([("search", .int(Int(id))), ("state", .string(rec.state.rawValue))])
+            return ControlReply.encode(SteerReply(search: id, state: rec.state.rawValue))
         case .cancelSearch(let id):
             let stopped = try store.cancelSearch(id)
             for t in stopped {
@@ -61,52 +58,43 @@ extension CoordinatorLoop {
                 }
             }
             searches[id] = nil
-            return ok([("search", .int(Int(id))), ("state", .string("cancelled")), ("stopped", .int(stopped.count))])
+            return ControlReply.encode(SteerReply(search: id, state: "cancelled", stopped: stopped.count))
         case .workers:
             let now = Date()
-            let list: [JSONValue] = registry.all.sorted { $0.name < $1.name }.map { w in
-                .object([("worker", .string(w.name)), ("host", .string(w.host)), ("slots", .int(w.slots)),
-                         ("running", .int(w.running.count)), ("done", .int(w.done)),
-                         ("jobs", .array(w.running.keys.sorted { $0.trial < $1.trial }.map { .string($0.description) })),
-                         ("tags", .array(w.tags.sorted().map { .string($0) })), ("trainers", .array(w.trainers.sorted().map { .string($0) })),
-                         ("last_heartbeat_ms", .int(Int(now.timeIntervalSince(w.lastHeard) * 1000))),
-                         ("connected_s", .int(Int(now.timeIntervalSince(w.connectedAt)))),
-                         // The CURVE key it authenticated with, by its allow-list name ("plain" without CURVE).
-                         ("key", .string(w.key.map { allow?.name(of: $0) ?? $0 } ?? "plain"))])
-            }
-            return ok([("workers", .array(list))])
+            return ControlReply.encode(WorkerListReply(workers: registry.all.sorted { $0.name < $1.name }.map { w in
+                WorkerInfo(worker: w.name, host: w.host, slots: w.slots, running: w.running.count, done: w.done,
+                           jobs: w.running.keys.sorted { $0.trial < $1.trial }.map(\.description),
+                           tags: w.tags.sorted(), trainers: w.trainers.sorted(),
+                           lastHeartbeatMs: Int(now.timeIntervalSince(w.lastHeard) * 1000),
+                           connectedS: Int(now.timeIntervalSince(w.connectedAt)),
+                           key: w.key.map { allow?.name(of: $0) ?? $0 } ?? "plain")
+            }))
         }
     }
 
-    func ok(_ pairs: [(String, JSONValue)]) -> JSONValue { .object([("ok", .bool(true))] + pairs) }
-
-    func summary(_ rec: SearchRecord) throws -> JSONValue {
+    func summary(_ rec: SearchRecord) throws -> SearchSummary {
         let counts = try store.trialCounts(search: rec.id!)
-        let live = searches[rec.id!]
-        var p: [(String, JSONValue)] = [
-            ("search", .int(Int(rec.id!))), ("space", .string(rec.spaceName)), ("target", .string(rec.target)),
-            ("strategy", .string(rec.strategy)), ("state", .string(rec.state.rawValue)),
-            ("budget", rec.budget.map { .int($0) } ?? .null), ("seed", .int(Int(rec.seed))),
-            ("counts", .object(TrialState.allCases.map { ($0.rawValue, .int(counts[$0] ?? 0)) })),
-            ("created_at", .string(ISO8601DateFormatter().string(from: rec.createdAt))),
-        ]
-        if let live {
-            p.append(("rejected_by_constraints", .int(live.rejected)))
-            p.append(("infeasible_on_target", .int(live.infeasible)))
-            if let why = live.lastInfeasibility { p.append(("last_infeasibility", .string(why))) }
-            p.append(("latency_model", .string(live.model == nil ? "none" : live.calibratedFrom > 0 ? "calibrated on \(live.calibratedFrom) measurements" : "profile")))
+        var s = SearchSummary(search: rec.id!, space: rec.spaceName, target: rec.target, strategy: rec.strategy, state: rec.state.rawValue,
+                              budget: rec.budget, seed: rec.seedValue,
+                              counts: Dictionary(uniqueKeysWithValues: TrialState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
+                              createdAt: ISO8601DateFormatter().string(from: rec.createdAt))
+        if let live = searches[rec.id!] {
+            s.rejectedByConstraints = live.rejected
+            s.infeasibleOnTarget = live.infeasible
+            s.lastInfeasibility = live.lastInfeasibility
+            s.latencyModel = live.model == nil ? "none" : live.calibratedFrom > 0 ? "calibrated on \(live.calibratedFrom) measurements" : "profile"
+            s.best = live.best.map { SearchSummary.Best(accuracy: $0.accuracy, candidate: $0.candidate) }
         } else if let ended = endedStats[rec.id!] {
-            p.append(("rejected_by_constraints", .int(ended.rejected)))
-            p.append(("infeasible_on_target", .int(ended.infeasible)))
-            if let why = ended.lastInfeasibility { p.append(("last_infeasibility", .string(why))) }
+            s.rejectedByConstraints = ended.rejected
+            s.infeasibleOnTarget = ended.infeasible
+            s.lastInfeasibility = ended.lastInfeasibility
         }
-        if let b = live?.best { p.append(("best", .object([("accuracy", .double(b.accuracy)), ("candidate", .string(b.candidate))]))) }
-        return .object(p)
+        return s
     }
 
     /// Checks a search in full (space, target, calibration, strategy, objectives,
     /// constraints), stores it and loads it; the space and target are parsed once, here.
-    mutating func startSearch(_ r: StartSearchRequest) throws -> JSONValue {
+    mutating func startSearch(_ r: StartSearchRequest) throws -> Int64 {
         try r.check()
         let space = try SearchSpace.parse(yaml: r.spaceYAML, file: r.spaceFile)
         guard Strategies.names.contains(r.strategy) else {
@@ -150,6 +138,6 @@ extension CoordinatorLoop {
         searches[rec.id!] = try recovery.load(rec, space: space, settings: settings, target: target)
         logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(r.budget)",
                                                    "trainer": "\(trainer)", "target": "\(rec.target)"])
-        return ok([("search", .int(Int(rec.id!)))])
+        return rec.id!
     }
 }

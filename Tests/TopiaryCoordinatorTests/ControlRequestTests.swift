@@ -79,3 +79,31 @@ struct ControlRequestTests {
         #expect(FidelityValue(parsing: "nan") == .string("nan"))
     }
 }
+
+@Suite("Control protocol: typed replies")
+struct ControlReplyTests {
+    @Test("a reply reads back as the value the daemon sent, with ok beside its fields")
+    func roundTrip() throws {
+        var s = SearchSummary(search: 3, space: "nas-bench-macro", target: "host-cpu", strategy: "random", state: "active", budget: 10,
+                              seed: UInt64.max, counts: ["completed": 4, "running": 2], createdAt: "2026-12-06T00:00:00Z")
+        s.best = .init(accuracy: 91.5, candidate: "abc")
+        s.top = [.init(candidate: "abc", accuracy: 91.5, params: 1_000, sizeBytes: 4_000, macs: 99)]
+        let text = ControlReply.encode(s)
+        #expect(text.contains("\"ok\":true") && text.contains("\"size_bytes\":4000") && text.contains("\"created_at\""))
+        #expect(try ControlReply.decode(SearchSummary.self, from: Array(text.utf8)) == s)
+        #expect(s.ended == 4)
+        let w = WorkerInfo(worker: "w", host: "h", slots: 2, running: 1, done: 5, jobs: ["7#1"], tags: ["cpu"], trainers: ["table"],
+                           lastHeartbeatMs: 12, connectedS: 3, key: "plain")
+        #expect(try ControlReply.decode(WorkerListReply.self, from: Array(ControlReply.encode(WorkerListReply(workers: [w])).utf8)).workers == [w])
+    }
+
+    @Test("a refusal reads as the daemon's message; a reply that does not fit says so")
+    func refusal() {
+        let e = #expect(throws: ControlError.self) {
+            try ControlReply.decode(StartedReply.self, from: Array(ControlReply.failure("search.start: unknown strategy 'magic'").utf8))
+        }
+        #expect(e?.description == "search.start: unknown strategy 'magic'")
+        let e2 = #expect(throws: ControlError.self) { try ControlReply.decode(StartedReply.self, from: Array(#"{"ok":true}"#.utf8)) }
+        #expect(e2?.description.contains("'search' is required") == true, "got: \(e2?.description ?? "")")
+    }
+}

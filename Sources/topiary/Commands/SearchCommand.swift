@@ -102,8 +102,7 @@ struct SearchCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("warning: not using \(calPath): \(error)\n".utf8))
                 }
             }
-            let reply = try control.client.call(.startSearch(r))
-            let id = reply["search"]?.intValue ?? 0
+            let id = Int(try control.client.call(.startSearch(r), StartedReply.self).search)
             print("search \(id) started: \(budget) \(kind) trials on \(space) for \(targetProfile.name)")
             if follow { try await Follower(client: control.client, search: id).run() }
         }
@@ -115,17 +114,17 @@ struct SearchCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let reply = try control.client.call(.listSearches)
-            let rows = reply["searches"]?.arrayValue ?? []
-            if json { print(JSONValue.array(rows).text(pretty: true)); return }
+            if json {
+                print(JSONValue.array((try JSONText.parse(try control.client.callRaw(.listSearches)))["searches"]?.arrayValue ?? []).text(pretty: true))
+                return
+            }
+            let rows = try control.client.call(.listSearches, SearchListReply.self).searches
             var t = TextTable(["id", "space", "target", "strategy", "state", "done", "running", "queued", "failed", "budget", "best acc"])
             for r in rows {
-                let c = r["counts"]
-                func n(_ k: String) -> Int { c?[k]?.intValue ?? 0 }
-                t.add([String(r["search"]?.intValue ?? 0), r["space"]?.stringValue ?? "", r["target"]?.stringValue ?? "",
-                       r["strategy"]?.stringValue ?? "", r["state"]?.stringValue ?? "", String(n("completed")), String(n("running")),
-                       String(n("queued")), String(n("failed")), r["budget"]?.intValue.map(String.init) ?? "-",
-                       r["best"]?["accuracy"]?.doubleValue.map { String(format: "%.2f", $0) } ?? "-"])
+                func n(_ k: String) -> Int { r.counts[k] ?? 0 }
+                t.add([String(r.search), r.space, r.target, r.strategy, r.state, String(n("completed")), String(n("running")),
+                       String(n("queued")), String(n("failed")), r.budget.map(String.init) ?? "-",
+                       r.best.map { String(format: "%.2f", $0.accuracy) } ?? "-"])
             }
             print(t.render())
         }
@@ -138,15 +137,18 @@ struct SearchCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let r = try control.client.call(.showSearch(Int64(id)))
-            if json { print(r.text(pretty: true)); return }
+            if json {
+                print(try JSONText.parse(try control.client.callRaw(.showSearch(Int64(id)))).text(pretty: true))
+                return
+            }
+            let r = try control.client.call(.showSearch(Int64(id)), SearchSummary.self)
             print(Follower.describe(r))
-            let top = r["top"]?.arrayValue ?? []
+            let top = r.top ?? []
             if !top.isEmpty {
                 var t = TextTable(["candidate", "accuracy", "params", "size", "MACs"])
                 for e in top {
-                    t.add([e["candidate"]?.stringValue ?? "", e["accuracy"]?.doubleValue.map { String(format: "%.2f", $0) } ?? "-",
-                           Format.count(e["params"]?.intValue ?? 0), Format.bytes(e["size_bytes"]?.intValue ?? 0), Format.count(e["macs"]?.intValue ?? 0)])
+                    t.add([e.candidate, e.accuracy.map { String(format: "%.2f", $0) } ?? "-",
+                           Format.count(e.params), Format.bytes(e.sizeBytes), Format.count(e.macs)])
                 }
                 print(t.render())
             }
@@ -176,8 +178,8 @@ struct SearchCommand: AsyncParsableCommand {
 }
 
 func steer(_ request: ControlRequest, _ id: Int, _ control: ControlOptions) throws {
-    let r = try control.client.call(request)
-    print("search \(id): \(r["state"]?.stringValue ?? "?")" + (r["stopped"]?.intValue.map { ", \($0) running trials stopped" } ?? ""))
+    let r = try control.client.call(request, SteerReply.self)
+    print("search \(id): \(r.state)" + (r.stopped.map { ", \($0) running trials stopped" } ?? ""))
 }
 
 /// Draws a search's progress until it ends.
@@ -185,17 +187,15 @@ struct Follower {
     let client: ControlClient
     let search: Int
 
-    static func describe(_ r: JSONValue) -> String {
-        let c = r["counts"]
-        func n(_ k: String) -> Int { c?[k]?.intValue ?? 0 }
-        let done = n("completed") + n("failed") + n("pruned") + n("cancelled")
-        let budget = r["budget"]?.intValue ?? max(done, 1)
+    static func describe(_ r: SearchSummary) -> String {
+        let done = r.ended
+        let budget = r.budget ?? max(done, 1)
         let width = 30
         let filled = min(width, budget > 0 ? done * width / budget : 0)
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        var line = "search \(r["search"]?.intValue ?? 0) [\(bar)] \(done)/\(budget) \(r["state"]?.stringValue ?? "")"
-        line += "  running \(n("running")) queued \(n("queued")) failed \(n("failed"))"
-        if let b = r["best"], let a = b["accuracy"]?.doubleValue { line += String(format: "  best %.2f (%@)", a, b["candidate"]?.stringValue ?? "") }
+        var line = "search \(r.search) [\(bar)] \(done)/\(budget) \(r.state)"
+        line += "  running \(r.counts["running"] ?? 0) queued \(r.counts["queued"] ?? 0) failed \(r.counts["failed"] ?? 0)"
+        if let b = r.best { line += String(format: "  best %.2f (%@)", b.accuracy, b.candidate) }
         return line
     }
 
@@ -204,7 +204,7 @@ struct Follower {
         var last = ""
         var lastPrint = Date.distantPast
         while true {
-            let r = try client.call(.showSearch(Int64(search)))
+            let r = try client.call(.showSearch(Int64(search)), SearchSummary.self)
             let line = Self.describe(r)
             if tty {
                 print("\r" + line + "   ", terminator: "")
@@ -215,8 +215,7 @@ struct Follower {
                 lastPrint = Date()
                 last = line
             }
-            let state = r["state"]?.stringValue ?? ""
-            if ["completed", "cancelled"].contains(state) {
+            if ["completed", "cancelled"].contains(r.state) {
                 if tty { print("") } else if line != last { print(line) }
                 return
             }
@@ -231,17 +230,15 @@ struct WorkersCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let r = try control.client.call(.workers)
-        let rows = r["workers"]?.arrayValue ?? []
-        if json { print(JSONValue.array(rows).text(pretty: true)); return }
+        if json {
+            print(JSONValue.array((try JSONText.parse(try control.client.callRaw(.workers)))["workers"]?.arrayValue ?? []).text(pretty: true))
+            return
+        }
+        let rows = try control.client.call(.workers, WorkerListReply.self).workers
         var t = TextTable(["worker", "host", "key", "slots", "running", "done", "jobs", "tags", "trainers", "last heartbeat"])
         for w in rows {
-            t.add([w["worker"]?.stringValue ?? "", w["host"]?.stringValue ?? "", w["key"]?.stringValue ?? "", String(w["slots"]?.intValue ?? 0),
-                   String(w["running"]?.intValue ?? 0), String(w["done"]?.intValue ?? 0),
-                   (w["jobs"]?.arrayValue ?? []).compactMap(\.stringValue).prefix(4).joined(separator: " "),
-                   (w["tags"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
-                   (w["trainers"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
-                   "\(w["last_heartbeat_ms"]?.intValue ?? 0) ms ago"])
+            t.add([w.worker, w.host, w.key, String(w.slots), String(w.running), String(w.done), w.jobs.prefix(4).joined(separator: " "),
+                   w.tags.joined(separator: ","), w.trainers.joined(separator: ","), "\(w.lastHeartbeatMs) ms ago"])
         }
         t.rightAligned = [3, 4, 5]
         print(rows.isEmpty ? "no workers connected" : t.render())

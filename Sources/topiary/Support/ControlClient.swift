@@ -2,12 +2,26 @@ import Foundation
 import TopiaryCore
 import TopiaryWire
 
-/// Talks to a running daemon's control endpoint: one typed request, one JSON reply.
+/// Talks to a running daemon's control endpoint: one typed request, one typed reply.
 struct ControlClient {
     let endpoint: String
     var timeoutMs = 10_000
 
-    func call(_ request: ControlRequest) throws -> JSONValue {
+    /// Sends a request and reads its typed reply; the daemon's refusal is bad input (exit 2).
+    func call<Reply: Decodable>(_ request: ControlRequest, _ reply: Reply.Type) throws -> Reply {
+        let body = try exchange(request)
+        do { return try ControlReply.decode(Reply.self, from: body) } catch { throw InputError(error.description) }
+    }
+
+    /// The reply's JSON text as it came (for `--json`), after checking it is not a refusal.
+    func callRaw(_ request: ControlRequest) throws -> String {
+        let body = try exchange(request)
+        struct Status: Decodable {}
+        do { _ = try ControlReply.decode(Status.self, from: body) } catch { throw InputError(error.description) }
+        return String(decoding: body, as: UTF8.self)
+    }
+
+    private func exchange(_ request: ControlRequest) throws -> [UInt8] {
         let context = ZMQContext()
         let socket = try ZMQSocket(context, .req)
         defer { socket.close() }
@@ -18,10 +32,6 @@ struct ControlClient {
         guard try poller.poll(timeoutMs: timeoutMs)[0], let frames = try socket.receive(dontWait: true), let body = frames.last else {
             throw RuntimeError("no daemon answered at \(endpoint) within \(timeoutMs / 1000) s (is `topiary serve` running there?)")
         }
-        let reply = try JSONText.parse(String(decoding: body, as: UTF8.self))
-        guard reply["ok"]?.boolValue == true else {
-            throw InputError(reply["error"]?.stringValue ?? "the daemon refused the request")
-        }
-        return reply
+        return body
     }
 }
