@@ -19,8 +19,10 @@ extension Store {
             throw StoreError.invalidValue(field: "requests[\(i)].fidelity", detail: "must be a positive number, got \(r.fidelity)")
         }
         return try write("enqueueing \(requests.count) trials for search \(search)") { db in
-            guard let s = try SearchRecord.fetchOne(db, key: search) else { throw StoreError.noSuchSearch(search) }
-            guard s.state == .active || s.state == .paused else { throw StoreError.searchNotOpen(search: search, state: s.state) }
+            // Only the state is needed (the daemon enqueues every few trials: no whole record).
+            guard let text = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM searches WHERE id = ?"), arguments: [search]),
+                  let state = SearchState(rawValue: text) else { throw StoreError.noSuchSearch(search) }
+            guard state == .active || state == .paused else { throw StoreError.searchNotOpen(search: search, state: state) }
             let now = clock()
             let newCandidates = try insertCandidates(db, requests.map(\.candidate), at: now)
             var trials: [TrialRecord] = []

@@ -35,15 +35,16 @@ extension Store {
     }
 
     func upsertMeasurement(_ db: Database, _ m: MeasurementRecord) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM candidates WHERE id = ?)", arguments: [m.candidateID]) == true else {
+        // Cached statements: the daemon records a predicted latency for every candidate it queues.
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM candidates WHERE id = ?)"), arguments: [m.candidateID]) == true else {
             throw StoreError.noSuchCandidate(m.candidateID)
         }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO measurements (candidate_id, target, source, latency_ms, recorded_by, recorded_at)
             VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (candidate_id, target, source) DO UPDATE SET
                 latency_ms = excluded.latency_ms, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at
-            """, arguments: [m.candidateID, m.target, m.source.rawValue, m.latencyMs, m.recordedBy, m.recordedAt.timeIntervalSince1970])
+            """).execute(arguments: [m.candidateID, m.target, m.source.rawValue, m.latencyMs, m.recordedBy, m.recordedAt.timeIntervalSince1970])
         try propagateLatency(db, candidate: m.candidateID, target: m.target)
     }
 }

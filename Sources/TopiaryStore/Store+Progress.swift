@@ -32,7 +32,7 @@ extension Store {
             let now = clock()
             var stored = 0
             for r in reports {
-                let current = try Row.fetchOne(db, sql: "SELECT state, attempt FROM trials WHERE id = ?", arguments: [r.trial])
+                let current = try Row.fetchOne(db.cachedStatement(sql: "SELECT state, attempt FROM trials WHERE id = ?"), arguments: [r.trial])
                 guard let current, current["state"] == TrialState.running.rawValue, current["attempt"] == r.attempt else {
                     logger.debug("progress dropped", metadata: ["trial": "\(r.trial)", "attempt": "\(r.attempt)", "step": "\(r.step)"])
                     continue

@@ -61,7 +61,7 @@ extension Store {
 
     /// running -> queued on attempt + 1 while the search allows more attempts, else failed.
     func requeueOrFail(_ db: Database, _ trial: TrialRecord, reason: String) throws -> ReportOutcome {
-        let maxAttempts = try Int.fetchOne(db, sql: "SELECT max_attempts FROM searches WHERE id = ?", arguments: [trial.searchID]) ?? 1
+        let maxAttempts = try Int.fetchOne(db.cachedStatement(sql: "SELECT max_attempts FROM searches WHERE id = ?"), arguments: [trial.searchID]) ?? 1
         guard trial.attempt < maxAttempts else {
             try finish(db, trial, as: .failed, reason: "\(reason); gave up after \(trial.attempt) of \(maxAttempts) attempts")
             return .recorded
