@@ -57,6 +57,15 @@ struct StoreWriterTests {
             return all
         }
 
+        /// Enqueues the fixture's trials and starts them through the writer.
+        func runningTrials() -> [TrialRecord]? {
+            writer.post(.enqueue(search: search, requests: requests, predicted: []))
+            guard case .enqueued(_, _, let trials?) = collect(until: { !$0.isEmpty }).first else { return nil }
+            writer.post(.start(trials.map { Pick(worker: "w", search: search, trial: QueuedTrial(trial: $0.trialID, attempt: 1, candidateID: $0.candidateID, fidelity: 1)) }))
+            _ = collect { !$0.isEmpty }
+            return trials
+        }
+
         deinit {
             _ = writer.finish()
             try? FileManager.default.removeItem(at: dir)
@@ -96,10 +105,7 @@ struct StoreWriterTests {
     @Test("while the disk is full, results are held (nothing partial stored, health says so) and stored once space is back")
     func heldWhileFull() throws {
         let f = try Fixture(trials: 40)
-        f.writer.post(.enqueue(search: f.search, requests: f.requests, predicted: []))
-        guard case .enqueued(_, _, let trials?) = f.collect(until: { !$0.isEmpty }).first else { Issue.record("enqueue failed"); return }
-        f.writer.post(.start(trials.map { Pick(worker: "w", search: f.search, trial: QueuedTrial(trial: $0.trialID, attempt: 1, candidateID: $0.candidateID, fidelity: 1)) }))
-        _ = f.collect { !$0.isEmpty }
+        guard let trials = f.runningTrials() else { Issue.record("enqueue failed"); return }
         FileManager.default.createFile(atPath: f.flag, contents: nil)
         f.writer.post(.results(results(trials)))
         let down = f.collect(seconds: 5) { $0.contains { if case .health(let h, _) = $0 { return !h.isAvailable } else { return false } } }
@@ -116,10 +122,7 @@ struct StoreWriterTests {
     @Test("stopping while the store is down gives each held command one more try, then hands back what is left")
     func finishWhileDown() throws {
         let f = try Fixture(trials: 40)
-        f.writer.post(.enqueue(search: f.search, requests: f.requests, predicted: []))
-        guard case .enqueued(_, _, let trials?) = f.collect(until: { !$0.isEmpty }).first else { Issue.record("enqueue failed"); return }
-        f.writer.post(.start(trials.map { Pick(worker: "w", search: f.search, trial: QueuedTrial(trial: $0.trialID, attempt: 1, candidateID: $0.candidateID, fidelity: 1)) }))
-        _ = f.collect { !$0.isEmpty }
+        guard let trials = f.runningTrials() else { Issue.record("enqueue failed"); return }
         FileManager.default.createFile(atPath: f.flag, contents: nil)
         f.writer.post(.results(results(trials)))
         f.writer.post(.progress([TrialProgress(trial: trials[0].trialID, attempt: 1, step: 1, metrics: .object([]))]))
