@@ -35,7 +35,10 @@ extension CoordinatorLoop {
             case .heartbeat: break
             case .progress:
                 let ref = try attemptRef(e)
-                guard let sid = registry[name]!.running[ref] else { return }
+                guard let sid = registry[name]!.running[ref] else {
+                    warnLimited("not-held", "progress for a trial this worker does not hold", ["worker": "\(name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)"])
+                    return
+                }
                 switch registry.countReport(name, ref, limit: config.maxReportsPerAttempt) {
                 case .within: break
                 case .firstOverLimit:
@@ -63,6 +66,15 @@ extension CoordinatorLoop {
                     send(identity, .ack(ref))
                     return
                 }
+                if let sid = registry[name]?.running[ref], let missing = searches[sid]?.missingObjective(metrics) {
+                    // Stored as completed, it would rank nowhere and the search's best would stay empty.
+                    warnLimited("no-objective", "a result without the search's objective; recorded as failed",
+                                ["worker": "\(name)", "trial": "\(ref.trial)", "missing": "\(missing)"])
+                    postTurn()
+                    writer.post(.failure(HeldFailure(ref: ref, worker: name, search: sid, retry: false,
+                                                     error: "the result has no '\(missing)', an objective of the search; the trainer must report it")))
+                    return
+                }
                 var info = metrics.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.double($0.value)) }
                 if let extra = e.body["info"], extra != .null { info.append(("info", extra)) }
                 // The slot is free as soon as the result is in: the worker holds the result
@@ -83,7 +95,7 @@ extension CoordinatorLoop {
                 // (`--retry-failed`) — and attempts remain; else failed. Acknowledged once stored.
                 let retry = retryable || (sid.flatMap { searches[$0]?.settings.retryFailed } ?? false)
                 postTurn()  // its results and progress first, in the order they came
-                writer.post(.failure(HeldFailure(ref: ref, worker: name, search: sid, error: error + (logPath.map { " (log: \($0))" } ?? ""), retry: retry)))
+                writer.post(.failure(HeldFailure(ref: ref, worker: name, search: sid, retry: retry, error: error + (logPath.map { " (log: \($0))" } ?? ""))))
             case .bye:
                 logger.info("worker leaving", metadata: ["worker": "\(name)", "reason": "\(e.body["reason"]?.stringValue ?? "")"])
                 postTurn()
@@ -136,10 +148,7 @@ extension CoordinatorLoop {
             return
         }
         if let why = registry.refusal(hello, key: key) {
-            if registry[hello.worker].map({ $0.key != key }) == true {
-                warnLimited("name-taken", "refused a HELLO: the worker name belongs to another key",
-                            ["worker": "\(hello.worker)", "key": "\(key ?? "none")", "holder": "\(registry[hello.worker]?.key ?? "none")"])
-            }
+            warnLimited("refused-hello", "refused a HELLO", ["worker": "\(hello.worker)", "key": "\(key ?? "none")", "reason": "\(why)"])
             send(identity, .reject(why))
             return
         }

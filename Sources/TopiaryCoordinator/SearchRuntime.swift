@@ -200,6 +200,8 @@ struct SearchRuntime {
     var infeasible: Int { admission.stats.snapshot.infeasible }
     var lastInfeasibility: String? { admission.stats.snapshot.last }
     var best: (accuracy: Double, candidate: String)?
+    /// The objectives a training result must report (not figures known before training).
+    let reportedObjectives: [String]
 
     var id: Int64 { record.id! }
     var budget: Int { record.budget ?? Int.max }
@@ -215,6 +217,8 @@ struct SearchRuntime {
         let admission = Admission(space: space, model: model, constraints: settings.constraints, stats: AdmissionStats())
         self.admission = admission
         let objectives = try record.objectives.map { text throws -> SearchObjective in try SearchObjective.parse(text) }
+        let known: Set<String> = ["macs", "params", "size_kb", "memory_kb", "latency_ms"]  // see `Admission.metrics`
+        reportedObjectives = settings.kind == .train ? objectives.map(\.metric).filter { !known.contains($0) } : []
         let problem = SearchProblem(space: space, seed: record.seedValue, fidelity: settings.fidelityValue, objectives: objectives,
                                     constraint: { admission.check($0) != nil },
                                     predictor: { admission.metrics($0) })
@@ -256,6 +260,13 @@ struct SearchRuntime {
         }
     }
 
+    /// The first of the search's objectives that a training result must report and
+    /// `metrics` lacks (figures the daemon knows before training, like `params` or
+    /// `latency_ms`, need not be reported); nil when nothing is missing or the search measures.
+    func missingObjective(_ metrics: [String: Double]) -> String? {
+        reportedObjectives.first { metrics[$0] == nil }
+    }
+
     /// The job's fidelity object: the search's, with `epochs` set to the trial's fidelity
     /// when the strategy varies it (ASHA).
     func fidelityJSON(_ fidelity: Double) -> JSONValue {
@@ -272,6 +283,7 @@ struct SearchRuntime {
         let needsGraph = settings.trainer != "table"
         var seed = record.seedValue ^ UInt64(t.trial) &* 0x9E37_79B9_7F4A_7C15
         seed ^= UInt64(t.attempt)
+        seed &= UInt64(Int64.max)  // non-negative on the wire, whatever a worker parses it as
         var job = Job(ref: AttemptRef(trial: t.trial, attempt: t.attempt), search: id, kind: kind.rawValue, trainer: settings.trainer,
                       candidate: c.json, graph: needsGraph ? NetworkGraph.build(compressed: c, in: space).json : nil,
                       benchmarkKey: key, fidelity: fidelityJSON(t.fidelity), seed: seed,

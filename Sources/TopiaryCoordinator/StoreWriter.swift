@@ -26,9 +26,9 @@ struct HeldFailure: Sendable {
     var ref: AttemptRef
     var worker: String
     var search: Int64?
-    var error: String
     /// Queue it again while attempts last (the report said so, or the search retries every failure).
     var retry: Bool
+    var error: String
 }
 
 /// A write the loop asks the store writer for.

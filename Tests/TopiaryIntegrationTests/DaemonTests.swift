@@ -129,6 +129,9 @@ struct DaemonTests {
             [Array("TPY1".utf8), Array("HELLO".utf8), Array(#"{"worker":7,"slots":"many"}"#.utf8)],
             [Array("TPY1".utf8), Array("RESULT".utf8), Array(#"{"trial":99999,"attempt":1,"metrics":{}}"#.utf8)],
             [Array("TPY1".utf8), Array("RESULT".utf8), Array("[1,2,3]".utf8)],
+            // Log injection: a name and a tag that would start lines of their own.
+            [Array("TPY1".utf8), Array("HELLO".utf8),
+             Array(#"{"worker":"evil\nFORGED LINE","host":"h\r","slots":1,"tags":["t\nFORGED TAG"],"trainers":["table"],"version":99}"#.utf8)],
         ]
         for m in garbage { try s.send(m) }
         try waitUntil(5, "the daemon has read the garbage") { c.log("daemon.log").contains("EXPLODE") }
@@ -141,6 +144,9 @@ struct DaemonTests {
         #expect(log.contains("dropped a malformed message") || log.contains("rejected a bad HELLO"))
         #expect(log.contains("unknown command 'EXPLODE'"))
         #expect(log.contains("TPY9"))
+        #expect(log.contains(#"evil\nFORGED LINE"#), "the name is written escaped")
+        #expect(!log.split(separator: "\n").contains { $0.hasPrefix("FORGED") }, "no forged line")
+        #expect(!log.contains("\r"), "no raw carriage return")
     }
 
     @Test("bad control requests get a clear error and the daemon keeps serving")

@@ -42,6 +42,21 @@ struct TrainerMisbehaviourTests {
         return String(decoding: data, as: UTF8.self)
     }
 
+    @Test("a result without the search's objective metric is recorded as failed, naming the metric; a search asking for loss takes it")
+    func resultWithoutObjective() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("w", slots: 2, trainer: "bad")
+        for t in try run(c, 1, mode: "no_accuracy") {
+            #expect(t.state == .failed && t.attempt == 1)
+            #expect(t.error?.contains("the result has no 'accuracy', an objective of the search") == true, "\(t.error ?? "")")
+        }
+        #expect(c.log("daemon.log").contains("a result without the search's objective"))
+        for t in try run(c, 2, mode: "no_accuracy", ["--objective", "loss:min"]) {
+            #expect(t.state == .completed, "\(t.error ?? "")")
+        }
+    }
+
     @Test("no result line, and garbage on stdout: FAILED naming what happened, not retried by default, log kept; the worker serves on")
     func noResultAndGarbage() throws {
         let c = try Cluster()

@@ -49,7 +49,7 @@ enum Logs {
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = lvl
-            return h
+            return EscapingLogHandler(inner: h)
         }
         var logger = Logger(label: "topiary")
         logger.logLevel = lvl

@@ -3,6 +3,7 @@
 
 ok          one progress line, a log line, a result: a trainer that works
 no_result   progress and log lines, then exit 0 without a result line
+no_accuracy a result whose metrics lack the search's objective (accuracy)
 garbage     binary junk, broken JSON and a result line whose metrics is not an object; exit 0
 flood       8 MiB on stdout and 8 MiB on stderr (one 3 MiB line without a newline among them), then a result
 crash       a traceback on stderr, exit status 3
@@ -27,6 +28,8 @@ if mode == "ok":
     say({"event": "result", "metrics": {"accuracy": 0.9}})
 elif mode == "no_result":
     print("finished training but forgot to report", file=sys.stderr, flush=True)
+elif mode == "no_accuracy":
+    say({"event": "result", "metrics": {"loss": 0.3}})
 elif mode == "garbage":
     sys.stdout.buffer.write(b"\x00\xff\xfe binary junk \x80\x81\n{not json at all\n[1, 2, 3]\n")
     say({"event": "result", "metrics": "ninety percent"})
