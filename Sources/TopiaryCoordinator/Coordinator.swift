@@ -27,6 +27,9 @@ public struct CoordinatorConfig: Sendable {
     public var helloRate = 20.0
     /// Progress reports kept per attempt; more are dropped.
     public var maxReportsPerAttempt = 10_000
+    /// Seconds past a job's deadline before the coordinator gives up on it: it cancels the
+    /// attempt and records it as failed (the worker's own SIGTERM/SIGKILL comes first).
+    public var deadlineGraceSeconds = 30.0
     /// CURVE: the coordinator's key pair and the worker keys it admits (checked by a ZAP
     /// handler). Nil: plain TCP, which `run()` refuses on a non-loopback bind unless
     /// `allowPlainNetwork`.

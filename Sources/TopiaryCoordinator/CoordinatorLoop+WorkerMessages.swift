@@ -80,6 +80,7 @@ extension CoordinatorLoop {
                 // The slot is free as soon as the result is in: the worker holds the result
                 // until it is acknowledged, and the writer stores it in order.
                 let sid = registry[name]?.running.removeValue(forKey: ref)
+                deadlines[ref] = nil
                 resultsInFlight.insert(ref)
                 turnResults.append(HeldResult(result: TrialResult(trial: ref.trial, attempt: ref.attempt, metrics: .object(info)),
                                               worker: name, search: sid))
@@ -88,6 +89,7 @@ extension CoordinatorLoop {
                 let f = Fields(e)
                 let error = try f.string("error")
                 guard ownsOrOrphan(name, ref) else { send(identity, .ack(ref)); return }
+                deadlines[ref] = nil
                 let retryable = try f.bool("retryable", default: false)
                 let logPath = try f.optionalString("log")
                 let sid = registry[name]?.running[ref]
@@ -123,6 +125,7 @@ extension CoordinatorLoop {
         if let o = orphans[ref.trial], o.attempt == ref.attempt {
             orphans[ref.trial] = nil
             registry[name]?.running[ref] = o.search
+            holdUntilDeadline(ref, worker: name, search: o.search)
             return true
         }
         return false
@@ -175,6 +178,9 @@ extension CoordinatorLoop {
             }
         }
         let w = registry.join(hello, identity: identity, key: key, held: held, now: now)
+        for (ref, search) in held where deadlines[ref] == nil {
+            holdUntilDeadline(ref, worker: hello.worker, search: search)  // reclaimed: counted from now
+        }
         if w.slots < hello.slots {
             logger.notice("worker asked for more slots than allowed", metadata: ["worker": "\(hello.worker)", "asked": "\(hello.slots)", "granted": "\(w.slots)"])
         }

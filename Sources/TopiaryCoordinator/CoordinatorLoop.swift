@@ -40,6 +40,10 @@ struct CoordinatorLoop {
     var turnProgress: [TrialProgress] = []
     /// Results handed to the writer and not yet stored (their slots are already free).
     var resultsInFlight: Set<AttemptRef> = []
+    /// When the coordinator gives up on each attempt it sent (its deadline plus the grace),
+    /// and who holds it; entries whose attempt ended some other way are dropped when checked.
+    var deadlines: [AttemptRef: (at: Date, worker: String, search: Int64)] = [:]
+    var lastDeadlineCheck = Date()
     var lastSeenFlush = Date()
     var dispatched = 0
     /// Searches whose completion is being written.
@@ -237,6 +241,10 @@ struct CoordinatorLoop {
             dropWorker(name, reason: "no heartbeat for \(Int(deadAfter)) s")
         }
         for w in registry.dueHeartbeat(now: now, interval: heartbeat) { send(w.identity, .heartbeat()) }
+        if now.timeIntervalSince(lastDeadlineCheck) >= 1 {
+            lastDeadlineCheck = now
+            enforceDeadlines(now)
+        }
         if !orphans.isEmpty && now >= orphanDeadline {
             let left = orphans
             orphans.removeAll()
@@ -324,9 +332,34 @@ struct CoordinatorLoop {
                 continue
             }
             send(worker: a.worker, job.envelope)
+            holdUntilDeadline(pick.ref, worker: a.worker, search: a.search)
             dispatched += 1
         }
         writer.post(.start(picks))
+    }
+
+    /// Notes when the coordinator gives up on an attempt `worker` now holds.
+    mutating func holdUntilDeadline(_ ref: AttemptRef, worker: String, search: Int64) {
+        guard let seconds = searches[search]?.settings.deadlineSeconds else { return }
+        deadlines[ref] = (Date().addingTimeInterval(Double(seconds) + config.deadlineGraceSeconds), worker, search)
+    }
+
+    /// Attempts still held past their deadline and the grace: the worker is told to cancel,
+    /// and the attempt is failed (retried only when the search retries every failure). A
+    /// result that comes later is for an attempt nobody holds, and is ignored.
+    mutating func enforceDeadlines(_ now: Date) {
+        for (ref, d) in deadlines where now >= d.at {
+            deadlines[ref] = nil
+            guard registry[d.worker]?.running[ref] == d.search else { continue }  // ended some other way
+            registry[d.worker]!.running[ref] = nil
+            let seconds = searches[d.search]?.settings.deadlineSeconds ?? 0
+            let why = "no result within the deadline of \(seconds) s and \(Int(config.deadlineGraceSeconds)) s of grace; cancelled by the coordinator"
+            send(worker: d.worker, .cancel(ref, reason: why))
+            warnLimited("deadline", "trial past its deadline: cancelled and failed", ["worker": "\(d.worker)", "trial": "\(ref.trial)", "deadline_s": "\(seconds)"])
+            postTurn()
+            writer.post(.failure(HeldFailure(ref: ref, worker: d.worker, search: d.search,
+                                             retry: searches[d.search]?.settings.retryFailed ?? false, error: why)))
+        }
     }
 
     // MARK: Losing trials

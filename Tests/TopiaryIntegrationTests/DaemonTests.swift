@@ -149,6 +149,26 @@ struct DaemonTests {
         #expect(!log.contains("\r"), "no raw carriage return")
     }
 
+    @Test("the daemon enforces deadlines: an attempt held past its deadline and the grace is cancelled at its worker and failed")
+    func deadlineEnforced() throws {
+        let c = try Cluster()
+        try c.startDaemon(["--deadline-grace", "0.5"])
+        try c.startWorker("w")
+        // The table answers after 3 s; the deadline is 1 s (the table trainer itself does not enforce it).
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "2", "--deadline", "1", "--fidelity", "sleep_s=3"])
+        try c.waitForState(1, "completed", timeout: 30)
+        let trials = try Store(path: c.db, mode: .mustExist).trials(search: 1)
+        #expect(trials.count == 2)
+        for t in trials {
+            #expect(t.state == .failed, "\(t.state)")
+            #expect(t.error?.contains("no result within the deadline of 1 s") == true, "\(t.error ?? "")")
+        }
+        #expect(c.log("daemon.log").contains("trial past its deadline"))
+        try waitUntil(10, "the worker was told to cancel") { c.log("worker-w.log").contains("job cancelled") }
+        Thread.sleep(forTimeInterval: 3)  // past the table's 3 s: no answer changes anything
+        #expect(try Store(path: c.db, mode: .mustExist).trials(search: 1).allSatisfy { $0.state == .failed })
+    }
+
     @Test("bad control requests get a clear error and the daemon keeps serving")
     func badControl() throws {
         let c = try Cluster()

@@ -27,6 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most workers served at once.") var maxWorkers = 1_000
     @Option(help: "Most jobs in flight on one worker, whatever it asks for.") var maxSlotsPerWorker = 64
     @Option(help: "HELLOs accepted per second (burst twice that); more are told to retry later.") var helloRate = 20.0
+    @Option(help: "Seconds past a job's deadline (search start --deadline) before the daemon cancels it and records it as failed.")
+    var deadlineGrace = 30.0
 
     func validate() throws {
         guard heartbeatMs >= 20 && heartbeatMs <= 60_000 else { throw ValidationError("--heartbeat-ms must be 20...60000") }
@@ -43,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxWorkers >= 1 && maxWorkers <= 100_000 else { throw ValidationError("--max-workers must be 1...100000") }
         guard maxSlotsPerWorker >= 1 && maxSlotsPerWorker <= 1024 else { throw ValidationError("--max-slots-per-worker must be 1...1024") }
         guard helloRate > 0 && helloRate <= 10_000 else { throw ValidationError("--hello-rate must be in (0, 10000]") }
+        guard deadlineGrace >= 0 && deadlineGrace <= 86_400 else { throw ValidationError("--deadline-grace must be 0...86400 seconds") }
     }
 
     func run() async throws {
@@ -62,6 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
         config.maxWorkers = maxWorkers
         config.maxSlotsPerWorker = maxSlotsPerWorker
         config.helloRate = helloRate
+        config.deadlineGraceSeconds = deadlineGrace
         config.allowPlainNetwork = insecure
         if let key, let allow {
             do { config.curve = (try KeyFiles.loadPair(key), try AllowList(path: allow)) } catch let e as KeyError {
