@@ -97,7 +97,6 @@ final class StoreWriter: @unchecked Sendable {
     private var stopping = false
     private var busy = false
     private let finished = DispatchSemaphore(value: 0)
-    private var thread: Thread?
     /// Commands held when the writer stopped (the store was unavailable).
     private(set) var leftOver: [StoreCommand] = []
     /// Why the store last refused a write (the writer's thread only).
@@ -112,7 +111,6 @@ final class StoreWriter: @unchecked Sendable {
         self.wakeEndpoint = wakeEndpoint
         let t = Thread { [self] in self.main() }
         t.name = "topiary.store-writer"
-        thread = t
         t.start()
     }
 
