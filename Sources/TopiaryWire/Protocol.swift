@@ -49,8 +49,12 @@ public struct Envelope: Sendable {
         }
         let name = String(decoding: frames[1], as: UTF8.self)
         guard let command = Command(rawValue: name) else { throw WireError("unknown command '\(name.prefix(32))'") }
+        // Not String(decoding:): it would pass invalid bytes on as U+FFFD, silently.
+        guard let text = String(validating: frames[2], as: UTF8.self) else {
+            throw WireError("\(command.rawValue) body is not valid UTF-8 (JSON text must be)")
+        }
         let body: JSONValue
-        do { body = try JSONText.parse(String(decoding: frames[2], as: UTF8.self)) } catch {
+        do { body = try JSONText.parse(text) } catch {
             throw WireError("\(command.rawValue) body: \(error.description)")
         }
         guard body.objectPairs != nil else { throw WireError("\(command.rawValue) body must be a JSON object") }

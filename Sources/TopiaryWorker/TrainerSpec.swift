@@ -17,6 +17,10 @@ public enum TrainerSpec: Sendable {
         }
         guard !rest.isEmpty else { throw TableError("--trainer '\(text)': the command is empty") }
         if rest.hasPrefix("table:") { return (name, .table(try TableEvaluator(path: String(rest.dropFirst(6))))) }
+        // Jobs of searches whose trainer is `table` come without a graph (docs/PROTOCOL.md, JOB).
+        guard name != "table" else {
+            throw TableError("--trainer '\(text)': 'table' is the name of benchmark-table trainers (NAME=table:PATH.csv), whose jobs carry no graph; give this command another name")
+        }
         return (name, .command(rest))
     }
 }

@@ -169,6 +169,14 @@ struct DaemonTests {
         #expect(try Store(path: c.db, mode: .mustExist).trials(search: 1).allSatisfy { $0.state == .failed })
     }
 
+    @Test("a worker refuses a command trainer named 'table' (table searches' jobs carry no graph), naming the fix, with exit 2")
+    func commandTrainerNamedTable() throws {
+        let c = try Cluster()
+        let r = try c.run(["worker", "--connect", c.workerEndpoint, "--trainer", "table=python3 train.py"], timeout: 10)
+        #expect(r.status == 2)
+        #expect(r.err.contains("'table' is the name of benchmark-table trainers") && r.err.contains("give this command another name"), "\(r.err)")
+    }
+
     @Test("bad control requests get a clear error and the daemon keeps serving")
     func badControl() throws {
         let c = try Cluster()
