@@ -265,28 +265,38 @@ private struct JSONParser {
 
     mutating func string() throws(JSONError) -> String {
         i += 1  // opening quote
-        var scalars = String.UnicodeScalarView()
-        var run = [UInt8]()
-        func flush() { if !run.isEmpty { scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars); run.removeAll() } }
+        let start = i
+        // Most strings have no escapes: one decode of their bytes (this parser reads every
+        // message of the wire protocol, so this is on the daemon's and the workers' hot path).
         while i < bytes.count {
             let c = bytes[i]
-            if c == UInt8(ascii: "\"") { i += 1; flush(); return String(scalars) }
+            if c == UInt8(ascii: "\"") {
+                let s = String(decoding: bytes[start..<i], as: UTF8.self)
+                i += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") { break }
+            if c < 0x20 { throw error("control character in a string") }
+            i += 1
+        }
+        // With escapes: the UTF-8 bytes of the unescaped string, decoded once at the end.
+        var out = Array(bytes[start..<i])
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") { i += 1; return String(decoding: out, as: UTF8.self) }
             if c < 0x20 { throw error("control character in a string") }
             if c == UInt8(ascii: "\\") {
-                flush()
                 i += 1
                 guard i < bytes.count else { break }
                 let e = bytes[i]
                 i += 1
                 switch e {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     var code = try hex4()
                     if code >= 0xD800 && code < 0xDC00 {
@@ -297,12 +307,12 @@ private struct JSONParser {
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     }
                     guard let s = Unicode.Scalar(code) else { throw error("bad \\u escape") }
-                    scalars.append(s)
+                    out.append(contentsOf: String(Character(s)).utf8)
                 default: throw error("bad escape")
                 }
                 continue
             }
-            run.append(c)
+            out.append(c)
             i += 1
         }
         throw error("unterminated string")
