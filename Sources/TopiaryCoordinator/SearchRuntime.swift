@@ -138,6 +138,10 @@ struct Admission: Sendable {
         return (f.cost, f.latencyMs)
     }
 
+    /// The names of the figures `metrics` gives: known before training, so a result need
+    /// not report them.
+    static let figureNames: Set<String> = ["macs", "params", "size_kb", "memory_kb", "latency_ms"]
+
     /// The figures strategies may use as objectives (see `CostFigures`), from the cache.
     func metrics(_ c: Candidate) -> [String: Double] {
         let f = figures(c)
@@ -217,8 +221,7 @@ struct SearchRuntime {
         let admission = Admission(space: space, model: model, constraints: settings.constraints, stats: AdmissionStats())
         self.admission = admission
         let objectives = try record.objectives.map { text throws -> SearchObjective in try SearchObjective.parse(text) }
-        let known: Set<String> = ["macs", "params", "size_kb", "memory_kb", "latency_ms"]  // see `Admission.metrics`
-        reportedObjectives = settings.kind == .train ? objectives.map(\.metric).filter { !known.contains($0) } : []
+        reportedObjectives = settings.kind == .train ? objectives.map(\.metric).filter { !Admission.figureNames.contains($0) } : []
         let problem = SearchProblem(space: space, seed: record.seedValue, fidelity: settings.fidelityValue, objectives: objectives,
                                     constraint: { admission.check($0) != nil },
                                     predictor: { admission.metrics($0) })
