@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(
@@ -36,7 +38,8 @@ let package = Package(
         .target(
             name: "TopiaryCoordinator",
             dependencies: ["TopiaryWire", "TopiaryCore", "TopiaryStore", "TopiarySearch", "TopiaryHardware",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .target(
             name: "TopiaryWorker",
@@ -67,6 +70,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .executableTarget(
@@ -95,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TopiaryCoordinatorTests",
-            dependencies: ["TopiaryCoordinator", "TopiaryWire", "TopiaryStore", "TopiaryCore",
+            dependencies: ["TopiaryCoordinator", "TopiaryWire", "TopiaryStore", "TopiaryCore", "TopiaryHardware",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -24,8 +24,12 @@ public struct Constraint: Sendable, Equatable, CustomStringConvertible {
             throw ConstraintError("'\(text)': expected NAME<=VALUE or NAME>=VALUE with NAME one of \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let parts = text.components(separatedBy: op)
-        guard parts.count == 2, let metric = Metric(rawValue: parts[0].trimmingCharacters(in: .whitespaces)) else {
-            throw ConstraintError("'\(text)': unknown figure; use one of \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
+        let name = parts[0].trimmingCharacters(in: .whitespaces)
+        guard parts.count == 2, let metric = Metric(rawValue: name) else {
+            let known = Metric.allCases.map(\.rawValue)
+            let hint = MetricCatalog.suggestion(name, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+            throw ConstraintError("'\(text)': unknown figure '\(name)'\(hint); constraints are checked before training, "
+                                  + "on one of \(known.joined(separator: ", "))")
         }
         guard let v = Double(parts[1].trimmingCharacters(in: .whitespaces)), v.isFinite, v >= 0 else {
             throw ConstraintError("'\(text)': the limit must be a non-negative number")

@@ -35,6 +35,8 @@ public struct CoordinatorConfig: Sendable {
     /// `allowPlainNetwork`.
     public var curve: (keys: CurveKeyPair, allow: AllowList)?
     public var allowPlainNetwork = false
+    /// Prometheus metrics the loop and the store writer keep up to date, if wanted.
+    public var metrics: DaemonMetrics?
 
     public init(bind: String, control: String) {
         self.bind = bind

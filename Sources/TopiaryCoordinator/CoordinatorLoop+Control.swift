@@ -84,11 +84,15 @@ extension CoordinatorLoop {
             s.lastInfeasibility = live.lastInfeasibility
             s.latencyModel = live.model == nil ? "none" : live.calibratedFrom > 0 ? "calibrated on \(live.calibratedFrom) measurements" : "profile"
             s.best = live.best.map { SearchSummary.Best(accuracy: $0.accuracy, candidate: $0.candidate) }
+            if rec.state == .active && live.queued > 0 {
+                s.waiting = Scheduler.stall(demand(live), workers: registry.slots)
+            }
         } else if let ended = endedStats[rec.id!] {
             s.rejectedByConstraints = ended.rejected
             s.infeasibleOnTarget = ended.infeasible
             s.lastInfeasibility = ended.lastInfeasibility
         }
+        if (counts[.failed] ?? 0) > 0 { s.lastFailure = try store.lastFailure(search: rec.id!) }
         return s
     }
 
@@ -127,6 +131,11 @@ extension CoordinatorLoop {
         settings.targetCalibration = r.targetCalibration
         settings.strategyOptions = try StrategyOptions(json: .object(r.strategyOptions.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         settings.retryFailed = r.retryFailed
+        do {
+            try MetricCatalog.check(objectives: r.effectiveObjectives, trainer: trainer, kind: kind, benchmark: space.benchmark?.rawValue)
+        } catch {
+            throw ControlError(error.description)
+        }
         let new = NewSearch(space: space, target: r.target, strategy: r.strategy, strategySettings: settings.json,
                             objectives: r.effectiveObjectives, constraints: .array(constraints.map { .string($0.description) }),
                             budget: r.budget, seed: r.seed, maxAttempts: r.maxAttempts)
@@ -134,8 +143,15 @@ extension CoordinatorLoop {
         let objectives = try new.objectives.map { t throws -> SearchObjective in try SearchObjective.parse(t) }
         _ = try Strategies.make(r.strategy, options: settings.strategyOptions,
                                 problem: SearchProblem(space: space, seed: new.seed, fidelity: settings.fidelityValue, objectives: objectives))
+        // Refuse a search nothing can satisfy, before it is stored.
+        let (model, calibratedFrom) = recovery.latencyModel(target, settings: settings)
+        do {
+            try FeasibilityCheck(space: space, target: r.target, model: model, constraints: constraints).check(seed: r.seed)
+        } catch {
+            throw ControlError(error.description)
+        }
         let rec = try store.createSearch(new)
-        searches[rec.id!] = try recovery.load(rec, space: space, settings: settings, target: target)
+        searches[rec.id!] = try recovery.load(rec, space: space, settings: settings, model: model, calibratedFrom: calibratedFrom)
         logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(r.budget)",
                                                    "trainer": "\(trainer)", "target": "\(rec.target)"])
         return rec.id!

@@ -113,6 +113,7 @@ extension CoordinatorLoop {
     /// A warning that a flood of bad input cannot turn into a flood of log lines: at most
     /// a few per kind every 10 s, then one line counting what was left out.
     mutating func warnLimited(_ kind: String, _ message: String, _ metadata: Logger.Metadata) {
+        config.metrics?.rejected(kind)
         let (ok, suppressed) = logLimiter.check(kind)
         if suppressed > 0 { logger.warning("\(suppressed) more like this were not logged", metadata: ["kind": "\(kind)"]) }
         if ok { logger.warning("\(message)", metadata: metadata) }

@@ -46,6 +46,7 @@ struct CoordinatorLoop {
     var lastDeadlineCheck = Date()
     var lastSeenFlush = Date()
     var dispatched = 0
+    var lastMetrics = Date.distantPast
     /// Searches whose completion is being written.
     var completing: Set<Int64> = []
     /// What searches that ended while this daemon ran rejected before training.
@@ -83,7 +84,7 @@ struct CoordinatorLoop {
         let wake = "inproc://topiary-store-writer-\(UUID().uuidString)"
         wakeSocket = try ZMQSocket(context, .pair)
         try wakeSocket.bind(wake)
-        writer = StoreWriter(store: store, logger: logger, context: context, wakeEndpoint: wake)
+        writer = StoreWriter(store: store, logger: logger, context: context, wakeEndpoint: wake, metrics: config.metrics)
         try recover()
     }
 
@@ -140,6 +141,11 @@ struct CoordinatorLoop {
         guard searches[search] != nil else { return }
         searches[search]!.running -= 1
         searches[search]!.finished += 1
+        switch status {
+        case .completed: config.metrics?.trialEnded("completed")
+        case .failed: config.metrics?.trialEnded("failed")
+        case .stopped, .pending: config.metrics?.trialEnded("stopped")
+        }
         guard let key = searches[search]!.keys[trial] else { return }
         do { try searches[search]!.strategy.tell(key, status) } catch {
             logger.warning("the strategy refused a report", metadata: ["search": "\(search)", "trial": "\(trial)", "error": "\(error)"])
@@ -162,6 +168,7 @@ struct CoordinatorLoop {
             if ready[0] {
                 var n = 0
                 while n < 10_000, let (frames, key) = try workerSocket.receiveAuthenticated(dontWait: true) {
+                    config.metrics?.received(bytes: frames.reduce(0) { $0 + $1.count })
                     handleWorkerMessage(frames, key: key)
                     n += 1
                 }
@@ -218,6 +225,7 @@ struct CoordinatorLoop {
         do {
             try workerSocket.send([identity] + e.frames, dontWait: true)
             registry.sent(to: identity, at: Date())
+            config.metrics?.sent(bytes: e.frames.reduce(identity.count) { $0 + $1.count })
             return true
         } catch {
             logger.debug("send failed", metadata: ["command": "\(e.command.rawValue)", "error": "\(error)"])
@@ -257,11 +265,23 @@ struct CoordinatorLoop {
             lastAllowCheck = now
             reloadAllowList()
         }
+        if let metrics = config.metrics, now.timeIntervalSince(lastMetrics) >= 1 {
+            lastMetrics = now
+            observe(metrics, now: now)
+        }
         if now.timeIntervalSince(lastSeenFlush) > 10 {
             lastSeenFlush = now
             writer.post(.workersSeen(Array(registry.names)))
         }
         if storeHealth.isAvailable { completeFinishedSearches() }
+    }
+
+    /// The gauges of the daemon's metrics, from the registry and the searches.
+    func observe(_ metrics: DaemonMetrics, now: Date) {
+        let lag = registry.all.map { now.timeIntervalSince($0.lastHeard) }.max() ?? 0
+        let queued = Dictionary(uniqueKeysWithValues: searches.filter { $0.value.record.state == .active }.map { ($0.key, $0.value.queued) })
+        metrics.observe(workers: registry.count, slots: registry.all.reduce(0) { $0 + $1.slots }, busy: registry.runningCount,
+                        lagSeconds: lag, queued: queued, running: searches.values.reduce(0) { $0 + $1.running })
     }
 
     mutating func completeFinishedSearches() {
@@ -312,12 +332,14 @@ struct CoordinatorLoop {
     /// The JOBs go out at once and the starts are written behind them: the writer keeps
     /// order, so a start is stored before any report of its trial, and a daemon killed in
     /// between finds the trial still queued (its worker is told to cancel it on return).
+    /// A search as the scheduler sees it.
+    func demand(_ s: SearchRuntime) -> Scheduler.SearchDemand {
+        Scheduler.SearchDemand(id: s.id, active: s.record.state == .active, queued: s.queued, running: s.running, trainer: s.settings.trainer,
+                               measureOn: s.settings.kind == .measure ? s.record.target : nil)
+    }
+
     mutating func dispatch() {
-        let demand = searches.values.map { s in
-            Scheduler.SearchDemand(id: s.id, active: s.record.state == .active, queued: s.queued, running: s.running, trainer: s.settings.trainer,
-                                   measureOn: s.settings.kind == .measure ? s.record.target : nil)
-        }
-        let assigned = Scheduler.assign(workers: registry.slots, searches: demand)
+        let assigned = Scheduler.assign(workers: registry.slots, searches: searches.values.map(demand))
         guard !assigned.isEmpty else { return }
         var picks: [Pick] = []
         picks.reserveCapacity(assigned.count)
@@ -334,6 +356,7 @@ struct CoordinatorLoop {
             send(worker: a.worker, job.envelope)
             holdUntilDeadline(pick.ref, worker: a.worker, search: a.search)
             dispatched += 1
+            config.metrics?.dispatchedJob()
         }
         writer.post(.start(picks))
     }

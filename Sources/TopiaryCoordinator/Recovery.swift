@@ -30,14 +30,21 @@ struct Recovery {
     /// The runtime of a stored search whose space, settings and target are already parsed
     /// (a search just started: the request's were).
     func load(_ record: SearchRecord, space: SearchSpace, settings: RunSettings, target: HardwareTarget?) throws -> SearchRuntime {
-        var model: LatencyModel?
-        var samples = 0
-        if let target {
-            let saved = settings.targetCalibration.flatMap { try? Calibration.parse(json: $0, file: "search \(record.id!) calibration") }
-            let (calibration, n) = calibrate(target, prior: saved)
-            model = LatencyModel(target: target, calibration: calibration)
-            samples = n
-        }
+        let (model, samples) = latencyModel(target, settings: settings)
+        return try load(record, space: space, settings: settings, model: model, calibratedFrom: samples)
+    }
+
+    /// The target's latency model for a search: the profile, refined by the calibration saved
+    /// with the search and the store's measurements. Also the number of measurements used.
+    func latencyModel(_ target: HardwareTarget?, settings: RunSettings) -> (LatencyModel?, Int) {
+        guard let target else { return (nil, 0) }
+        let saved = settings.targetCalibration.flatMap { try? Calibration.parse(json: $0, file: "the search's calibration") }
+        let (calibration, n) = calibrate(target, prior: saved)
+        return (LatencyModel(target: target, calibration: calibration), n)
+    }
+
+    /// The runtime of a stored search whose latency model is already built.
+    func load(_ record: SearchRecord, space: SearchSpace, settings: RunSettings, model: LatencyModel?, calibratedFrom samples: Int) throws -> SearchRuntime {
         let trials = try store.trials(search: record.id!)
         var candidates: [String: Candidate] = [:]
         var history: [Trial] = []

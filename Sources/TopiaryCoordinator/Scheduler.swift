@@ -42,6 +42,22 @@ public enum Scheduler {
         max(0, min(budget - created, 2 * freeSlots + lookahead - queued - pending))
     }
 
+    /// Why no connected worker can take a search's trials, or nil when one can (busy or
+    /// not): said by `search show` and `--follow` so a search does not wait silently.
+    public static func stall(_ search: SearchDemand, workers: [WorkerSlots]) -> String? {
+        if workers.isEmpty { return "no worker is connected (start one: topiary worker --connect …)" }
+        let offering = workers.filter { $0.trainers.contains(search.trainer) }
+        if offering.isEmpty {
+            let offered = Set(workers.flatMap(\.trainers)).sorted()
+            return "no connected worker offers the trainer '\(search.trainer)' (\(workers.count) connected, offering "
+                + (offered.isEmpty ? "none" : offered.joined(separator: ", ")) + "; start one with --trainer \(search.trainer)=COMMAND)"
+        }
+        if let tag = search.measureOn, !offering.contains(where: { $0.tags.contains(tag) }) {
+            return "no connected worker with the trainer '\(search.trainer)' is tagged '\(tag)' (measure trials run only on workers tagged with the target; start one with --tags \(tag))"
+        }
+        return nil
+    }
+
     /// Assigns free worker slots to queued trials, fairly: workers take turns (by name) one
     /// slot at a time, and each slot goes to the search with the fewest running trials
     /// (then the lowest id) among the active ones the worker can serve that still have

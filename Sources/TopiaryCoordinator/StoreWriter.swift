@@ -97,6 +97,7 @@ final class StoreWriter: @unchecked Sendable {
     private var stopping = false
     private var busy = false
     private let finished = DispatchSemaphore(value: 0)
+    let metrics: DaemonMetrics?
     /// Commands held when the writer stopped (the store was unavailable).
     private(set) var leftOver: [StoreCommand] = []
     /// Why the store last refused a write (the writer's thread only).
@@ -104,7 +105,8 @@ final class StoreWriter: @unchecked Sendable {
 
     /// Starts the writer's thread; it wakes the loop by sending an empty message to the
     /// PAIR socket bound at `wakeEndpoint`.
-    init(store: Store, logger: Logger, context: ZMQContext, wakeEndpoint: String) {
+    init(store: Store, logger: Logger, context: ZMQContext, wakeEndpoint: String, metrics: DaemonMetrics? = nil) {
+        self.metrics = metrics
         self.store = store
         self.logger = logger
         self.context = context
@@ -176,7 +178,9 @@ final class StoreWriter: @unchecked Sendable {
             condition.unlock()
 
             lastUnavailable = nil
+            let started = DispatchTime.now().uptimeNanoseconds
             let (done, held) = runBatch(commands)
+            metrics?.storeTransaction(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
 
             condition.lock()
             busy = false
@@ -200,6 +204,7 @@ final class StoreWriter: @unchecked Sendable {
                 out.append(.health(.available, error: nil))
             }
             outbox += out
+            metrics?.storeHeld(held.isEmpty ? 0 : inbox.count - inboxHead)
             if inboxHead > 1024 && inboxHead * 2 > inbox.count {
                 inbox.removeFirst(inboxHead)
                 inboxHead = 0

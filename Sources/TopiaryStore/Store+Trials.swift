@@ -30,6 +30,14 @@ extension Store {
         }
     }
 
+    /// The error of a search's most recently failed trial, if any failed.
+    public func lastFailure(search: Int64) throws -> String? {
+        try read("reading the last failure of search \(search)") { db in
+            try String.fetchOne(db, sql: "SELECT error FROM trials WHERE search_id = ? AND state = 'failed' AND error IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1",
+                                arguments: [search])
+        }
+    }
+
     /// A stored candidate, or nil.
     public func candidate(_ id: String) throws -> CandidateRecord? {
         try read("reading candidate \(id)") { db in try CandidateRecord.fetchOne(db, key: id) }

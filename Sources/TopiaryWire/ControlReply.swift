@@ -117,6 +117,10 @@ public struct SearchSummary: Codable, Sendable, Equatable {
     /// `none`, `profile`, or `calibrated on N measurements`.
     public var latencyModel: String?
     public var best: Best?
+    /// Why no connected worker can take its queued trials, when none can.
+    public var waiting: String?
+    /// The error of the last failed trial.
+    public var lastFailure: String?
     /// `search.show` only.
     public var top: [Top]?
 
@@ -129,7 +133,8 @@ public struct SearchSummary: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case search, space, target, strategy, state, budget, seed, counts, createdAt = "created_at"
         case rejectedByConstraints = "rejected_by_constraints", infeasibleOnTarget = "infeasible_on_target"
-        case lastInfeasibility = "last_infeasibility", latencyModel = "latency_model", best, top
+        case lastInfeasibility = "last_infeasibility", latencyModel = "latency_model", best, top, waiting
+        case lastFailure = "last_failure"
     }
 
     /// Trials that ended (completed, failed, pruned or cancelled).

@@ -59,6 +59,18 @@ struct SchedulerTests {
         #expect(picks.filter { $0.search == 1 }.count == count / 2)
         #expect(Set(picks.map(\.worker)).count == count, "every worker gets one")
     }
+
+    @Test("a search no connected worker can serve says why: no workers, no worker with its trainer, none tagged for measuring")
+    func stall() {
+        let s = S(id: 1, active: true, queued: 3, running: 0, trainer: "pytorch")
+        #expect(Scheduler.stall(s, workers: [])?.contains("no worker is connected") == true)
+        let table = W(name: "t", free: 2, trainers: ["table"], tags: [])
+        #expect(Scheduler.stall(s, workers: [table])?.contains("no connected worker offers the trainer 'pytorch' (1 connected, offering table") == true)
+        let busy = W(name: "p", free: 0, trainers: ["pytorch"], tags: [])
+        #expect(Scheduler.stall(s, workers: [table, busy]) == nil, "a busy worker with the trainer will take it")
+        let measure = S(id: 2, active: true, queued: 1, running: 0, trainer: "pytorch", measureOn: "raspberry-pi-4")
+        #expect(Scheduler.stall(measure, workers: [busy])?.contains("tagged 'raspberry-pi-4'") == true)
+    }
 }
 
 @Suite("Store health: back-off while the store is unavailable")

@@ -122,9 +122,18 @@ struct LeaderboardCommand: AsyncParsableCommand {
         } else {
             entries = try mappingStoreErrors { try db.leaderboard(q) }
         }
+        // JSON and CSV carry each candidate's choices: what to build is in the output.
+        var choices: [String: JSONValue] = [:]
+        if format != .table {
+            for e in entries where choices[e.candidateID] == nil {
+                if let rec = try mappingStoreErrors({ try db.candidate(e.candidateID) }), let v = try? JSONText.parse(rec.canonicalJSON) {
+                    choices[e.candidateID] = v
+                }
+            }
+        }
         switch format {
-        case .json: print(Self.json(entries).text(pretty: true))
-        case .csv: Self.printCSV(entries)
+        case .json: print(Self.json(entries, choices: choices).text(pretty: true))
+        case .csv: Self.printCSV(entries, choices: choices)
         case .table:
             print(describe(q, objectives: objectives))
             if entries.isEmpty {
@@ -174,18 +183,43 @@ struct LeaderboardCommand: AsyncParsableCommand {
                             "predicted_ms", "measured_ms", "size_bytes", "peak_activation_bytes", "macs", "params",
                             "weight_bits", "activation_bits", "pruning_method", "compression"]
 
-    static func printCSV(_ entries: [LeaderboardEntry]) {
-        print(CSV.line(csvHeader))
+    /// The CSV has a column per choice (`arch.s1.width`, `compression.pruning.method`),
+    /// over every candidate listed (empty where a candidate's space lacks it).
+    static func printCSV(_ entries: [LeaderboardEntry], choices: [String: JSONValue]) {
+        let flat = choices.mapValues(flatChoices)
+        let columns = Set(flat.values.flatMap(\.keys)).sorted { a, b in
+            (a.hasPrefix("arch.") ? 0 : 1, a) < (b.hasPrefix("arch.") ? 0 : 1, b)
+        }
+        print(CSV.line(csvHeader + columns))
         func d(_ v: Double?) -> String { v.map { $0.shortText } ?? "" }
         for e in entries {
+            let f = flat[e.candidateID] ?? [:]
             print(CSV.line([String(e.rank), e.candidateID, String(e.searchID), String(e.trialID), d(e.fidelity), d(e.accuracy),
                             e.target ?? "", d(e.latencyMs), d(e.predictedMs), d(e.measuredMs), String(e.sizeBytes),
                             String(e.peakActivationBytes), String(e.macs), String(e.params), String(e.weightBits),
-                            String(e.activationBits), e.pruningMethod, e.compressionSummary]))
+                            String(e.activationBits), e.pruningMethod, e.compressionSummary] + columns.map { f[$0] ?? "" }))
         }
     }
 
-    static func json(_ entries: [LeaderboardEntry]) -> JSONValue {
+    /// A candidate's choices as `arch.NAME` and `compression.PATH` -> value text.
+    static func flatChoices(_ candidate: JSONValue) -> [String: String] {
+        var out: [String: String] = [:]
+        func walk(_ prefix: String, _ v: JSONValue) {
+            if let pairs = v.objectPairs {
+                for (k, x) in pairs { walk(prefix + "." + k, x) }
+            } else if let s = v.stringValue {
+                out[prefix] = s
+            } else {
+                out[prefix] = v.canonical
+            }
+        }
+        for (k, v) in candidate.objectPairs ?? [] where k == "arch" || k == "compression" {
+            for (name, x) in v.objectPairs ?? [] { walk(k + "." + name, x) }
+        }
+        return out
+    }
+
+    static func json(_ entries: [LeaderboardEntry], choices: [String: JSONValue] = [:]) -> JSONValue {
         func d(_ v: Double?) -> JSONValue { v.map { .double($0) } ?? .null }
         return .array(entries.map { e in
             .object([
@@ -197,6 +231,9 @@ struct LeaderboardCommand: AsyncParsableCommand {
                 ("weight_bits", .int(e.weightBits)), ("activation_bits", .int(e.activationBits)),
                 ("pruning_method", .string(e.pruningMethod)), ("compression", .string(e.compressionSummary)),
                 ("metrics", e.metrics.flatMap { try? JSONText.parse($0) } ?? .null),
+                ("space", choices[e.candidateID]?["space"] ?? .null),
+                ("arch", choices[e.candidateID]?["arch"] ?? .null),
+                ("compression_choices", choices[e.candidateID]?["compression"] ?? .null),
             ])
         })
     }

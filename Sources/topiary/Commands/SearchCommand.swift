@@ -143,6 +143,7 @@ struct SearchCommand: AsyncParsableCommand {
             }
             let r = try control.client.call(.showSearch(Int64(id)), SearchSummary.self)
             print(Follower.describe(r))
+            for n in Follower.notes(r) { print(n) }
             let top = r.top ?? []
             if !top.isEmpty {
                 var t = TextTable(["candidate", "accuracy", "params", "size", "MACs"])
@@ -199,13 +200,46 @@ struct Follower {
         return line
     }
 
+    /// Lines under the progress bar: why the search waits, what admission refused, the
+    /// last failure. Empty when there is nothing to say.
+    static func notes(_ r: SearchSummary) -> [String] {
+        var out: [String] = []
+        if let w = r.waiting { out.append("waiting: \(w)") }
+        let rejected = r.rejectedByConstraints ?? 0, infeasible = r.infeasibleOnTarget ?? 0
+        if rejected + infeasible > 0 {
+            var line = "refused before training: \(rejected) broke a constraint, \(infeasible) cannot run on \(r.target)"
+            if let why = r.lastInfeasibility { line += " (last: \(why))" }
+            out.append(line)
+        }
+        if let f = r.lastFailure { out.append("last failure: \(f)") }
+        return out
+    }
+
+    /// A search that ended without one completed trial is a failed run (exit 1), with why.
+    static func checkEnded(_ r: SearchSummary) throws {
+        guard r.state == "completed" || r.state == "cancelled", (r.counts["completed"] ?? 0) == 0 else { return }
+        var why = "search \(r.search) ended with no completed trial (\(r.counts["failed"] ?? 0) failed, \(r.counts["cancelled"] ?? 0) cancelled)"
+        let notes = notes(r)
+        if !notes.isEmpty { why += "; " + notes.joined(separator: "; ") }
+        throw RuntimeError(why)
+    }
+
     func run() async throws {
         let tty = isatty(STDOUT_FILENO) != 0
         var last = ""
         var lastPrint = Date.distantPast
+        var lastNotes: [String] = []
         while true {
             let r = try client.call(.showSearch(Int64(search)), SearchSummary.self)
             let line = Self.describe(r)
+            // Notes (waiting, refusals, failures) print on their own lines when they change.
+            let notes = Self.notes(r)
+            if notes != lastNotes {
+                if tty { print("\r\u{1B}[K", terminator: "") }
+                for n in notes where !lastNotes.contains(n) { print(n) }
+                lastNotes = notes
+                if !tty { last = "" }
+            }
             if tty {
                 print("\r" + line + "   ", terminator: "")
                 fflush(nil)
@@ -217,6 +251,7 @@ struct Follower {
             }
             if ["completed", "cancelled"].contains(r.state) {
                 if tty { print("") } else if line != last { print(line) }
+                try Self.checkEnded(r)
                 return
             }
             try await Task.sleep(nanoseconds: 500_000_000)

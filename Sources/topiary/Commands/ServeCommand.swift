@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ServiceLifecycle
 import TopiaryCoordinator
 import TopiaryStore
 import TopiaryWire
@@ -29,6 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "HELLOs accepted per second (burst twice that); more are told to retry later.") var helloRate = 20.0
     @Option(help: "Seconds past a job's deadline (search start --deadline) before the daemon cancels it and records it as failed.")
     var deadlineGrace = 30.0
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); beyond loopback only with --insecure.")
+    var metrics: String?
 
     func validate() throws {
         guard heartbeatMs >= 20 && heartbeatMs <= 60_000 else { throw ValidationError("--heartbeat-ms must be 20...60000") }
@@ -46,6 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxSlotsPerWorker >= 1 && maxSlotsPerWorker <= 1024 else { throw ValidationError("--max-slots-per-worker must be 1...1024") }
         guard helloRate > 0 && helloRate <= 10_000 else { throw ValidationError("--hello-rate must be in (0, 10000]") }
         guard deadlineGrace >= 0 && deadlineGrace <= 86_400 else { throw ValidationError("--deadline-grace must be 0...86400 seconds") }
+        if let metrics {
+            let bind = try HTTPBind(metrics, option: "--metrics")
+            if !bind.isLoopback && !insecure {
+                throw ValidationError("--metrics \(metrics) would show the daemon's figures to anyone who reaches it: bind it to 127.0.0.1, or pass --insecure")
+            }
+        }
     }
 
     func run() async throws {
@@ -72,9 +81,16 @@ struct ServeCommand: AsyncParsableCommand {
                 throw InputError(e.description)
             }
         }
+        var others: [any Service] = []
+        if let metrics {
+            let daemonMetrics = DaemonMetrics()
+            config.metrics = daemonMetrics
+            others.append(MetricsServer.application(daemonMetrics, bind: try HTTPBind(metrics, option: "--metrics"), logger: logger))
+        }
         let coordinator = Coordinator(config: config, store: store, logger: logger)
         do {
-            try await runUntilSignalled(LoopService(name: "coordinator", body: { try coordinator.run() }, stop: { coordinator.stop() }), logger: logger)
+            try await runUntilSignalled(LoopService(name: "coordinator", body: { try coordinator.run() }, stop: { coordinator.stop() }),
+                                        beside: others, logger: logger)
         } catch let e as CoordinatorError {
             throw InputError(e.description)
         } catch {

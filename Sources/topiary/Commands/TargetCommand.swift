@@ -9,7 +9,7 @@ struct TargetCommand: AsyncParsableCommand {
         abstract: "Hardware targets: list and show their profiles, calibrate them from measurements.",
         discussion: """
             A target is named (looked up as DIR/NAME.yaml, DIR being --targets, else $TOPIARY_TARGETS, \
-            else SearchSpaces/targets) or given as a path to its YAML file. A calibration saved as \
+            else SearchSpaces/targets, else the built-in profiles unpacked into ~/.local/share/topiary/targets) or given as a path to its YAML file. A calibration saved as \
             DIR/NAME.calibration.json is used by `candidate latency` unless --uncalibrated is given.
             """,
         subcommands: [List.self, Show.self, Calibrate.self, Measure.self]
@@ -178,7 +178,7 @@ struct TargetCommand: AsyncParsableCommand {
 
 /// Where target profiles are looked up.
 struct TargetLocation: ParsableArguments {
-    @Option(name: .customLong("targets"), help: "Directory of target profiles (default: $TOPIARY_TARGETS, else SearchSpaces/targets).")
+    @Option(name: .customLong("targets"), help: "Directory of target profiles (default: $TOPIARY_TARGETS, else SearchSpaces/targets, else the built-in profiles).")
     var targetsDirectory: String?
 
     var directory: String {
@@ -186,17 +186,28 @@ struct TargetLocation: ParsableArguments {
     }
 
     /// `SearchSpaces/targets` in the working directory, else beside the checkout the
-    /// executable was built in (so `topiary` works from any directory).
+    /// executable was built in, else `share/topiary/targets` beside an installed binary,
+    /// else the built-in profiles unpacked into the user's data directory (so `topiary`
+    /// works from any directory, and a binary copied anywhere knows the built-in targets).
     static var defaultDirectory: String {
         let local = "SearchSpaces/targets"
         if FileManager.default.fileExists(atPath: local) { return local }
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let installed = dir.deletingLastPathComponent().appendingPathComponent("share/topiary/targets").path
         for _ in 0..<6 {
             let candidate = dir.appendingPathComponent(local).path
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        return local
+        if FileManager.default.fileExists(atPath: installed) { return installed }
+        return BuiltinTargetFiles.unpacked() ?? local
+    }
+
+    /// Where to look, in words, for error messages.
+    var provenance: String {
+        if targetsDirectory != nil { return "--targets" }
+        if ProcessInfo.processInfo.environment["TOPIARY_TARGETS"] != nil { return "$TOPIARY_TARGETS" }
+        return "the default directory"
     }
 
     /// The YAML file of a target given by name or path.
@@ -205,13 +216,48 @@ struct TargetLocation: ParsableArguments {
             guard FileManager.default.fileExists(atPath: target) else { throw InputError("\(target): no such file") }
             return target
         }
-        let p = (directory as NSString).appendingPathComponent("\(target).yaml")
+        let dir = directory
+        let p = (dir as NSString).appendingPathComponent("\(target).yaml")
         guard FileManager.default.fileExists(atPath: p) else {
-            let known = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yaml") }
+            let known = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yaml") }
                 .map { String($0.dropLast(5)) }.sorted()
-            throw InputError("no target '\(target)' in \(directory)" + (known.isEmpty ? "" : "; known: \(known.joined(separator: ", "))"))
+            let hint = YAMLReader.closest(target, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+            var message = "no target '\(target)' in \(dir) (\(provenance))\(hint)"
+            message += known.isEmpty ? "; the directory has no profiles" : "; known: \(known.joined(separator: ", "))"
+            message += ". Name a directory of profiles with --targets DIR or TOPIARY_TARGETS, or give the profile's path"
+            if targetsDirectory != nil || ProcessInfo.processInfo.environment["TOPIARY_TARGETS"] != nil {
+                message += "; leave both unset for the built-in targets (\(BuiltinTargetFiles.names.joined(separator: ", ")))"
+            }
+            throw InputError(message)
         }
         return p
+    }
+}
+
+/// The built-in profiles as files: unpacked once into the user's data directory
+/// (`$XDG_DATA_HOME/topiary/targets`, else `~/.local/share/topiary/targets`), where a
+/// calibration can be saved beside them. Files already there are kept (the user may have
+/// calibrated them); missing ones are written.
+enum BuiltinTargetFiles {
+    static var names: [String] { BuiltinTargets.files.keys.filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted() }
+
+    static func unpacked() -> String? {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: env["HOME"] ?? NSHomeDirectory()).appendingPathComponent(".local/share")
+        for root in [base, URL(fileURLWithPath: NSTemporaryDirectory())] {
+            let dir = root.appendingPathComponent("topiary/targets")
+            do {
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                for (name, text) in BuiltinTargets.files where !FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path) {
+                    try Data(text.utf8).write(to: dir.appendingPathComponent(name), options: .atomic)
+                }
+                return dir.path
+            } catch {
+                continue
+            }
+        }
+        return nil
     }
 }
 

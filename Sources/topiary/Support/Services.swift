@@ -31,10 +31,12 @@ struct LoopService: Service {
     }
 }
 
-/// Runs one loop service until it ends or a signal stops it.
-func runUntilSignalled(_ service: LoopService, logger: Logger) async throws {
+/// Runs one loop service (and any others beside it, e.g. an HTTP server) until the loop
+/// ends or a signal stops it.
+func runUntilSignalled(_ service: LoopService, beside others: [any Service] = [], logger: Logger) async throws {
     let group = ServiceGroup(configuration: .init(
-        services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+        services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)]
+            + others.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     try await group.run()
