@@ -10,3 +10,4 @@ bench:
 	swift build -c release --product topiary-bench
 	.build/release/topiary-bench core
 	.build/release/topiary-bench store
+	.build/release/topiary-bench dashboard

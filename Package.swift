@@ -50,6 +50,10 @@ let package = Package(
             dependencies: ["TopiaryCore", .product(name: "Yams", package: "Yams")]
         ),
         .target(
+            name: "TopiaryDashboard",
+            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware"]
+        ),
+        .target(
             name: "TopiaryStore",
             dependencies: [
                 "TopiaryCore",
@@ -67,6 +71,7 @@ let package = Package(
                 "TopiaryWire",
                 "TopiaryCoordinator",
                 "TopiaryWorker",
+                "TopiaryDashboard",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,7 +80,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "topiary-bench",
-            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware", "TopiarySearch", "TopiaryWire",
+            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware", "TopiarySearch", "TopiaryWire", "TopiaryDashboard",
                            .product(name: "Logging", package: "swift-log")],
             path: "bench/Sources/topiary-bench"
         ),
@@ -101,6 +106,10 @@ let package = Package(
             name: "TopiaryCoordinatorTests",
             dependencies: ["TopiaryCoordinator", "TopiaryWire", "TopiaryStore", "TopiaryCore", "TopiaryHardware",
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "TopiaryDashboardTests",
+            dependencies: ["TopiaryDashboard"]
         ),
         .testTarget(
             name: "TopiaryStoreTests",

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Topiary needs on a Debian machine, skipping what is already there:
-# Debian packages (libzmq, SQLite, pkg-config, the Fashion-MNIST data set) and, with
-# --python, a virtual environment for the Python workers (reused when present).
+# Debian packages (libzmq, SQLite, pkg-config, the Fashion-MNIST data set), with --test also
+# Chromium (the dashboard's browser tests), and, with --python, a virtual environment for the
+# Python workers (reused when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libzmq3-dev libsqlite3-dev pkg-config dataset-fashion-mnist python3-venv)
+[[ "${1:-}" == "--test" ]] && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,7 @@
 # Runs every test suite: the Swift tests and the Python tests of Workers/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 swift build --build-tests
 swift test --skip-build
 if compgen -G "Workers/*/test_*.py" >/dev/null || compgen -G "Workers/*/tests/test_*.py" >/dev/null; then

@@ -54,6 +54,8 @@ public struct TrialTableQuery: Sendable, Equatable {
     public var descending = false
     public var limit = 50
     public var offset = 0
+    /// Matches are counted up to this many.
+    public var countLimit = 10_000
 
     public init(search: Int64) { self.search = search }
 
@@ -74,14 +76,24 @@ public struct TrialTableQuery: Sendable, Equatable {
 /// The reads of the dashboard (`topiary dashboard`): pages of trials, best-so-far, the
 /// choices of many candidates at once. Read-only, safe while a daemon writes.
 extension Store {
-    /// One page of a search's trials and how many match in all.
+    /// One page of a search's trials and how many match (up to `countLimit` + 1).
     public func trialTable(_ q: TrialTableQuery) throws -> (rows: [TrialRow], total: Int) {
         try read("listing the trials of search \(q.search)") { db in
             let (filter, args) = q.filter
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM trials t JOIN candidates c ON c.id = t.candidate_id WHERE \(filter)",
-                                         arguments: args) ?? 0
-            // NULLs last whichever the direction, then by id for a stable order.
-            let order = "\(q.sort.sql) IS NULL, \(q.sort.sql) \(q.descending ? "DESC" : "ASC"), t.id"
+            // Without a filter on the candidates' figures the count needs no join (the index
+            // on (search, state) answers it).
+            let needsJoin = q.maxParams != nil || q.maxMACs != nil || q.maxSizeBytes != nil || q.maxPeakActivationBytes != nil
+            let from = needsJoin ? "trials t JOIN candidates c ON c.id = t.candidate_id" : "trials t"
+            // Counted up to `countLimit` (a filter matching most of a huge search is "10,000+").
+            var countArgs = args
+            countArgs += [q.countLimit + 1]
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM \(from) WHERE \(filter) LIMIT ?)", arguments: countArgs) ?? 0
+            // NULLs last whichever the direction, then by id for a stable order; columns that
+            // are never NULL sort plainly, so ordering by id walks the table in order.
+            let nullable: Set<TrialTableQuery.Column> = [.accuracy, .seconds, .finished]
+            let direction = q.descending ? "DESC" : "ASC"
+            let order = nullable.contains(q.sort) ? "\(q.sort.sql) IS NULL, \(q.sort.sql) \(direction), t.id"
+                : q.sort == .id ? "t.id \(direction)" : "\(q.sort.sql) \(direction), t.id"
             var pageArgs = args
             pageArgs += [q.limit, q.offset]
             let rows = try Row.fetchAll(db, sql: """
@@ -132,7 +144,15 @@ extension Store {
     /// The targets a search's candidates have latency figures for.
     public func latencyTargets(search: Int64) throws -> [String] {
         try read("listing the targets of search \(search)") { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT target FROM leaderboard WHERE scope = ? AND target <> '' ORDER BY target", arguments: [search])
+            // One index seek per target (the key is (scope, target, candidate)), not a scan.
+            var out: [String] = []
+            var after = ""
+            while let t = try String.fetchOne(db, sql: "SELECT target FROM leaderboard WHERE scope = ? AND target > ? ORDER BY target LIMIT 1",
+                                              arguments: [search, after]) {
+                out.append(t)
+                after = t
+            }
+            return out
         }
     }
 }

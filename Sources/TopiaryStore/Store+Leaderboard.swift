@@ -93,6 +93,18 @@ extension Store {
             """, arguments: StatementArguments([slice.queryTarget] + keyArguments + [slice.scope, slice.target, slice.queryTarget ?? ""]))
     }
 
+    /// Up to `query.limit` candidates of the query's slice, chosen without regard to their
+    /// figures: candidate ids are hashes, so their order is a random one (and the same each
+    /// time). For statistics over a search, where the best alone would bias them.
+    public func leaderboardSample(_ query: LeaderboardQuery) throws -> [LeaderboardEntry] {
+        guard query.limit >= 0 else { throw StoreError.invalidValue(field: "limit", detail: "must not be negative, got \(query.limit)") }
+        let slice = try LeaderboardSlice(query, needsLatency: query.maxLatencyMs != nil)
+        return try read("sampling the leaderboard") { db in
+            try fetchEntries(db, slice: slice, keys: "SELECT candidate_id FROM leaderboard WHERE \(slice.whereSQL) ORDER BY candidate_id LIMIT ?",
+                             keyArguments: slice.arguments + [query.limit], order: "candidate_id")
+        }
+    }
+
     static func orderSQL(_ o: Objective) -> String {
         o == .accuracy ? "accuracy DESC, candidate_id" : "\(o.column) ASC, accuracy DESC, candidate_id"
     }

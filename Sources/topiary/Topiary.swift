@@ -11,7 +11,7 @@ struct Topiary: AsyncParsableCommand {
             Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.
             """,
         version: "0.1.0",
-        subcommands: [SpaceCommand.self, CandidateCommand.self, ServeCommand.self, WorkerCommand.self, SearchCommand.self,
+        subcommands: [SpaceCommand.self, CandidateCommand.self, ServeCommand.self, DashboardCommand.self, WorkerCommand.self, SearchCommand.self,
                       WorkersCommand.self, LeaderboardCommand.self, TrialsCommand.self, ExportCommand.self, DBCommand.self, TargetCommand.self,
                       KeysCommand.self]
     )

@@ -186,7 +186,7 @@ struct LeaderboardCommand: AsyncParsableCommand {
     /// The CSV has a column per choice (`arch.s1.width`, `compression.pruning.method`),
     /// over every candidate listed (empty where a candidate's space lacks it).
     static func printCSV(_ entries: [LeaderboardEntry], choices: [String: JSONValue]) {
-        let flat = choices.mapValues(flatChoices)
+        let flat = choices.mapValues(FlatChoices.of)
         let columns = Set(flat.values.flatMap(\.keys)).sorted { a, b in
             (a.hasPrefix("arch.") ? 0 : 1, a) < (b.hasPrefix("arch.") ? 0 : 1, b)
         }
@@ -199,24 +199,6 @@ struct LeaderboardCommand: AsyncParsableCommand {
                             String(e.peakActivationBytes), String(e.macs), String(e.params), String(e.weightBits),
                             String(e.activationBits), e.pruningMethod, e.compressionSummary] + columns.map { f[$0] ?? "" }))
         }
-    }
-
-    /// A candidate's choices as `arch.NAME` and `compression.PATH` -> value text.
-    static func flatChoices(_ candidate: JSONValue) -> [String: String] {
-        var out: [String: String] = [:]
-        func walk(_ prefix: String, _ v: JSONValue) {
-            if let pairs = v.objectPairs {
-                for (k, x) in pairs { walk(prefix + "." + k, x) }
-            } else if let s = v.stringValue {
-                out[prefix] = s
-            } else {
-                out[prefix] = v.canonical
-            }
-        }
-        for (k, v) in candidate.objectPairs ?? [] where k == "arch" || k == "compression" {
-            for (name, x) in v.objectPairs ?? [] { walk(k + "." + name, x) }
-        }
-        return out
     }
 
     static func json(_ entries: [LeaderboardEntry], choices: [String: JSONValue] = [:]) -> JSONValue {
