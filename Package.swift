@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
     ],
     targets: [
         .target(
@@ -37,26 +38,31 @@ let package = Package(
         ),
         .target(
             name: "TopiaryCoordinator",
-            dependencies: ["TopiaryWire", "TopiaryCore", "TopiaryStore", "TopiarySearch", "TopiaryHardware",
+            dependencies: ["TopiaryWire", "TopiaryCore", "TopiaryStore", "TopiarySearch", "TopiaryHardware", "TopiaryArtifacts",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .target(
             name: "TopiaryWorker",
-            dependencies: ["TopiaryWire", "TopiaryCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TopiaryWire", "TopiaryCore", "TopiaryArtifacts", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "TopiaryHardware",
             dependencies: ["TopiaryCore", .product(name: "Yams", package: "Yams")]
         ),
         .target(
+            name: "TopiaryArtifacts",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "TopiaryDashboard",
-            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware"]
+            dependencies: ["TopiaryCore", "TopiaryStore", "TopiaryHardware", "TopiaryArtifacts"]
         ),
         .target(
             name: "TopiaryStore",
             dependencies: [
                 "TopiaryCore",
+                "TopiaryArtifacts",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,6 +78,7 @@ let package = Package(
                 "TopiaryCoordinator",
                 "TopiaryWorker",
                 "TopiaryDashboard",
+                "TopiaryArtifacts",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -99,12 +106,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TopiaryIntegrationTests",
-            dependencies: ["TopiaryStore", "TopiaryCore", "TopiaryWire"],
+            dependencies: ["TopiaryStore", "TopiaryCore", "TopiaryWire", "TopiaryArtifacts"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TopiaryCoordinatorTests",
-            dependencies: ["TopiaryCoordinator", "TopiaryWire", "TopiaryStore", "TopiaryCore", "TopiaryHardware",
+            dependencies: ["TopiaryCoordinator", "TopiaryWire", "TopiaryStore", "TopiaryCore", "TopiaryHardware", "TopiaryArtifacts",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -37,6 +37,12 @@ public struct CoordinatorConfig: Sendable {
     public var allowPlainNetwork = false
     /// Prometheus metrics the loop and the store writer keep up to date, if wanted.
     public var metrics: DaemonMetrics?
+    /// Where uploaded artifacts are kept, by content (nil: beside the database, `DB.artifacts`).
+    public var artifacts: String?
+    /// Largest artifact accepted, and most bytes of artifacts one search may keep; beyond,
+    /// an artifact is recorded as refused and not fetched.
+    public var maxArtifactBytes = 2 << 30
+    public var maxSearchArtifactBytes = 50 << 30
 
     public init(bind: String, control: String) {
         self.bind = bind

@@ -96,6 +96,7 @@ extension CoordinatorLoop {
         send(worker: held.worker, .ack(ref))
         switch outcome {
         case .stored(.recorded):
+            for a in held.artifacts where a.refused == nil { transfers.add(sha256: a.sha256, bytes: a.bytes, worker: held.worker) }
             guard let sid = search else { return }
             var m: [String: Double] = [:]
             for (k, v) in held.result.metrics.objectPairs ?? [] { if let d = v.doubleValue { m[k] = d } }

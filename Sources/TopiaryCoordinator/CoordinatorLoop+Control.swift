@@ -131,6 +131,15 @@ extension CoordinatorLoop {
         settings.targetCalibration = r.targetCalibration
         settings.strategyOptions = try StrategyOptions(json: .object(r.strategyOptions.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         settings.retryFailed = r.retryFailed
+        for a in r.artifacts {
+            let p = a.split(separator: "=", maxSplits: 1).map(String.init)
+            let path = transfers.directory.path(of: p[1])
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
+                throw ControlError("artifact '\(p[0])': \(p[1]) is not in the coordinator's artifacts (\(transfers.directory.root.path)); "
+                                   + "add the file there with `topiary artifacts add FILE --db DB`")
+            }
+            settings.artifacts.append(WireArtifact(name: p[0], sha256: p[1], bytes: size))
+        }
         do {
             try MetricCatalog.check(objectives: r.effectiveObjectives, trainer: trainer, kind: kind, benchmark: space.benchmark?.rawValue)
         } catch {

@@ -82,8 +82,9 @@ extension CoordinatorLoop {
                 let sid = registry[name]?.running.removeValue(forKey: ref)
                 deadlines[ref] = nil
                 resultsInFlight.insert(ref)
+                let artifacts = declarations(e, worker: name, search: sid)
                 turnResults.append(HeldResult(result: TrialResult(trial: ref.trial, attempt: ref.attempt, metrics: .object(info)),
-                                              worker: name, search: sid))
+                                              worker: name, artifacts: artifacts, search: sid))
             case .failed:
                 let ref = try attemptRef(e)
                 let f = Fields(e)
@@ -98,6 +99,10 @@ extension CoordinatorLoop {
                 let retry = retryable || (sid.flatMap { searches[$0]?.settings.retryFailed } ?? false)
                 postTurn()  // its results and progress first, in the order they came
                 writer.post(.failure(HeldFailure(ref: ref, worker: name, search: sid, retry: retry, error: error + (logPath.map { " (log: \($0))" } ?? ""))))
+            case .chunk:
+                try handleChunk(name, e)
+            case .get:
+                try handleGet(name, e)
             case .bye:
                 logger.info("worker leaving", metadata: ["worker": "\(name)", "reason": "\(e.body["reason"]?.stringValue ?? "")"])
                 postTurn()
@@ -164,6 +169,8 @@ extension CoordinatorLoop {
         }
         var held: [AttemptRef: Int64] = [:]
         if let old = registry[hello.worker] {
+            // Its uploads start again on the new socket (chunks asked of the old one never come).
+            transfers.workerGone(hello.worker)
             // The same worker reconnected (new socket): keep what it still runs, requeue the rest.
             let still = Set(hello.running)
             for (ref, search) in old.running {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TopiaryArtifacts
 import TopiaryCore
 import TopiaryHardware
 import TopiarySearch
@@ -47,6 +48,9 @@ struct CoordinatorLoop {
     var lastSeenFlush = Date()
     var dispatched = 0
     var lastMetrics = Date.distantPast
+    /// Uploads of artifacts in progress, and the bytes each search's artifacts take.
+    var transfers: ArtifactTransfers
+    var searchArtifactBytes: [Int64: Int] = [:]
     /// Searches whose completion is being written.
     var completing: Set<Int64> = []
     /// What searches that ended while this daemon ran rejected before training.
@@ -57,6 +61,8 @@ struct CoordinatorLoop {
         self.store = store
         self.logger = logger
         registry = WorkerRegistry(maxWorkers: config.maxWorkers, maxSlotsPerWorker: config.maxSlotsPerWorker, helloRate: config.helloRate)
+        let artifacts = config.artifacts.map { ArtifactDirectory($0) } ?? ArtifactDirectory.beside(database: store.path)
+        transfers = ArtifactTransfers(directory: artifacts)
         if config.curve == nil && !config.allowPlainNetwork && !isLocalEndpoint(config.bind) {
             throw CoordinatorError("\(config.bind) is reachable from other machines: give the coordinator a key pair and an allow-list "
                                    + "of worker keys (--key, --allow; see `topiary keys generate`), or pass --insecure for plain TCP")
@@ -100,6 +106,10 @@ struct CoordinatorLoop {
     mutating func recover() throws {
         searches = try recovery.loadAll()
         orphans = try recovery.orphans(of: searches)
+        // Uploads a previous daemon left unfinished start again from the beginning.
+        try transfers.directory.prepare()
+        transfers.directory.clearPartials()
+        for a in try store.pendingArtifacts() { transfers.add(sha256: a.sha256, bytes: a.bytes, worker: a.workerID) }
         let count = orphans.count - stopMissedDecisions()
         if count > 0 { orphanDeadline = Date().addingTimeInterval(deadAfter + heartbeat) }
         logger.info("coordinator started", metadata: [
@@ -185,6 +195,7 @@ struct CoordinatorLoop {
             if stopDeadline == nil && storeHealth.isAvailable {
                 topUp()
                 dispatch()
+                pumpTransfers()
             }
         }
         for w in registry.all { send(w.identity, .bye("coordinator shutting down")) }
@@ -264,6 +275,9 @@ struct CoordinatorLoop {
         if allow != nil && now.timeIntervalSince(lastAllowCheck) > 2 {
             lastAllowCheck = now
             reloadAllowList()
+        }
+        for sha in transfers.restartStalled(now: now) {
+            warnLimited("upload-stalled", "an upload made no progress; starting it again", ["sha256": "\(sha)"])
         }
         if let metrics = config.metrics, now.timeIntervalSince(lastMetrics) >= 1 {
             lastMetrics = now
@@ -389,6 +403,7 @@ struct CoordinatorLoop {
 
     mutating func dropWorker(_ name: String, reason: String) {
         guard let w = registry.remove(name) else { return }
+        transfers.workerGone(name)
         for ref in w.running.keys { requeue(ref, reason: "\(reason) (worker \(name))") }
     }
 

@@ -26,6 +26,9 @@ public struct RunSettings: Sendable {
     /// `--retry-failed`: every trainer failure (not only a signal or a lost worker) queues the
     /// trial again while the search's `max_attempts` last.
     public var retryFailed = false
+    /// Files every job of the search names (`search start --artifact NAME=SHA256`): workers
+    /// fetch them from the coordinator once and give the trainer their paths.
+    public var artifacts: [WireArtifact] = []
 
     public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
                 kind: TrialKind = .train, targetYAML: String? = nil) {
@@ -44,6 +47,7 @@ public struct RunSettings: Sendable {
         if let targetCalibration { p.append(("target_calibration", .string(targetCalibration))) }
         p.append(("strategy_options", strategyOptions.json))
         if retryFailed { p.append(("retry_failed", .bool(true))) }
+        if !artifacts.isEmpty { p.append(("artifacts", .array(artifacts.map(\.json)))) }
         return .object(p)
     }
 
@@ -57,6 +61,7 @@ public struct RunSettings: Sendable {
         targetCalibration = json["target_calibration"]?.stringValue
         if let o = json["strategy_options"] { strategyOptions = try StrategyOptions(json: o) }
         retryFailed = json["retry_failed"]?.boolValue ?? false
+        artifacts = try WireArtifact.list(Envelope(.job, .object([("artifacts", json["artifacts"] ?? .null)])))
     }
 
     /// The trial's fidelity number for the store: epochs if given, else 1.
@@ -291,6 +296,7 @@ struct SearchRuntime {
                       candidate: c.json, graph: needsGraph ? NetworkGraph.build(compressed: c, in: space).json : nil,
                       benchmarkKey: key, fidelity: fidelityJSON(t.fidelity), seed: seed,
                       deadlineMs: settings.deadlineSeconds * 1000, target: record.target)
+        job.artifacts = settings.artifacts
         // Structural compression is done for real by training the full network first.
         if needsGraph && kind == .train && (c.compression.pruning == .channel || c.compression.rankRatio < 1) {
             job.graphUncompressed = NetworkGraph.build(c, in: space).json

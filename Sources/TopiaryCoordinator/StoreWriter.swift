@@ -16,6 +16,8 @@ struct Pick: Sendable {
 struct HeldResult: Sendable {
     var result: TrialResult
     var worker: String
+    /// The files the result declared, recorded with it (pending, or refused).
+    var artifacts: [ArtifactDeclaration] = []
     /// The search of the attempt when the result came in (the worker may be gone when it is stored).
     var search: Int64?
     var ref: AttemptRef { AttemptRef(trial: result.trial, attempt: result.attempt) }
@@ -43,6 +45,8 @@ enum StoreCommand: Sendable {
     case registerWorker(id: String, host: String, slots: Int, tags: [String])
     case workersSeen([String])
     case completeSearch(Int64, event: String)
+    /// An upload ended: stored (in place and checked), or lost / corrupt with why.
+    case artifact(sha256: String, state: ArtifactRecord.State, reason: String?)
 
     /// Writes whose loss costs nothing but a figure: dropped, not held, while the store is down.
     var isBestEffort: Bool {
@@ -309,6 +313,11 @@ final class StoreWriter: @unchecked Sendable {
         case .results(let held):
             do {
                 let outcomes = try store.recordResults(held.map(\.result))
+                // A result's artifacts are recorded in its transaction: a resent copy (a
+                // duplicate) finds them there already.
+                for (h, o) in zip(held, outcomes) where o == .recorded && !h.artifacts.isEmpty {
+                    try store.declareArtifacts(trial: h.ref.trial, attempt: h.ref.attempt, worker: h.worker, h.artifacts)
+                }
                 return ([.resultsStored(zip(held, outcomes.map { ResultOutcome.stored($0) }).map { ($0, $1) })], nil)
             } catch {
                 if unavailable(error) { return ([], command) }
@@ -317,7 +326,11 @@ final class StoreWriter: @unchecked Sendable {
                 var stored: [(HeldResult, ResultOutcome)] = []
                 for (i, h) in held.enumerated() {
                     do {
-                        stored.append((h, .stored(try store.recordResult(h.result))))
+                        let outcome = try store.recordResult(h.result)
+                        if outcome == .recorded && !h.artifacts.isEmpty {
+                            try? store.declareArtifacts(trial: h.ref.trial, attempt: h.ref.attempt, worker: h.worker, h.artifacts)
+                        }
+                        stored.append((h, .stored(outcome)))
                     } catch {
                         if unavailable(error) { return ([.resultsStored(stored)], .results(Array(held[i...]))) }
                         do {
@@ -332,6 +345,16 @@ final class StoreWriter: @unchecked Sendable {
                     }
                 }
                 return ([.resultsStored(stored)], nil)
+            }
+
+        case .artifact(let sha, let state, let reason):
+            do {
+                if state == .stored { try store.artifactStored(sha) } else { try store.artifactFailed(sha, state: state, reason: reason ?? state.rawValue) }
+                return ([], nil)
+            } catch {
+                if unavailable(error) { return ([], command) }
+                logger.error("could not record an artifact's outcome", metadata: ["sha256": "\(sha)", "error": "\(error)"])
+                return ([], nil)
             }
 
         case .failure(let f):

@@ -1,4 +1,5 @@
 import Foundation
+import TopiaryArtifacts
 import TopiaryCore
 import TopiaryHardware
 import TopiaryStore
@@ -11,9 +12,9 @@ struct CandidatePage {
     /// The search whose target predicts per-layer latency: `search=` or the best trial's.
     let search: SearchRecord?
 
-    init(store: Store, id: String, query: [String: String]) throws {
+    init(store: Store, id: String, query: [String: String], artifacts: ArtifactDirectory?) throws {
         let e: CandidateExport?
-        do { e = try CandidateExport(store: store, id: id) } catch let error as CandidateExportError {
+        do { e = try CandidateExport(store: store, id: id, artifacts: artifacts) } catch let error as CandidateExportError {
             throw DashboardError(status: 500, message: error.description)
         }
         guard let e else { throw DashboardError(status: 404, message: "no candidate \(id) in this database") }
@@ -93,7 +94,11 @@ struct CandidatePage {
         }, id: "layers", numeric: [1, 2, 3])
     }
 
-    var files: [String] { ["candidate.json", "graph.json", "MODEL_CARD.md"] + (export.modelHere ? ["model.onnx"] : []) }
+    var files: [String] {
+        var names = ["candidate.json", "graph.json", "MODEL_CARD.md"] + export.uploaded.map(\.name)
+        if export.modelHere && !names.contains("model.onnx") { names.append("model.onnx") }
+        return names
+    }
 
     func file(_ name: String) throws -> DashboardResponse {
         let body: [UInt8]
@@ -102,6 +107,12 @@ struct CandidatePage {
         case "candidate.json": body = Array(export.candidateJSON.utf8); type = "application/json"
         case "graph.json": body = Array(export.graphJSON.utf8); type = "application/json"
         case "MODEL_CARD.md": body = Array(export.modelCard.utf8); type = "text/markdown; charset=utf-8"
+        case _ where export.uploaded.contains { $0.name == name }:
+            guard let path = export.uploaded.first(where: { $0.name == name })?.path, let data = FileManager.default.contents(atPath: path) else {
+                throw DashboardError(status: 404, message: "\(name) is not readable here")
+            }
+            body = Array(data)
+            type = "application/octet-stream"
         case "model.onnx":
             guard let path = export.modelPath, export.modelHere, let data = FileManager.default.contents(atPath: path) else {
                 throw DashboardError(status: 404, message: export.modelNote)

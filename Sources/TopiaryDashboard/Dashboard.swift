@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TopiaryArtifacts
 import TopiaryCore
 import TopiaryStore
 
@@ -39,10 +40,13 @@ public final class Dashboard: Sendable {
     let importanceSample: Int
     /// Candidates' flattened choices by id: a candidate never changes, so each is parsed once.
     let choices = ChoiceCache()
+    /// Where uploaded artifacts are (nil: beside the database).
+    let artifacts: ArtifactDirectory?
 
-    public init(store: Store, importanceSample: Int = 2_000) {
+    public init(store: Store, importanceSample: Int = 2_000, artifacts: ArtifactDirectory? = nil) {
         self.store = store
         self.importanceSample = importanceSample
+        self.artifacts = artifacts
     }
 
     /// The answer to `GET path?query`.
@@ -73,7 +77,7 @@ public final class Dashboard: Sendable {
                 return .html(try TrialPage(store: store, id: id).render())
             case "candidate":
                 guard parts.count >= 2 else { throw DashboardError(status: 404, message: "no such candidate") }
-                let page = try CandidatePage(store: store, id: parts[1], query: query)
+                let page = try CandidatePage(store: store, id: parts[1], query: query, artifacts: artifacts)
                 if parts.count == 4 && parts[2] == "file" { return try page.file(parts[3]) }
                 guard parts.count == 2 else { throw DashboardError(status: 404, message: "no such page") }
                 return .html(page.render())

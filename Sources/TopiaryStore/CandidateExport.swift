@@ -1,4 +1,5 @@
 import Foundation
+import TopiaryArtifacts
 import TopiaryCore
 
 /// Everything exported for one candidate (`topiary export`, the dashboard's candidate page):
@@ -15,12 +16,16 @@ public struct CandidateExport: Sendable {
     public let search: SearchRecord?
     public let metrics: JSONValue?
     public let latencies: [MeasurementRecord]
-    /// Where the trainer wrote the ONNX model, and whether that file is on this machine.
+    /// The trained model: the uploaded copy in the artifacts directory when there is one,
+    /// else where the trainer wrote it (only readable on that worker's machine).
     public let modelPath: String?
     public var modelHere: Bool { modelPath.map { FileManager.default.fileExists(atPath: $0) } ?? false }
+    /// Every file of the trial that reached the coordinator (name → path), digests checked on arrival.
+    public let uploaded: [(name: String, path: String, record: ArtifactRecord)]
 
-    /// Reads candidate `id` from the store; nil when there is no such candidate.
-    public init?(store: Store, id: String) throws {
+    /// Reads candidate `id` from the store; nil when there is no such candidate. Uploaded
+    /// files are looked for in `artifacts` (default: beside the database).
+    public init?(store: Store, id: String, artifacts: ArtifactDirectory? = nil) throws {
         guard let rec = try store.candidate(id) else { return nil }
         guard let yaml = try store.spaceYAML(named: rec.spaceName) else {
             throw CandidateExportError("the space '\(rec.spaceName)' of candidate \(id) is not stored in \(store.path)")
@@ -36,7 +41,11 @@ public struct CandidateExport: Sendable {
         metrics = trial?.metrics.flatMap { try? JSONText.parse($0) }
         latencies = try store.measurements(candidate: id)
         search = try trial.flatMap { try store.search($0.searchID) }
-        modelPath = metrics?["info"]?["onnx"]?.stringValue ?? metrics?["info"]?["model"]?.stringValue
+        let directory = artifacts ?? ArtifactDirectory.beside(database: store.path)
+        let rows = try trial.map { t in try store.artifacts(trial: t.trialID).filter { $0.attempt == t.attempt && $0.state == .stored } } ?? []
+        uploaded = rows.map { ($0.name, directory.path(of: $0.sha256), $0) }.filter { FileManager.default.fileExists(atPath: $0.1) }
+        modelPath = uploaded.first { $0.name == "model.onnx" }?.path
+            ?? metrics?["info"]?["onnx"]?.stringValue ?? metrics?["info"]?["model"]?.stringValue
     }
 
     public var candidateJSON: String { candidate.json.text(pretty: true, sorted: true) + "\n" }
@@ -45,7 +54,10 @@ public struct CandidateExport: Sendable {
     /// What the export says about the trained model file.
     public var modelNote: String {
         guard let modelPath else { return "no trained model was exported by the trainer" }
-        return modelHere ? "model.onnx (from \(modelPath))" : "the trainer wrote \(modelPath) on its worker; it is not on this machine"
+        if let up = uploaded.first(where: { $0.name == "model.onnx" }) {
+            return "model.onnx (uploaded by worker \(up.record.workerID), SHA-256 \(up.record.sha256))"
+        }
+        return modelHere ? "model.onnx (from \(modelPath))" : "the trainer wrote \(modelPath) on its worker; it is not on this machine (no upload reached the coordinator)"
     }
 
     /// The model card (Markdown).
@@ -74,6 +86,9 @@ public struct CandidateExport: Sendable {
         }
         card += "\n## Files\n\n- candidate.json — the candidate (decode with `topiary candidate cost candidate.json --space SPACE`)\n"
         card += "- graph.json — the compressed network graph the trainer built\n- \(modelNote)\n"
+        for up in uploaded where up.name != "model.onnx" {
+            card += "- \(up.name) — uploaded by worker \(up.record.workerID) (\(Format.grouped(up.record.bytes)) bytes, SHA-256 \(up.record.sha256))\n"
+        }
         return card
     }
 }

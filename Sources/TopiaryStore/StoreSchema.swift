@@ -27,6 +27,10 @@ public enum StoreSchema {
             try db.execute(sql: v2Leaderboard)
             try db.execute(sql: "PRAGMA user_version = 2")
         }
+        m.registerMigration("v3-artifacts") { db in
+            try db.execute(sql: v3Artifacts)
+            try db.execute(sql: "PRAGMA user_version = 3")
+        }
         return m
     }
 
@@ -129,6 +133,29 @@ public enum StoreSchema {
             BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
         CREATE TRIGGER events_no_delete BEFORE DELETE ON events
             BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        """
+
+    /// Files a trial's worker uploaded (trained models, packed weights), stored by content
+    /// beside the database; one row per (trial, attempt, name). `pending` until the file
+    /// is in place and checked, then `stored`; `refused` (over a limit), `lost` (the worker
+    /// no longer has it), `corrupt` (its digest never matched) or `removed` (by gc) otherwise.
+    static let v3Artifacts = """
+        CREATE TABLE artifacts (
+            trial_id INTEGER NOT NULL REFERENCES trials(id),
+            attempt INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            search_id INTEGER NOT NULL REFERENCES searches(id),
+            sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+            bytes INTEGER NOT NULL CHECK (bytes >= 0),
+            worker_id TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'stored', 'refused', 'lost', 'corrupt', 'removed')),
+            reason TEXT,
+            created_at REAL NOT NULL,
+            stored_at REAL,
+            PRIMARY KEY (trial_id, attempt, name)
+        ) WITHOUT ROWID;
+        CREATE INDEX artifacts_by_sha ON artifacts(sha256);
+        CREATE INDEX artifacts_pending ON artifacts(worker_id) WHERE state = 'pending';
         """
 
     /// The leaderboard: the best-fidelity result of each candidate, per search and over

@@ -20,6 +20,12 @@ public enum Wire {
 public enum Command: String, Sendable, CaseIterable {
     case hello = "HELLO", welcome = "WELCOME", heartbeat = "HEARTBEAT", job = "JOB", progress = "PROGRESS"
     case result = "RESULT", failed = "FAILED", cancel = "CANCEL", bye = "BYE", reject = "REJECT", ack = "ACK"
+    /// Artifacts: the coordinator pulls uploads (FETCH → CHUNK, then STORED or DISCARD) and
+    /// workers pull downloads (GET → PART). CHUNK and PART carry their bytes in a 4th frame.
+    case fetch = "FETCH", chunk = "CHUNK", stored = "STORED", discard = "DISCARD", get = "GET", part = "PART"
+
+    /// Commands that carry binary data in a 4th frame.
+    public var hasPayload: Bool { self == .chunk || self == .part }
 }
 
 /// A message that could not be read, with the reason (logged and dropped by the receiver).
@@ -32,23 +38,33 @@ public struct WireError: Error, CustomStringConvertible, Equatable, Sendable {
 public struct Envelope: Sendable {
     public var command: Command
     public var body: JSONValue
+    /// The bytes of a CHUNK or PART (a 4th frame).
+    public var payload: [UInt8]?
 
-    public init(_ command: Command, _ body: JSONValue) {
+    public init(_ command: Command, _ body: JSONValue, payload: [UInt8]? = nil) {
         self.command = command
         self.body = body
+        self.payload = payload
     }
 
-    public var frames: [[UInt8]] { [Array(Wire.tag.utf8), Array(command.rawValue.utf8), Array(body.text().utf8)] }
+    public var frames: [[UInt8]] {
+        let f = [Array(Wire.tag.utf8), Array(command.rawValue.utf8), Array(body.text().utf8)]
+        return payload.map { f + [$0] } ?? f
+    }
 
-    /// Decodes the three frames of a message (without the ROUTER identity).
+    /// Decodes the frames of a message (without the ROUTER identity): three, or four for
+    /// the commands that carry bytes.
     public static func decode(_ frames: [[UInt8]]) throws(WireError) -> Envelope {
-        guard frames.count == 3 else { throw WireError("expected 3 frames (tag, command, body), got \(frames.count)") }
+        guard frames.count == 3 || frames.count == 4 else { throw WireError("expected 3 frames (tag, command, body), got \(frames.count)") }
         let tag = String(decoding: frames[0], as: UTF8.self)
         guard tag == Wire.tag else {
             throw WireError(tag.hasPrefix("TPY") ? "protocol version '\(tag)' is not supported; this side speaks \(Wire.tag)" : "not a Topiary message (tag '\(tag.prefix(16))')")
         }
         let name = String(decoding: frames[1], as: UTF8.self)
         guard let command = Command(rawValue: name) else { throw WireError("unknown command '\(name.prefix(32))'") }
+        guard (frames.count == 4) == command.hasPayload else {
+            throw WireError(command.hasPayload ? "\(command.rawValue) needs its bytes in a 4th frame" : "\(command.rawValue) has 3 frames, got 4")
+        }
         // Not String(decoding:): it would pass invalid bytes on as U+FFFD, silently.
         guard let text = String(validating: frames[2], as: UTF8.self) else {
             throw WireError("\(command.rawValue) body is not valid UTF-8 (JSON text must be)")
@@ -58,7 +74,7 @@ public struct Envelope: Sendable {
             throw WireError("\(command.rawValue) body: \(error.description)")
         }
         guard body.objectPairs != nil else { throw WireError("\(command.rawValue) body must be a JSON object") }
-        return Envelope(command, body)
+        return Envelope(command, body, payload: frames.count == 4 ? frames[3] : nil)
     }
 }
 
@@ -209,6 +225,8 @@ public struct Job: Sendable {
     public var seed: UInt64
     public var deadlineMs: Int
     public var target: String?
+    /// Files the job needs, fetched from the coordinator (GET → PART) before the trainer starts.
+    public var artifacts: [WireArtifact] = []
 
     public init(ref: AttemptRef, search: Int64, kind: String, trainer: String, candidate: JSONValue, graph: JSONValue?,
                 benchmarkKey: String?, fidelity: JSONValue, seed: UInt64, deadlineMs: Int, target: String?) {
@@ -227,6 +245,7 @@ public struct Job: Sendable {
         if let graphUncompressed { p.append(("graph_uncompressed", graphUncompressed)) }
         if let benchmarkKey { p.append(("benchmark_key", .string(benchmarkKey))) }
         if let target { p.append(("target", .string(target))) }
+        if !artifacts.isEmpty { p.append(("artifacts", .array(artifacts.map(\.json)))) }
         return .object(p)
     }
 
@@ -246,6 +265,7 @@ public struct Job: Sendable {
         seed = UInt64(bitPattern: Int64(try f.int("seed", default: 0)))
         deadlineMs = try f.int("deadline_ms")
         target = try f.optionalString("target")
+        artifacts = try WireArtifact.list(e)
     }
 }
 
@@ -263,9 +283,10 @@ public extension Envelope {
                                      ("metrics", metricsJSON(metrics))]))
     }
 
-    static func result(_ r: AttemptRef, metrics: [String: Double], info: JSONValue? = nil) -> Envelope {
+    static func result(_ r: AttemptRef, metrics: [String: Double], info: JSONValue? = nil, artifacts: [WireArtifact] = []) -> Envelope {
         var p: [(String, JSONValue)] = [("trial", .int(Int(r.trial))), ("attempt", .int(r.attempt)), ("metrics", metricsJSON(metrics))]
         if let info { p.append(("info", info)) }
+        if !artifacts.isEmpty { p.append(("artifacts", .array(artifacts.map(\.json)))) }
         return Envelope(.result, .object(p))
     }
 
@@ -285,6 +306,37 @@ public extension Envelope {
     }
 
     static func heartbeat() -> Envelope { Envelope(.heartbeat, .object([])) }
+
+    /// Coordinator → worker: send `length` bytes at `offset` of the artifact with this digest.
+    static func fetch(_ sha256: String, offset: Int, length: Int) -> Envelope {
+        Envelope(.fetch, .object([("sha256", .string(sha256)), ("offset", .int(offset)), ("length", .int(length))]))
+    }
+
+    /// Worker → coordinator: the bytes at `offset` (or `error` and no bytes when it cannot).
+    static func chunk(_ sha256: String, offset: Int, bytes: [UInt8]?, error: String? = nil) -> Envelope {
+        var p: [(String, JSONValue)] = [("sha256", .string(sha256)), ("offset", .int(offset))]
+        if let error { p.append(("error", .string(error))) }
+        return Envelope(.chunk, .object(p), payload: bytes ?? [])
+    }
+
+    /// Coordinator → worker: the artifact is stored (or, DISCARD, given up); forget it.
+    static func stored(_ sha256: String) -> Envelope { Envelope(.stored, .object([("sha256", .string(sha256))])) }
+    static func discard(_ sha256: String, reason: String) -> Envelope {
+        Envelope(.discard, .object([("sha256", .string(sha256)), ("reason", .string(reason))]))
+    }
+
+    /// Worker → coordinator: send bytes of an artifact a job I hold names.
+    static func get(_ sha256: String, offset: Int, length: Int, for ref: AttemptRef) -> Envelope {
+        Envelope(.get, .object([("sha256", .string(sha256)), ("offset", .int(offset)), ("length", .int(length)),
+                                ("trial", .int(Int(ref.trial))), ("attempt", .int(ref.attempt))]))
+    }
+
+    /// Coordinator → worker: the bytes asked for by GET (or `error`).
+    static func part(_ sha256: String, offset: Int, bytes: [UInt8]?, error: String? = nil) -> Envelope {
+        var p: [(String, JSONValue)] = [("sha256", .string(sha256)), ("offset", .int(offset))]
+        if let error { p.append(("error", .string(error))) }
+        return Envelope(.part, .object(p), payload: bytes ?? [])
+    }
     static func bye(_ reason: String) -> Envelope { Envelope(.bye, .object([("reason", .string(reason))])) }
     static func reject(_ reason: String) -> Envelope { Envelope(.reject, .object([("reason", .string(reason))])) }
     static func welcome(worker: String, heartbeatMs: Int, liveness: Int, slots: Int, maxMessageBytes: Int) -> Envelope {
@@ -294,5 +346,52 @@ public extension Envelope {
 
     private static func metricsJSON(_ m: [String: Double]) -> JSONValue {
         .object(m.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })
+    }
+}
+
+/// An artifact as RESULT and JOB name it: `{"name", "sha256", "bytes"}`.
+public struct WireArtifact: Sendable, Equatable, Hashable {
+    public var name: String
+    public var sha256: String
+    public var bytes: Int
+    /// Most artifacts one RESULT or JOB may name.
+    public static let maxPerMessage = 32
+    /// Bytes of one CHUNK or PART.
+    public static let chunkBytes = 256 << 10
+
+    public init(name: String, sha256: String, bytes: Int) {
+        self.name = name; self.sha256 = sha256; self.bytes = bytes
+    }
+
+    public var json: JSONValue { .object([("name", .string(name)), ("sha256", .string(sha256)), ("bytes", .int(bytes))]) }
+
+    /// The `artifacts` list of a message body (absent: none). Names must be plain file names,
+    /// digests 64 lower-case hex digits, sizes non-negative.
+    public static func list(_ e: Envelope) throws(WireError) -> [WireArtifact] {
+        guard let v = e.body["artifacts"], v != .null else { return [] }
+        guard let items = v.arrayValue else { throw WireError("\(e.command.rawValue).artifacts: expected a list") }
+        guard items.count <= maxPerMessage else { throw WireError("\(e.command.rawValue).artifacts: \(items.count) entries; at most \(maxPerMessage)") }
+        var out: [WireArtifact] = []
+        for item in items {
+            guard let name = item["name"]?.stringValue, let sha = item["sha256"]?.stringValue, let bytes = item["bytes"]?.intValue else {
+                throw WireError("\(e.command.rawValue).artifacts: each entry needs name, sha256 and bytes")
+            }
+            guard isPlainName(name) else { throw WireError("\(e.command.rawValue).artifacts: '\(name.prefix(40))' is not a plain file name") }
+            guard isDigest(sha) else { throw WireError("\(e.command.rawValue).artifacts: sha256 must be 64 lower-case hex digits") }
+            guard bytes >= 0 else { throw WireError("\(e.command.rawValue).artifacts: bytes must not be negative") }
+            guard !out.contains(where: { $0.name == name }) else { throw WireError("\(e.command.rawValue).artifacts: '\(name)' twice") }
+            out.append(WireArtifact(name: name, sha256: sha, bytes: bytes))
+        }
+        return out
+    }
+
+    public static func isDigest(_ s: String) -> Bool {
+        s.utf8.count == 64 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    /// Letters, digits, `.`, `_`, `-`; not `.` or `..`; at most 128 bytes.
+    public static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 128 && name != "." && name != ".."
+            && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 46 || $0 == 95 || $0 == 45 }
     }
 }

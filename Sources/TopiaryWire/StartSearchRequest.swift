@@ -40,6 +40,8 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
     public var maxAttempts = Self.defaultMaxAttempts
     /// Retry every failure (not only lost workers and signals) while attempts last.
     public var retryFailed = false
+    /// `NAME=SHA256`: files in the coordinator's artifacts directory every job gets.
+    public var artifacts: [String] = []
 
     public init(spaceYAML: String, budget: Int) {
         self.spaceYAML = spaceYAML
@@ -50,7 +52,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         case spaceYAML = "space_yaml", spaceFile = "space_file", target, targetYAML = "target_yaml"
         case targetCalibration = "target_calibration", kind, strategy, strategyOptions = "strategy_options", budget
         case objectives, constraints, seed, trainer, fidelity, deadlineSeconds = "deadline_s", maxAttempts = "max_attempts"
-        case retryFailed = "retry_failed"
+        case retryFailed = "retry_failed", artifacts
     }
 
     /// Absent fields take their defaults; present ones must have the right type.
@@ -77,6 +79,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         deadlineSeconds = try c.decodeIfPresent(Int.self, forKey: .deadlineSeconds) ?? deadlineSeconds
         maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? maxAttempts
         retryFailed = try c.decodeIfPresent(Bool.self, forKey: .retryFailed) ?? false
+        artifacts = try c.decodeIfPresent([String].self, forKey: .artifacts) ?? []
     }
 
     /// The objectives to search for (the default when none is given).
@@ -99,6 +102,12 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
             throw ControlError("constraint '\(c)': expected NAME<=VALUE, e.g. params<=100000 or latency_ms<=5")
         }
         if targetCalibration != nil && targetYAML == nil { throw ControlError("'target_calibration' needs 'target_yaml'") }
+        for a in artifacts {
+            let p = a.split(separator: "=", maxSplits: 1).map(String.init)
+            guard p.count == 2, WireArtifact.isPlainName(p[0]), WireArtifact.isDigest(p[1]) else {
+                throw ControlError("artifact '\(a)': expected NAME=SHA256 (a plain file name and 64 lower-case hex digits; `topiary artifacts add FILE` prints it)")
+            }
+        }
     }
 }
 

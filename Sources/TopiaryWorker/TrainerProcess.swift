@@ -7,7 +7,8 @@ import TopiaryWire
 /// What running trainers report back to the worker's loop.
 enum TrainerEvent: Sendable {
     case progress(AttemptRef, step: Int, metrics: [String: Double])
-    case result(AttemptRef, metrics: [String: Double], info: JSONValue?)
+    /// `artifacts`: files the trainer offers for upload, name → path (relative to its directory).
+    case result(AttemptRef, metrics: [String: Double], info: JSONValue?, artifacts: [(String, String)])
     /// The process ended. `error` is nil only when it exited 0 after a result line.
     case finished(AttemptRef, error: String?, retryable: Bool)
 }
@@ -235,7 +236,8 @@ struct ReportReader {
             log.write(line + [0x0A], from: .stdout)
         case "result" where !sawResult:
             sawResult = true
-            events.push(.result(ref, metrics: metrics, info: v["info"]))
+            let artifacts = (v["artifacts"]?.objectPairs ?? []).compactMap { k, p in p.stringValue.map { (k, $0) } }
+            events.push(.result(ref, metrics: metrics, info: v["info"], artifacts: artifacts))
         default:
             log.write(line + [0x0A], from: .stdout)
         }

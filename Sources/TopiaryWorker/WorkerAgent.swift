@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TopiaryArtifacts
 import TopiaryCore
 import TopiaryWire
 
@@ -27,6 +28,9 @@ public struct WorkerConfig: Sendable {
     public var allowPlainNetwork = false
     /// Threads each trainer may use; by default the cores divided among the slots.
     public var threadsPerJob = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Where files jobs need are cached (by digest), and how large the cache may grow.
+    public var cacheDirectory = URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/topiary/artifacts")
+    public var cacheLimitBytes = 10 << 30
 
     public init(endpoint: String, name: String, host: String, slots: Int, tags: [String], trainers: [String: TrainerSpec], workDirectory: URL) {
         self.endpoint = endpoint; self.name = name; self.host = host; self.slots = slots; self.tags = tags
@@ -72,6 +76,22 @@ struct HeldJob {
     /// A table answer held back until `readyAt` (fidelity `sleep_s`), so the built-in
     /// evaluator takes time like training (the chaos test's trials are in flight).
     var delayed: (outcome: Envelope, readyAt: Date)?
+    /// Digests of the job's files still being fetched; the trainer starts when none are left.
+    var fetching: Set<String> = []
+    var artifacts: [WireArtifact] = []
+}
+
+/// A file a job needs, on its way from the coordinator (GET → PART), in order, hashed as
+/// it arrives.
+struct Download {
+    var artifact: WireArtifact
+    var file: FileHandle
+    var hasher = ArtifactHasher()
+    var received = 0
+    var requested = 0
+    var mismatches = 0
+    /// The jobs waiting for it (a GET names one the worker holds).
+    var waiting: Set<AttemptRef>
 }
 
 struct WorkerLoop {
@@ -92,12 +112,20 @@ struct WorkerLoop {
     var backoff = 0.5
     var heartbeatMs: Int
     var liveness: Int
+    /// Files offered for upload (kept across restarts in the work directory), files being
+    /// fetched for jobs, and the cache they land in.
+    var shelf: WorkerShelf
+    var downloads: [String: Download] = [:]
+    let cache: ArtifactCache
 
     init(config: WorkerConfig, logger: Logger) {
         self.config = config
         self.logger = logger
         heartbeatMs = config.heartbeatMs
         liveness = config.liveness
+        try? FileManager.default.createDirectory(at: config.workDirectory, withIntermediateDirectories: true)
+        shelf = WorkerShelf(workDirectory: config.workDirectory)
+        cache = ArtifactCache(root: config.cacheDirectory, limitBytes: config.cacheLimitBytes)
     }
 
     var running: Int { jobs.values.filter { $0.outcome == nil }.count }
@@ -232,6 +260,9 @@ struct WorkerLoop {
             liveness = (e.body["liveness"]?.intValue).map { max(2, $0) } ?? liveness
             // Results finished while disconnected, or not yet acknowledged: send them again.
             for held in jobs.values { if let o = held.outcome { try send(o) } }
+            // Downloads go on from where they were.
+            for sha in downloads.keys { downloads[sha]!.requested = downloads[sha]!.received }
+            try pumpDownloads()
             logger.info("connected", metadata: ["worker": "\(config.name)", "resending": "\(jobs.values.filter { $0.outcome != nil }.count)"])
         case .heartbeat:
             break
@@ -256,6 +287,13 @@ struct WorkerLoop {
             // The coordinator has stored our RESULT or FAILED: forget the job.
             guard let ref = try? attemptRef(e) else { return }
             if jobs[ref]?.outcome != nil { jobs[ref] = nil }
+        case .fetch:
+            try answerFetch(e)
+        case .stored, .discard:
+            // The coordinator has the file (or gave up on it): it need not be offered any more.
+            if let sha = e.body["sha256"]?.stringValue { shelf.remove(sha) }
+        case .part:
+            try receivePart(e)
         default:
             logger.warning("dropped an unexpected command", metadata: ["worker": "\(config.name)", "command": "\(e.command.rawValue)"])
         }
@@ -284,19 +322,36 @@ struct WorkerLoop {
             } else {
                 try finish(ref, .result(ref, metrics: m), job: job)
             }
-        case .command(let command):
-            let dir = config.workDirectory.appendingPathComponent("trial-\(ref.trial)-\(ref.attempt)")
-            var body = job.body.objectPairs ?? []
-            body.append(("output_dir", .string(dir.path)))
-            let deadline = Date().addingTimeInterval(Double(job.deadlineMs) / 1000)
-            do {
-                let p = try TrainerProcess(ref: ref, command: command, job: .object(body), directory: dir, deadline: deadline,
-                                           threads: config.threadsPerJob, logCap: config.maxLogBytes, events: events)
-                jobs[ref] = HeldJob(job: job, process: p)
-                logger.info("job started", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "pid": "\(p.pid)"])
-            } catch {
-                try finish(ref, .failed(ref, error: "cannot start trainer '\(job.trainer)': \(error)", retryable: true), job: job)
+        case .command:
+            // Files the job needs come first; the trainer starts when they are all here.
+            let missing = job.artifacts.filter { cache.lookup($0.sha256) == nil }
+            if !missing.isEmpty {
+                jobs[ref] = HeldJob(job: job, fetching: Set(missing.map(\.sha256)), artifacts: job.artifacts)
+                for a in missing { try beginDownload(a, for: ref) }
+                return
             }
+            try launch(job)
+        }
+    }
+
+    /// Starts a job's trainer process (its files, if any, are in the cache).
+    mutating func launch(_ job: Job) throws {
+        let ref = job.ref
+        guard case .command(let command) = config.trainers[job.trainer] else { return }
+        let dir = config.workDirectory.appendingPathComponent("trial-\(ref.trial)-\(ref.attempt)")
+        var body = job.body.objectPairs ?? []
+        body.append(("output_dir", .string(dir.path)))
+        if !job.artifacts.isEmpty {
+            body.append(("artifact_paths", .object(job.artifacts.map { ($0.name, .string(cache.path(of: $0.sha256))) })))
+        }
+        let deadline = Date().addingTimeInterval(Double(job.deadlineMs) / 1000)
+        do {
+            let p = try TrainerProcess(ref: ref, command: command, job: .object(body), directory: dir, deadline: deadline,
+                                       threads: config.threadsPerJob, logCap: config.maxLogBytes, events: events)
+            jobs[ref] = HeldJob(job: job, process: p)
+            logger.info("job started", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "pid": "\(p.pid)"])
+        } catch {
+            try finish(ref, .failed(ref, error: "cannot start trainer '\(job.trainer)': \(error)", retryable: true), job: job)
         }
     }
 
@@ -314,16 +369,18 @@ struct WorkerLoop {
             switch e {
             case let .progress(ref, step, metrics):
                 if jobs[ref] != nil { try send(.progress(ref, step: step, metrics: metrics)) }
-            case let .result(ref, metrics, info):
+            case let .result(ref, metrics, info, artifacts):
                 jobs[ref]?.pendingMetrics = metrics
                 jobs[ref]?.pendingInfo = info
+                let offered = offer(artifacts, ref: ref)
+                jobs[ref]?.artifacts = offered
             case let .finished(ref, error, retryable):
                 guard let held = jobs[ref] else { continue }
                 let outcome: Envelope
                 if let error {
                     outcome = .failed(ref, error: error, retryable: retryable, log: held.process?.logURL.path)
                 } else {
-                    outcome = .result(ref, metrics: held.pendingMetrics ?? [:], info: held.pendingInfo)
+                    outcome = .result(ref, metrics: held.pendingMetrics ?? [:], info: held.pendingInfo, artifacts: held.artifacts)
                 }
                 logger.info("job finished", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)",
                                                        "outcome": "\(error ?? "result")"])

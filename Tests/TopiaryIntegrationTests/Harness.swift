@@ -18,6 +18,7 @@ enum Paths {
     static let macroSpace = repo.appendingPathComponent("SearchSpaces/nas-bench-macro.yaml").path
     static let sleepyTrainer = repo.appendingPathComponent("Tests/TopiaryIntegrationTests/Fixtures/sleepy_table_trainer.py").path
     static let misbehavingTrainer = repo.appendingPathComponent("Tests/TopiaryIntegrationTests/Fixtures/misbehaving_trainer.py").path
+    static let artifactTrainer = repo.appendingPathComponent("Tests/TopiaryIntegrationTests/Fixtures/artifact_trainer.py").path
     static var haveBinary: Bool { FileManager.default.isExecutableFile(atPath: binary) }
 }
 
@@ -90,10 +91,12 @@ final class Cluster: @unchecked Sendable {
 
     func startWorker(_ name: String, slots: Int = 2, trainer: String = "table", extra: [String] = []) throws {
         let spec = trainer == "table" ? "table=table:\(Paths.table)"
-            : trainer == "bad" ? "bad=python3 \(Paths.misbehavingTrainer)" : "sleepy=python3 \(Paths.sleepyTrainer)"
+            : trainer == "bad" ? "bad=python3 \(Paths.misbehavingTrainer)"
+            : trainer == "art" ? "art=python3 \(Paths.artifactTrainer)" : "sleepy=python3 \(Paths.sleepyTrainer)"
         workers[name] = try launch(["worker", "--connect", workerEndpoint, "--name", name, "--slots", String(slots),
                                     "--trainer", spec, "--heartbeat-ms", String(heartbeatMs),
-                                    "--work-dir", workDir(name).path] + extra, log: "worker-\(name).log",
+                                    "--work-dir", workDir(name).path, "--cache", dir.appendingPathComponent("cache-\(name)").path] + extra,
+                                   log: "worker-\(name).log",
                                    env: ["TOPIARY_TABLE": Paths.table])
     }
 

@@ -129,11 +129,18 @@ def report_progress(step: int, **metrics: Any) -> None:
     _emit({"event": "progress", "step": step, "metrics": _metrics(metrics)})
 
 
-def report_result(info: Optional[Dict[str, Any]] = None, **metrics: Any) -> None:
-    """The final report: `{"event":"result","metrics":{...},"info":{...}}`. `accuracy` is what a
-    search ranks on; `info` is any JSON (paths to exported models, notes)."""
+def report_result(info: Optional[Dict[str, Any]] = None, artifacts: Optional[Dict[str, str]] = None, **metrics: Any) -> None:
+    """The final report: `{"event":"result","metrics":{...},"info":{...},"artifacts":{...}}`.
+    `accuracy` is what a search ranks on; `info` is any JSON (paths to exported models, notes);
+    `artifacts` names files for the worker to upload to the coordinator, name -> path (relative
+    to the job's output directory, or absolute), e.g. {"model.onnx": "model.onnx"}."""
     obj: Dict[str, Any] = {"event": "result", "metrics": _metrics(metrics)}
     if info is not None:
         json.dumps(info, allow_nan=False)  # fails here, not half-written
         obj["info"] = info
+    if artifacts:
+        for name, path in artifacts.items():
+            if not isinstance(name, str) or not isinstance(path, str) or "/" in name or name in (".", ".."):
+                raise ValueError(f"artifact {name!r}: names are plain file names and paths are text")
+        obj["artifacts"] = dict(artifacts)
     _emit(obj)

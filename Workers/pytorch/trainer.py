@@ -379,7 +379,10 @@ def run(raw: dict[str, Any]) -> None:
     if "teacher" in info:
         metrics["teacher_accuracy"] = round(info["teacher"]["val_accuracy"], 4)
     log(f"result: validation {val_acc:.2f}%, test {test_acc:.2f}%, {params} params, {macs} MACs, {packed['bytes']} bytes")
-    trial.report_result(info=info, **metrics)
+    # The files the worker uploads to the coordinator, so the model can be exported wherever
+    # the search is queried from.
+    artifacts = {"model.onnx": str(out_dir / "model.onnx"), "model.tpym": str(out_dir / "model.tpym"), torch_path.name: str(torch_path)}
+    trial.report_result(info=info, artifacts={k: v for k, v in artifacts.items() if Path(v).exists()}, **metrics)
 
 
 def export_onnx(final, float_model, q, shape, path: Path) -> dict[str, Any]:

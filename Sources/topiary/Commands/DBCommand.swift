@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TopiaryArtifacts
 import TopiaryCore
 import TopiaryStore
 
@@ -15,9 +16,12 @@ struct DBCommand: AsyncParsableCommand {
             abstract: "Run SQLite's integrity check and print the schema version; changes nothing.",
             discussion: "Exit status 1 when the check finds damage or the file was written by a newer Topiary.")
         @OptionGroup var store: StoreOptions
+        @OptionGroup var location: ArtifactLocation
+        @Flag(help: "Do not read the stored artifacts to check their digests.") var skipArtifacts = false
 
         func run() async throws {
             let r = try mappingStoreErrors { try Store.check(path: store.db) }
+            let badArtifacts = skipArtifacts || !r.pendingMigrations.isEmpty || !r.isIntact ? [] : try checkArtifacts()
             print("database:        \(r.path)")
             print("integrity:       \(r.integrity == ["ok"] ? "ok" : "FAILED")")
             for line in r.integrity where line != "ok" { print("  \(line)") }
@@ -34,6 +38,10 @@ struct DBCommand: AsyncParsableCommand {
             for (table, rows) in r.rowCounts { t.add([table, Format.grouped(rows)]) }
             print(t.render())
             if !r.isIntact { throw RuntimeError("\(r.path): integrity check failed; restore a backup or copy out what `sqlite3 .recover` can save") }
+            if !badArtifacts.isEmpty {
+                throw RuntimeError("\(badArtifacts.count) stored artifacts are missing or do not match their SHA-256: "
+                                   + badArtifacts.prefix(5).joined(separator: "; ") + " (re-run the trials, or `topiary artifacts gc` to drop them)")
+            }
             if r.isNewer {
                 throw RuntimeError("\(r.path): written by a newer Topiary (schema version \(r.schemaVersion), unknown migrations: "
                                    + "\(r.unknownMigrations.joined(separator: ", "))); upgrade topiary to use it")
@@ -96,5 +104,28 @@ struct DBCommand: AsyncParsableCommand {
                 report("completed \(recorded.map(String.init).joined(separator: " "))")
             }
         }
+    }
+}
+
+extension DBCommand.Check {
+    /// Stored artifacts whose file is missing or whose digest does not match, as text.
+    func checkArtifacts() throws -> [String] {
+        let db = try store.openForReading()
+        let dir = location.directory(db: store.db)
+        let rows = try db.artifacts().filter { $0.state == .stored }
+        var bad: [String] = []
+        var checked: [String: Bool] = [:]
+        for row in rows {
+            let ok = try checked[row.sha256] ?? {
+                guard FileManager.default.fileExists(atPath: dir.path(of: row.sha256)) else { return false }
+                let (sha, bytes) = try ArtifactHasher.file(dir.path(of: row.sha256))
+                return sha == row.sha256 && bytes == row.bytes
+            }()
+            checked[row.sha256] = ok
+            if !ok { bad.append("trial \(row.trialID) \(row.name) (\(row.sha256.prefix(12)))") }
+        }
+        let files = Set(checked.filter(\.value).keys)
+        print("artifacts:       \(files.count) files checked, \(bad.isEmpty ? "all match their SHA-256" : "\(bad.count) missing or damaged") (\(dir.root.path))")
+        return bad
     }
 }

@@ -17,6 +17,7 @@ struct DashboardCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var location: ArtifactLocation
     @Option(help: "Address to listen on, HOST:PORT.") var bind = "127.0.0.1:8080"
     @Option(help: "A secret every request must carry (needed to listen beyond loopback).") var token: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "notice"
@@ -35,7 +36,7 @@ struct DashboardCommand: AsyncParsableCommand {
         let logger = try Logs.bootstrap(level: logLevel)
         let db = try store.openForReading()
         let b = try HTTPBind(bind, option: "--bind")
-        let app = DashboardServer.application(Dashboard(store: db), bind: b, token: effectiveToken, logger: logger)
+        let app = DashboardServer.application(Dashboard(store: db, artifacts: location.directory(db: store.db)), bind: b, token: effectiveToken, logger: logger)
         print("dashboard of \(store.db) at http://\(b.host.contains(":") ? "[\(b.host)]" : b.host):\(b.port)/")
         fflush(nil)
         do { try await app.runService() } catch { throw RuntimeError("the dashboard stopped: \(error)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TopiaryCore
+import TopiaryArtifacts
 import TopiaryStore
 
 struct ExportCommand: AsyncParsableCommand {
@@ -17,6 +18,7 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(help: "Candidate id, or best.") var candidate = "best"
     @Option(help: "With --candidate best: the search whose best to export.") var search: Int64?
     @Option(help: "Directory to write (created).") var out: String
+    @Option(help: "Directory of uploaded artifacts (default: beside --db, DB.artifacts).") var artifacts: String?
 
     func run() async throws {
         let store: Store
@@ -41,7 +43,7 @@ struct ExportCommand: AsyncParsableCommand {
         }
         let export: CandidateExport
         do {
-            guard let e = try CandidateExport(store: store, id: id) else { throw InputError("--candidate \(id): no such candidate in \(db)") }
+            guard let e = try CandidateExport(store: store, id: id, artifacts: artifacts.map { ArtifactDirectory($0) }) else { throw InputError("--candidate \(id): no such candidate in \(db)") }
             export = e
         } catch let e as CandidateExportError {
             throw RuntimeError(e.description)
@@ -58,14 +60,24 @@ struct ExportCommand: AsyncParsableCommand {
         }
         try write("candidate.json", export.candidateJSON)
         try write("graph.json", export.graphJSON)
-        if let path = export.modelPath, export.modelHere {
-            let dest = dir.appendingPathComponent("model.onnx")
+        // Every uploaded file of the trial (model.onnx, packed weights, …), as uploaded.
+        var copied: [String] = []
+        for up in export.uploaded {
+            try copy(up.path, to: up.name)
+            copied.append(up.name)
+        }
+        if let path = export.modelPath, export.modelHere, !copied.contains("model.onnx") {
+            try copy(path, to: "model.onnx")
+            copied.append("model.onnx")
+        }
+        func copy(_ path: String, to name: String) throws {
+            let dest = dir.appendingPathComponent(name)
             try? FileManager.default.removeItem(at: dest)
             do { try FileManager.default.copyItem(atPath: path, toPath: dest.path) } catch {
                 throw RuntimeError("cannot copy \(path): \(error.localizedDescription)")
             }
         }
         try write("MODEL_CARD.md", export.modelCard)
-        print("exported candidate \(id) to \(out): candidate.json, graph.json, MODEL_CARD.md" + (export.modelHere ? ", model.onnx" : ""))
+        print("exported candidate \(id) to \(out): " + (["candidate.json", "graph.json", "MODEL_CARD.md"] + copied).joined(separator: ", "))
     }
 }

@@ -35,6 +35,8 @@ struct SearchCommand: AsyncParsableCommand {
         @Flag(help: "Retry every failed trial (trainer error, no result, deadline) while --max-attempts last; by default only a trainer killed by a signal or a lost worker is retried.")
         var retryFailed = false
         @Option(help: "Trial kind: train, or measure (time candidates on workers tagged with the target).") var kind = "train"
+        @Option(help: "A file every job gets, NAME=SHA256 (repeatable; `topiary artifacts add FILE` stores it and prints the digest); the trainer finds its path in the job's artifact_paths.")
+        var artifact: [String] = []
         @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
         @Flag(help: "Predict latency with the target's profile as written, not the calibration saved beside it (measurements in the daemon's store still refine it).")
         var uncalibrated = false
@@ -66,6 +68,7 @@ struct SearchCommand: AsyncParsableCommand {
             r.deadlineSeconds = deadline
             r.maxAttempts = maxAttempts
             r.retryFailed = retryFailed
+            r.artifacts = artifact
             return r
         }
 
@@ -78,7 +81,7 @@ struct SearchCommand: AsyncParsableCommand {
         static func flagNames(_ message: String) -> String {
             message.replacingOccurrences(of: "'budget'", with: "--budget").replacingOccurrences(of: "'deadline_s'", with: "--deadline")
                 .replacingOccurrences(of: "'max_attempts'", with: "--max-attempts").replacingOccurrences(of: "'kind'", with: "--kind")
-                .replacingOccurrences(of: "objective '", with: "--objective '").replacingOccurrences(of: "constraint '", with: "--constraint '")
+                .replacingOccurrences(of: "objective '", with: "--objective '").replacingOccurrences(of: "artifact '", with: "--artifact '").replacingOccurrences(of: "constraint '", with: "--constraint '")
         }
 
         func run() async throws {

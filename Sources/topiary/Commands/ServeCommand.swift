@@ -30,6 +30,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "HELLOs accepted per second (burst twice that); more are told to retry later.") var helloRate = 20.0
     @Option(help: "Seconds past a job's deadline (search start --deadline) before the daemon cancels it and records it as failed.")
     var deadlineGrace = 30.0
+    @Option(help: "Directory of uploaded artifacts, by content (default: beside --db, DB.artifacts).") var artifacts: String?
+    @Option(help: "Largest artifact accepted from a worker, in MiB; larger ones are refused, not fetched.") var maxArtifactMb = 2_048
+    @Option(help: "Most GiB of artifacts one search may keep; beyond, new ones are refused.") var maxSearchArtifactsGb = 50.0
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); beyond loopback only with --insecure.")
     var metrics: String?
 
@@ -49,6 +52,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxSlotsPerWorker >= 1 && maxSlotsPerWorker <= 1024 else { throw ValidationError("--max-slots-per-worker must be 1...1024") }
         guard helloRate > 0 && helloRate <= 10_000 else { throw ValidationError("--hello-rate must be in (0, 10000]") }
         guard deadlineGrace >= 0 && deadlineGrace <= 86_400 else { throw ValidationError("--deadline-grace must be 0...86400 seconds") }
+        guard maxArtifactMb >= 1 && maxArtifactMb <= 1 << 20 else { throw ValidationError("--max-artifact-mb must be 1...1048576") }
+        guard maxSearchArtifactsGb > 0 && maxSearchArtifactsGb <= 1_048_576 else { throw ValidationError("--max-search-artifacts-gb must be positive") }
         if let metrics {
             let bind = try HTTPBind(metrics, option: "--metrics")
             if !bind.isLoopback && !insecure {
@@ -75,6 +80,9 @@ struct ServeCommand: AsyncParsableCommand {
         config.maxSlotsPerWorker = maxSlotsPerWorker
         config.helloRate = helloRate
         config.deadlineGraceSeconds = deadlineGrace
+        config.artifacts = artifacts
+        config.maxArtifactBytes = maxArtifactMb << 20
+        config.maxSearchArtifactBytes = Int(maxSearchArtifactsGb * 1_073_741_824)
         config.allowPlainNetwork = insecure
         if let key, let allow {
             do { config.curve = (try KeyFiles.loadPair(key), try AllowList(path: allow)) } catch let e as KeyError {

@@ -22,6 +22,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 1_000
     @Option(help: "MiB of trainer output kept in each job's trial.log (its last 4 KiB past that are kept too).") var maxLogMb = 64.0
     @Option(help: "Seconds between SIGTERM and SIGKILL when a job passes its deadline or is cancelled.") var killGrace = 5.0
+    @Option(help: "Where files jobs need are cached by content (default ~/.cache/topiary/artifacts).") var cache: String?
+    @Option(help: "Most GiB the cache may hold; the least recently used files go first.") var cacheGb = 10.0
     @Option(help: "Log level.") var logLevel = "info"
     @Option(help: "This worker's CURVE key pair (a .key file from `topiary keys generate`).") var key: String?
     @Option(help: "The coordinator's public key: its .pub file or the 40-character key; the handshake fails against any other server.")
@@ -34,6 +36,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (key == nil) == (serverKey == nil) else { throw ValidationError("--key and --server-key go together") }
         guard maxLogMb > 0 && maxLogMb <= 1_048_576 else { throw ValidationError("--max-log-mb must be above 0 and at most 1048576") }
         guard killGrace >= 0 && killGrace <= 3_600 else { throw ValidationError("--kill-grace must be 0...3600 seconds") }
+        guard cacheGb > 0 && cacheGb <= 1_048_576 else { throw ValidationError("--cache-gb must be above 0") }
         guard !trainers.isEmpty else { throw ValidationError("give at least one --trainer NAME=COMMAND (or NAME=table:PATH.csv)") }
     }
 
@@ -62,6 +65,8 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         config.maxLogBytes = UInt64(maxLogMb * 1_048_576)
         config.killGraceSeconds = killGrace
+        if let cache { config.cacheDirectory = URL(fileURLWithPath: cache) }
+        config.cacheLimitBytes = Int(cacheGb * 1_073_741_824)
         let agent = WorkerAgent(config: config, logger: logger)
         do {
             try await runUntilSignalled(LoopService(name: "worker", body: { try agent.run() }, stop: { agent.stop() }), logger: logger)
