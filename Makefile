@@ -11,3 +11,4 @@ bench:
 	.build/release/topiary-bench core
 	.build/release/topiary-bench store
 	.build/release/topiary-bench dashboard
+	.build/release/topiary-bench artifacts

@@ -3,9 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
+# The Python environment first: some Swift tests run Python trainers that need numpy, onnx
+# and onnxruntime (they skip, saying so, without it).
+venv=$(bash scripts/setup.sh --python | tail -n 1)
+export TOPIARY_VENV="$venv"
 swift build --build-tests
 swift test --skip-build
 if compgen -G "Workers/*/test_*.py" >/dev/null || compgen -G "Workers/*/tests/test_*.py" >/dev/null; then
-    venv=$(bash scripts/setup.sh --python | tail -n 1)
     "$venv/bin/python" -m pytest -q Workers
 fi

@@ -60,9 +60,9 @@ final class Cluster: @unchecked Sendable {
     var workerEndpoint: String { "tcp://127.0.0.1:\(workerPort)" }
     var controlEndpoint: String { "tcp://127.0.0.1:\(controlPort)" }
 
-    func launch(_ args: [String], log: String, env: [String: String] = [:]) throws -> Process {
+    func launch(_ args: [String], log: String, env: [String: String] = [:], executable: String? = nil) throws -> Process {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Paths.binary)
+        p.executableURL = URL(fileURLWithPath: executable ?? Paths.binary)
         p.arguments = args
         let logURL = dir.appendingPathComponent(log)
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
@@ -129,9 +129,9 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Runs `topiary ARGS` to its end (killed after `timeout` s): exit status, stdout, stderr.
-    func run(_ args: [String], timeout: Double = 30, stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    func run(_ args: [String], timeout: Double = 30, stdin: String? = nil, executable: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Paths.binary)
+        p.executableURL = URL(fileURLWithPath: executable ?? Paths.binary)
         p.arguments = args
         p.currentDirectoryURL = dir
         let out = Pipe(), err = Pipe(), input = Pipe()

@@ -81,6 +81,15 @@ def test_metrics_must_be_finite_numbers(capsys):
     assert capsys.readouterr().out == ""  # nothing half-written
 
 
+def test_a_result_names_files_to_upload(capsys):
+    trial.report_result(accuracy=61.0, artifacts={"model.onnx": "model.onnx"})
+    line = json.loads(capsys.readouterr().out)
+    assert line["artifacts"] == {"model.onnx": "model.onnx"}
+    with pytest.raises(ValueError, match="plain file names"):
+        trial.report_result(accuracy=61.0, artifacts={"dir/model.onnx": "model.onnx"})
+    assert capsys.readouterr().out == ""
+
+
 def test_numpy_scalars_are_numbers(capsys):
     np = pytest.importorskip("numpy")
     trial.report_progress(3, accuracy=np.float32(0.5), n=np.int64(7))

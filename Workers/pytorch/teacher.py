@@ -44,10 +44,12 @@ def cache_key(epochs: int, data_fraction: float) -> str:
 
 
 def get_teacher(epochs: int, data_fraction: float = 1.0, indices: torch.Tensor | None = None,
-                log: Callable[[str], None] = print) -> tuple[torch.Tensor, dict[str, Any]]:
+                log: Callable[[str], None] = print, preset: str | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
     """(logits for the 60,000 training images, info). Trains and caches the teacher on first
     use; logits are computed for the images in `indices` (all when None) when the cache does
-    not have them yet, and cached too (rows not computed are NaN)."""
+    not have them yet, and cached too (rows not computed are NaN). `preset`: a teacher file
+    sent with the job (`search start --artifact teacher=SHA256`, a cached teacher of these
+    epochs and data fraction from another machine) is taken instead of training one here."""
     d = cache_dir()
     d.mkdir(parents=True, exist_ok=True)
     key = cache_key(epochs, data_fraction)
@@ -55,6 +57,16 @@ def get_teacher(epochs: int, data_fraction: float = 1.0, indices: torch.Tensor |
     info: dict[str, Any] = {"path": str(path), "epochs": epochs, "data_fraction": data_fraction}
     with open(d / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if preset and not path.exists():
+            given = torch.load(preset, map_location="cpu", weights_only=True)
+            if given.get("epochs") != epochs or given.get("data_fraction") != data_fraction:
+                raise ValueError(f"the teacher sent with the job was trained for {given.get('epochs')} epochs on "
+                                 f"{given.get('data_fraction')} of the data; the job asks for {epochs} on {data_fraction}")
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            torch.save(given, tmp)
+            os.replace(tmp, path)
+            info["from_job"] = True
+            log(f"teacher: taken from the job's artifact {preset}")
         torch.manual_seed(0)
         net = teacher_net()
         if path.exists():

@@ -157,3 +157,34 @@ def test_a_near_deadline_stops_training_between_epochs_and_still_reports(run_tra
     check_protocol(run)
     assert len(run.progress) == 1 and run.metrics["epochs_done"] == 1
     assert run.info["stopped_early"] is True and "stopping early" in run.stderr
+
+
+def test_a_teacher_sent_with_the_job_is_used_instead_of_training_one(run_trainer, tmp_path):
+    import shutil
+
+    fid = {**TINY, "epochs": 1, "teacher_epochs": 1, "teacher_data_fraction": 0.03}
+    first = run_trainer(make_job("fashion-distill", tmp_path / "a", fid))
+    check_protocol(first)
+    sent = tmp_path / "teacher.pt"
+    shutil.copyfile(first.info["teacher"]["path"], sent)
+    # Another machine: an empty cache; the teacher comes with the job (artifact_paths).
+    job = make_job("fashion-distill", tmp_path / "b", fid)
+    job["artifact_paths"] = {"teacher": str(sent)}
+    second = run_trainer(job, env={"TOPIARY_CACHE": str(tmp_path / "other-cache")})
+    check_protocol(second)
+    assert second.info["teacher"].get("from_job") is True and second.info["teacher"]["cached"] is True
+    assert "training the distillation teacher" not in second.stderr
+    assert second.metrics["teacher_accuracy"] == first.metrics["teacher_accuracy"]
+    # A teacher of other settings is refused, naming them.
+    job = make_job("fashion-distill", tmp_path / "c", {**fid, "teacher_epochs": 2})
+    job["artifact_paths"] = {"teacher": str(sent)}
+    third = run_trainer(job, env={"TOPIARY_CACHE": str(tmp_path / "third-cache")})
+    assert third.rc != 0 and "trained for 1 epochs" in third.stderr
+
+
+def test_the_result_names_the_files_to_upload(run_trainer, tmp_path):
+    run = run_trainer(make_job("fashion-int8ptq", tmp_path))
+    check_protocol(run)
+    names = run.result["artifacts"]
+    assert "model.onnx" in names and "model.tpym" in names
+    assert all(__import__("os").path.exists(p) for p in names.values())

@@ -60,6 +60,8 @@ class Job:
     finetune_epochs: int | None = None
     teacher_epochs: int = 4
     teacher_data_fraction: float = 1.0
+    # Files sent with the job (`artifact_paths`): name -> local path.
+    artifact_paths: dict = field(default_factory=dict)
     batch_size: int = 128
     lr: float = 3e-3
     seed: int = 0
@@ -111,6 +113,10 @@ def parse_job(raw: dict[str, Any]) -> Job:
         j.finetune_epochs = _number(fid, "finetune_epochs", 1, 0, 1000, integer=True)
     j.teacher_epochs = _number(fid, "teacher_epochs", 4, 1, 1000, integer=True)
     j.teacher_data_fraction = _number(fid, "teacher_data_fraction", 1.0, 1e-4, 1.0)
+    paths = raw.get("artifact_paths") or {}
+    if not isinstance(paths, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in paths.items()):
+        raise JobError("artifact_paths must be an object of name -> path")
+    j.artifact_paths = dict(paths)
     j.batch_size = _number(fid, "batch_size", 128, 2, 65536, integer=True)
     j.lr = _number(fid, "lr", 3e-3, 1e-7, 10.0)
     for k in fid:
@@ -216,7 +222,8 @@ def run(raw: dict[str, Any]) -> None:
     distill = None
     if distill_cfg.get("enabled"):
         import teacher
-        logits, tinfo = teacher.get_teacher(job.teacher_epochs, job.teacher_data_fraction, ds.train.index, log)
+        logits, tinfo = teacher.get_teacher(job.teacher_epochs, job.teacher_data_fraction, ds.train.index, log,
+                                            preset=job.artifact_paths.get("teacher"))
         distill = engine.Distill(logits, float(distill_cfg.get("temperature", 4.0)), float(distill_cfg.get("alpha", 0.5)))
         info["teacher"] = tinfo
 

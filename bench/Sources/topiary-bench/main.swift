@@ -10,6 +10,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "strategies": StrategyBench.run,
     "workers": ManyWorkersBench.run,
     "dashboard": DashboardBench.run,
+    "artifacts": ArtifactsBench.run,
 ]
 guard let name = args.first, let suite = suites[name] else {
     FileHandle.standardError.write(Data("usage: topiary-bench \(suites.keys.sorted().joined(separator: "|")) [options]\n".utf8))
