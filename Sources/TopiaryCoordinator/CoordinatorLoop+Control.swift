@@ -59,6 +59,8 @@ extension CoordinatorLoop {
             }
             searches[id] = nil
             return ControlReply.encode(SteerReply(search: id, state: "cancelled", stopped: stopped.count))
+        case .leaderboard(let l):
+            return try leaderboard(l)
         case .workers:
             let now = Date()
             return ControlReply.encode(WorkerListReply(workers: registry.all.sorted { $0.name < $1.name }.map { w in
@@ -70,6 +72,22 @@ extension CoordinatorLoop {
                            key: w.key.map { allow?.name(of: $0) ?? $0 } ?? "plain")
             }))
         }
+    }
+
+    /// The top or the Pareto front, as `topiary leaderboard --format json` prints it.
+    func leaderboard(_ l: LeaderboardRequest) throws -> String {
+        guard let by = Objective(rawValue: l.by) else {
+            throw ControlError("'by' must be one of \(Objective.allCases.map(\.rawValue).joined(separator: ", ")), not '\(l.by)'")
+        }
+        let objectives = try (l.objectives.isEmpty ? (l.target == nil ? ["accuracy", "size"] : ["accuracy", "latency", "size"]) : l.objectives).map { name in
+            guard let o = Objective(rawValue: name) else { throw ControlError("objective '\(name)' is not one of \(Objective.allCases.map(\.rawValue).joined(separator: ", "))") }
+            return o
+        }
+        if (by == .latency || (l.pareto && objectives.contains(.latency))) && l.target == nil { throw ControlError("latency needs 'target'") }
+        let q = LeaderboardQuery(search: l.search, target: l.target, orderBy: by, limit: l.limit)
+        let entries = l.pareto ? try store.paretoFront(q, objectives: objectives) : try store.leaderboard(q)
+        let choices = try store.choices(of: entries)
+        return JSONValue.object([("ok", .bool(true)), ("entries", .array(entries.map { $0.json(choices: choices[$0.candidateID]) }))]).text()
     }
 
     func summary(_ rec: SearchRecord) throws -> SearchSummary {

@@ -13,6 +13,7 @@ public enum ControlRequest: Sendable, Equatable {
     case resumeSearch(Int64)
     case cancelSearch(Int64)
     case workers
+    case leaderboard(LeaderboardRequest)
 
     public static let version = 1
 
@@ -27,10 +28,11 @@ public enum ControlRequest: Sendable, Equatable {
         case .resumeSearch: return "search.resume"
         case .cancelSearch: return "search.cancel"
         case .workers: return "workers"
+        case .leaderboard: return "leaderboard"
         }
     }
 
-    public static let ops = ["ping", "search.start", "search.list", "search.show", "search.pause", "search.resume", "search.cancel", "workers"]
+    public static let ops = ["ping", "search.start", "search.list", "search.show", "search.pause", "search.resume", "search.cancel", "workers", "leaderboard"]
 
     /// The request as JSON text.
     public func encoded() -> String {
@@ -82,6 +84,7 @@ public enum ControlRequest: Sendable, Equatable {
             case "search.resume": request = .resumeSearch(try id())
             case "search.cancel": request = .cancelSearch(try id())
             case "workers": request = .workers
+            case "leaderboard": request = .leaderboard(try LeaderboardRequest(from: decoder))
             default: throw ControlError("unknown op '\(op)'; use one of \(ControlRequest.ops.joined(separator: ", "))")
             }
         }
@@ -93,6 +96,7 @@ public enum ControlRequest: Sendable, Equatable {
             switch request {
             case .startSearch(let s): try s.encode(to: encoder)
             case .showSearch(let id), .pauseSearch(let id), .resumeSearch(let id), .cancelSearch(let id): try c.encode(id, forKey: .search)
+            case .leaderboard(let l): try l.encode(to: encoder)
             case .ping, .listSearches, .workers: break
             }
         }

@@ -30,6 +30,8 @@ struct ArtifactTests {
             let m = try JSONText.parse(t.metrics ?? "{}")
             #expect(m["input_bytes"]?.doubleValue == 700_000, "each job read the file it was given")
         }
+        // Uploads follow the results: the search can end while the last ones are in flight.
+        try waitUntil(30, "every upload is stored") { try artifacts(c).filter { $0.state == .stored }.count == 6 }
         let rows = try artifacts(c)
         #expect(rows.count == 6 && rows.allSatisfy { $0.state == .stored && $0.bytes == 3 << 20 })
         for row in rows { #expect(try ArtifactHasher.file(directory(c).path(of: row.sha256)).sha256 == row.sha256) }
@@ -138,6 +140,8 @@ struct ArtifactTests {
             }
         }
         #expect(corrupted && stored && acked)
+        // STORED goes out when the file is in place; the row follows through the store writer.
+        try waitUntil(10, "the row is stored") { (try artifacts(c).first { $0.name == "m.bin" }?.state) == .stored }
         let rows = try artifacts(c)
         #expect(rows.first { $0.name == "m.bin" }?.state == .stored)
         let huge = try #require(rows.first { $0.name == "huge.bin" })

@@ -10,9 +10,9 @@ import TopiaryWire
 struct DaemonTests {
     func tableAccuracy() throws -> [String: (runs: [Double], mean: Double)] { try tableRuns() }
 
-    @Test("a daemon and three workers run a 200-trial search to completion, every result from the table")
-    func twoHundredTrials() throws {
-        let c = try Cluster()
+    @Test("a daemon and three workers run a 200-trial search to completion, every result from the table", arguments: Agent.available)
+    func twoHundredTrials(agent: Agent) throws {
+        let c = try Cluster(agent: agent)
         try c.startDaemon()
         for w in ["a", "b", "c"] { try c.startWorker(w) }
         let out = try c.control(["search", "start", Paths.macroSpace, "--budget", "200", "--seed", "3"])
@@ -37,9 +37,9 @@ struct DaemonTests {
         #expect(list.contains("a") && list.contains("b") && list.contains("c"))
     }
 
-    @Test("a worker killed with SIGKILL mid-trial: its trials finish elsewhere, each recorded exactly once")
-    func workerKilled() throws {
-        let c = try Cluster()
+    @Test("a worker killed with SIGKILL mid-trial: its trials finish elsewhere, each recorded exactly once", arguments: Agent.available)
+    func workerKilled(agent: Agent) throws {
+        let c = try Cluster(agent: agent)
         try c.startDaemon()
         try c.startWorker("doomed", slots: 2, trainer: "sleepy")
         try c.startWorker("survivor", slots: 2, trainer: "sleepy")
@@ -63,9 +63,9 @@ struct DaemonTests {
         #expect(c.log("daemon.log").contains("worker lost"))
     }
 
-    @Test("the daemon killed with SIGKILL and restarted: the search completes its budget, no committed result lost")
-    func daemonKilled() throws {
-        let c = try Cluster()
+    @Test("the daemon killed with SIGKILL and restarted: the search completes its budget, no committed result lost", arguments: Agent.available)
+    func daemonKilled(agent: Agent) throws {
+        let c = try Cluster(agent: agent)
         try c.startDaemon()
         try c.startWorker("w1", slots: 2, trainer: "sleepy")
         try c.startWorker("w2", slots: 2, trainer: "sleepy")

@@ -18,6 +18,7 @@ enum Paths {
     static let macroSpace = repo.appendingPathComponent("SearchSpaces/nas-bench-macro.yaml").path
     static let sleepyTrainer = repo.appendingPathComponent("Tests/TopiaryIntegrationTests/Fixtures/sleepy_table_trainer.py").path
     static let misbehavingTrainer = repo.appendingPathComponent("Tests/TopiaryIntegrationTests/Fixtures/misbehaving_trainer.py").path
+    static let pythonPackage = repo.appendingPathComponent("Workers/python").path
     static let artifactTrainer = repo.appendingPathComponent("Tests/TopiaryIntegrationTests/Fixtures/artifact_trainer.py").path
     static var haveBinary: Bool { FileManager.default.isExecutableFile(atPath: binary) }
 }
@@ -36,8 +37,17 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
+/// Which worker agent a test runs: the Swift binary's `topiary worker`, or the Python
+/// package's `topiary-worker` (Workers/python), when a Python with pyzmq is there.
+enum Agent: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case swift, python
+    var testDescription: String { "\(rawValue) worker" }
+    static var available: [Agent] { PythonEnv.agent == nil ? [.swift] : [.swift, .python] }
+}
+
 final class Cluster: @unchecked Sendable {
     let dir: URL
+    let agent: Agent
     let db: String
     let workerPort = freePort()
     let controlPort = freePort()
@@ -45,7 +55,8 @@ final class Cluster: @unchecked Sendable {
     var workers: [String: Process] = [:]
     let heartbeatMs: Int
 
-    init(heartbeatMs: Int = 200) throws {
+    init(heartbeatMs: Int = 200, agent: Agent = .swift) throws {
+        self.agent = agent
         dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("topiary-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         db = dir.appendingPathComponent("runs.sqlite").path
@@ -89,15 +100,19 @@ final class Cluster: @unchecked Sendable {
         d.waitUntilExit()
     }
 
-    func startWorker(_ name: String, slots: Int = 2, trainer: String = "table", extra: [String] = []) throws {
+    func startWorker(_ name: String, slots: Int = 2, trainer: String = "table", extra: [String] = [], agent: Agent? = nil) throws {
         let spec = trainer == "table" ? "table=table:\(Paths.table)"
             : trainer == "bad" ? "bad=python3 \(Paths.misbehavingTrainer)"
             : trainer == "art" ? "art=python3 \(Paths.artifactTrainer)" : "sleepy=python3 \(Paths.sleepyTrainer)"
-        workers[name] = try launch(["worker", "--connect", workerEndpoint, "--name", name, "--slots", String(slots),
-                                    "--trainer", spec, "--heartbeat-ms", String(heartbeatMs),
-                                    "--work-dir", workDir(name).path, "--cache", dir.appendingPathComponent("cache-\(name)").path] + extra,
-                                   log: "worker-\(name).log",
-                                   env: ["TOPIARY_TABLE": Paths.table])
+        let args = ["--connect", workerEndpoint, "--name", name, "--slots", String(slots), "--trainer", spec, "--heartbeat-ms", String(heartbeatMs),
+                    "--work-dir", workDir(name).path, "--cache", dir.appendingPathComponent("cache-\(name)").path] + extra
+        switch agent ?? self.agent {
+        case .swift:
+            workers[name] = try launch(["worker"] + args, log: "worker-\(name).log", env: ["TOPIARY_TABLE": Paths.table])
+        case .python:
+            workers[name] = try launch(["-m", "topiary.worker"] + args, log: "worker-\(name).log",
+                                       env: ["TOPIARY_TABLE": Paths.table, "PYTHONPATH": Paths.pythonPackage], executable: PythonEnv.agent!)
+        }
     }
 
     /// Where a worker keeps its jobs' directories (`trial-TRIAL-ATTEMPT`).
@@ -129,9 +144,11 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Runs `topiary ARGS` to its end (killed after `timeout` s): exit status, stdout, stderr.
-    func run(_ args: [String], timeout: Double = 30, stdin: String? = nil, executable: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    func run(_ args: [String], timeout: Double = 30, stdin: String? = nil, executable: String? = nil,
+             env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable ?? Paths.binary)
+        if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new } }
         p.arguments = args
         p.currentDirectoryURL = dir
         let out = Pipe(), err = Pipe(), input = Pipe()

@@ -3,21 +3,24 @@ import Testing
 import TopiaryArtifacts
 import TopiaryStore
 
-/// The Python environment of `scripts/setup.sh --python` (numpy, onnx, onnxruntime), if made.
+/// The Python environment of `scripts/setup.sh --python`, if made: `python` has numpy, onnx
+/// and onnxruntime; `agent` has pyzmq (for the Python worker agent).
 enum PythonEnv {
-    static let python: String? = {
-        let venv = ProcessInfo.processInfo.environment["TOPIARY_VENV"] ?? (NSHomeDirectory() + "/.cache/topiary/venv")
-        let p = venv + "/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: p) else { return nil }
+    static let venvPython: String = (ProcessInfo.processInfo.environment["TOPIARY_VENV"] ?? (NSHomeDirectory() + "/.cache/topiary/venv")) + "/bin/python"
+    static let python: String? = imports("numpy, onnx, onnxruntime")
+    static let agent: String? = imports("zmq")
+
+    static func imports(_ modules: String) -> String? {
+        guard FileManager.default.isExecutableFile(atPath: venvPython) else { return nil }
         let check = Process()
-        check.executableURL = URL(fileURLWithPath: p)
-        check.arguments = ["-c", "import numpy, onnx, onnxruntime"]
+        check.executableURL = URL(fileURLWithPath: venvPython)
+        check.arguments = ["-c", "import \(modules)"]
         check.standardOutput = FileHandle.nullDevice
         check.standardError = FileHandle.nullDevice
         guard (try? check.run()) != nil else { return nil }
         check.waitUntilExit()
-        return check.terminationStatus == 0 ? p : nil
-    }()
+        return check.terminationStatus == 0 ? venvPython : nil
+    }
 }
 
 /// A network namespace with its own address, joined to this one by a veth pair: a worker

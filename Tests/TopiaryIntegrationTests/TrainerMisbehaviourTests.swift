@@ -115,9 +115,9 @@ struct TrainerMisbehaviourTests {
         #expect(try run(c, 4, mode: "ok").allSatisfy { $0.state == .completed })
     }
 
-    @Test("hanging past the deadline: SIGTERM, then SIGKILL after the grace; FAILED with the deadline; children cannot keep the job alive")
-    func hangs() throws {
-        let c = try Cluster()
+    @Test("hanging past the deadline: SIGTERM, then SIGKILL after the grace; FAILED with the deadline; children cannot keep the job alive", arguments: Agent.available)
+    func hangs(agent: Agent) throws {
+        let c = try Cluster(agent: agent)
         try c.startDaemon()
         try c.startWorker("w", slots: 2, trainer: "bad", extra: ["--kill-grace", "1"])
         let start = Date()
@@ -137,9 +137,9 @@ struct TrainerMisbehaviourTests {
         #expect(try run(c, 4, mode: "ok").allSatisfy { $0.state == .completed })
     }
 
-    @Test("megabytes of output: nothing blocks, the log is capped with its end kept, the result stands, the worker's memory stays small")
-    func flood() throws {
-        let c = try Cluster()
+    @Test("megabytes of output: nothing blocks, the log is capped with its end kept, the result stands, the worker's memory stays small", arguments: Agent.available)
+    func flood(agent: Agent) throws {
+        let c = try Cluster(agent: agent)
         try c.startDaemon()
         try c.startWorker("w", slots: 2, trainer: "bad", extra: ["--max-log-mb", "1"])
         for t in try run(c, 1, mode: "flood", timeout: 60) {

@@ -123,14 +123,7 @@ struct LeaderboardCommand: AsyncParsableCommand {
             entries = try mappingStoreErrors { try db.leaderboard(q) }
         }
         // JSON and CSV carry each candidate's choices: what to build is in the output.
-        var choices: [String: JSONValue] = [:]
-        if format != .table {
-            for e in entries where choices[e.candidateID] == nil {
-                if let rec = try mappingStoreErrors({ try db.candidate(e.candidateID) }), let v = try? JSONText.parse(rec.canonicalJSON) {
-                    choices[e.candidateID] = v
-                }
-            }
-        }
+        let choices = format == .table ? [:] : try mappingStoreErrors { try db.choices(of: entries) }
         switch format {
         case .json: print(Self.json(entries, choices: choices).text(pretty: true))
         case .csv: Self.printCSV(entries, choices: choices)
@@ -202,21 +195,6 @@ struct LeaderboardCommand: AsyncParsableCommand {
     }
 
     static func json(_ entries: [LeaderboardEntry], choices: [String: JSONValue] = [:]) -> JSONValue {
-        func d(_ v: Double?) -> JSONValue { v.map { .double($0) } ?? .null }
-        return .array(entries.map { e in
-            .object([
-                ("rank", .int(e.rank)), ("candidate_id", .string(e.candidateID)), ("search_id", .int(Int(e.searchID))),
-                ("trial_id", .int(Int(e.trialID))), ("fidelity", .double(e.fidelity)), ("accuracy", d(e.accuracy)),
-                ("target", e.target.map { .string($0) } ?? .null), ("latency_ms", d(e.latencyMs)),
-                ("predicted_ms", d(e.predictedMs)), ("measured_ms", d(e.measuredMs)), ("size_bytes", .int(e.sizeBytes)),
-                ("peak_activation_bytes", .int(e.peakActivationBytes)), ("macs", .int(e.macs)), ("params", .int(e.params)),
-                ("weight_bits", .int(e.weightBits)), ("activation_bits", .int(e.activationBits)),
-                ("pruning_method", .string(e.pruningMethod)), ("compression", .string(e.compressionSummary)),
-                ("metrics", e.metrics.flatMap { try? JSONText.parse($0) } ?? .null),
-                ("space", choices[e.candidateID]?["space"] ?? .null),
-                ("arch", choices[e.candidateID]?["arch"] ?? .null),
-                ("compression_choices", choices[e.candidateID]?["compression"] ?? .null),
-            ])
-        })
+        .array(entries.map { $0.json(choices: choices[$0.candidateID]) })
     }
 }

@@ -12,7 +12,7 @@ enum DispatchBench {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         var trials = 6_000, workers = 4, slots = 4, searches = 2, repeats = 3
-        var curve = false
+        var curve = false, pythonWorkers = false
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -22,7 +22,8 @@ enum DispatchBench {
             case "--searches": searches = Int(it.next() ?? "") ?? searches
             case "--repeats": repeats = Int(it.next() ?? "") ?? repeats
             case "--curve": curve = true
-            default: throw BenchError("unknown option \(a); use --trials N --workers W --slots S --searches K --repeats R [--curve]")
+            case "--python-workers": pythonWorkers = true
+            default: throw BenchError("unknown option \(a); use --trials N --workers W --slots S --searches K --repeats R [--curve] [--python-workers]")
             }
         }
         let binary = root.appendingPathComponent(".build/release/topiary").path
@@ -34,6 +35,12 @@ enum DispatchBench {
 
         var daemonRates: [Double] = []
         var curveRates: [Double] = []
+        var pythonRates: [Double] = []
+        // The Python agent (Workers/python) in the environment of scripts/setup.sh --python.
+        let python = (ProcessInfo.processInfo.environment["TOPIARY_VENV"] ?? (NSHomeDirectory() + "/.cache/topiary/venv")) + "/bin/python"
+        if pythonWorkers && !FileManager.default.isExecutableFile(atPath: python) {
+            throw BenchError("--python-workers needs the Python environment: bash scripts/setup.sh --python")
+        }
         var baselineRates: [Double] = []
         for run in 1...repeats {
             // Baseline: the store alone, the same writes per trial as the daemon makes.
@@ -64,18 +71,21 @@ enum DispatchBench {
             // The daemon and workers as real processes (plain, then with CURVE when asked).
             var procs: [Process] = []
             defer { for p in procs where p.isRunning { p.terminate() } }
-            func launch(_ a: [String]) throws -> Process {
+            func launch(_ a: [String], python agent: Bool = false) throws -> Process {
                 let p = Process()
-                p.executableURL = URL(fileURLWithPath: binary)
-                p.arguments = a
+                p.executableURL = URL(fileURLWithPath: agent ? python : binary)
+                p.arguments = agent ? ["-m", "topiary.worker"] + a.dropFirst() : a
+                if agent {
+                    p.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": root.appendingPathComponent("Workers/python").path]) { _, n in n }
+                }
                 p.standardOutput = FileHandle.nullDevice
                 p.standardError = FileHandle.nullDevice
                 try p.run()
                 procs.append(p)
                 return p
             }
-            func throughDaemon(secure: Bool) throws -> Double {
-            let db = dir.appendingPathComponent(secure ? "curve.sqlite" : "daemon.sqlite").path
+            func throughDaemon(secure: Bool, pythonAgents: Bool = false) throws -> Double {
+            let db = dir.appendingPathComponent(secure ? "curve.sqlite" : pythonAgents ? "python.sqlite" : "daemon.sqlite").path
             let wport = 21_000 + Int.random(in: 0..<2_000) * 2, cport = wport + 1
             var serveKeys: [String] = [], workerKeys: [String] = []
             if secure {
@@ -93,7 +103,7 @@ enum DispatchBench {
             defer { for p in mine where p.isRunning { p.terminate(); p.waitUntilExit() } }
             for w in 0..<workers {
                 mine.append(try launch(["worker", "--connect", "tcp://127.0.0.1:\(wport)", "--name", "w\(w)", "--slots", String(slots),
-                                        "--trainer", "table=table:\(table)", "--log-level", "warning"] + workerKeys))
+                                        "--trainer", "table=table:\(table)", "--log-level", "warning"] + workerKeys, python: pythonAgents))
             }
             Thread.sleep(forTimeInterval: 1.0)
             let start = Date()
@@ -117,6 +127,11 @@ enum DispatchBench {
             daemonRates.append(rate)
             print(String(format: "run %d: daemon %7.0f trials/s (%.3f ms/trial)   store-only baseline %7.0f trials/s   ratio %.2f",
                          run, rate, 1000 / rate, baseline, rate / baseline))
+            if pythonWorkers {
+                let py = try throughDaemon(secure: false, pythonAgents: true)
+                pythonRates.append(py)
+                print(String(format: "run %d: daemon with Python workers %7.0f trials/s   Python/Swift workers %.2f", run, py, py / rate))
+            }
             if curve {
                 let secure = try throughDaemon(secure: true)
                 curveRates.append(secure)
@@ -128,6 +143,11 @@ enum DispatchBench {
         let dm = daemonRates[daemonRates.count / 2], bm = baselineRates[baselineRates.count / 2]
         print(String(format: "daemon + %d workers: min %.0f, median %.0f trials/s (median %.3f ms per trial)", workers, daemonRates[0], dm, 1000 / dm))
         print(String(format: "store-only baseline: min %.0f, median %.0f trials/s; daemon/baseline %.2f", baselineRates[0], bm, dm / bm))
+        if !pythonRates.isEmpty {
+            pythonRates.sort()
+            let pm = pythonRates[pythonRates.count / 2]
+            print(String(format: "daemon with Python workers: min %.0f, median %.0f trials/s; Python/Swift workers %.2f", pythonRates[0], pm, pm / dm))
+        }
         if !curveRates.isEmpty {
             curveRates.sort()
             let cm = curveRates[curveRates.count / 2]
