@@ -115,6 +115,12 @@ extension SearchSpace {
         return Candidate(space: name, choices: assignment, compression: c)
     }
 
+    /// A candidate from chosen values of some dimensions: the active ones missing are drawn
+    /// uniformly, the inactive ones dropped (for strategies that model each dimension).
+    public func candidate(from partial: [String: ChoiceValue], using rng: inout SeededGenerator) -> Candidate {
+        makeCandidate(complete(partial, using: &rng))
+    }
+
     /// Whether a parameter takes part, given the values chosen so far.
     func isActive(_ p: Parameter, _ assignment: [String: ChoiceValue]) -> Bool {
         guard let cond = p.condition else { return true }

@@ -3,7 +3,7 @@ import TopiaryCore
 /// Creates strategies by name, the way the daemon and the CLI name them.
 public enum Strategies {
     /// The names `make` accepts.
-    public static let names = ["random", "evolution", "nsga2", "asha"]
+    public static let names = ["random", "evolution", "tpe", "nsga2", "asha"]
 
     /// A strategy for `problem`, configured by `options` and restored from `history` (the
     /// search's trials in suggestion order; empty for a new search). The restored strategy
@@ -21,6 +21,10 @@ public enum Strategies {
             return s
         case "evolution", "regularized-evolution":
             var s = RegularizedEvolution(problem: problem, settings: try .init(options: options, problem: problem))
+            try s.restore(history)
+            return s
+        case "tpe":
+            var s = TPE(problem: problem, settings: try .init(options: options, problem: problem))
             try s.restore(history)
             return s
         case "nsga2", "nsga-ii":

@@ -48,7 +48,7 @@ import TopiaryCore
     @Test func malformedOptionsAndUnknownStrategiesAreErrors() {
         #expect(throws: StrategyError.malformedOptions("population")) { try StrategyOptions(keyValues: ["population"]) }
         #expect(throws: StrategyError.unknownStrategy("bayes")) { try self.make("bayes", "") }
-        #expect((StrategyError.unknownStrategy("bayes")).description.contains("random, evolution, nsga2, asha"))
+        #expect((StrategyError.unknownStrategy("bayes")).description.contains("random, evolution, tpe, nsga2, asha"))
     }
 
     @Test func nsga2NeedsTwoObjectives() {

@@ -18,6 +18,8 @@ struct Config: Sendable, CustomStringConvertible {
         Config(name: "random", options: ""),
         Config(name: "evolution", options: ""),
         Config(name: "evolution", options: "candidates=1,exploit=0,smoothing=0,population=8,sample=3"),
+        Config(name: "tpe", options: ""),
+        Config(name: "tpe", options: "startup=3,candidates=8"),
         Config(name: "nsga2", options: ""),
         Config(name: "asha", options: "min_fidelity=1"),
         Config(name: "asha", options: "min_fidelity=1,mode=stop"),

@@ -22,7 +22,7 @@ struct SearchCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a search.")
         @Argument(help: "Search-space YAML file.") var space: String
         @Option(help: "Hardware target (see `topiary target list`).") var target = "host-cpu"
-        @Option(help: "Strategy: random, evolution, nsga2 (two or more objectives), asha (varies epochs). See docs/STRATEGIES.md.") var strategy = "random"
+        @Option(help: "Strategy: random, evolution, tpe (Parzen estimators, as Optuna's default), nsga2 (two or more objectives), asha (varies epochs). See docs/STRATEGIES.md.") var strategy = "random"
         @Option(help: "Strategy setting KEY=VALUE (repeatable), e.g. population=32, eta=3, min_fidelity=1.") var strategyOption: [String] = []
         @Option(help: "Number of trials.") var budget: Int
         @Option(help: "Objective NAME:max|min (repeatable), e.g. accuracy:max, latency_ms:min.") var objective: [String] = []

@@ -95,6 +95,7 @@ enum StrategyBench {
             ("random", "random", ""),
             ("evolution", "evolution", ""),
             ("evolution-plain", "evolution", "candidates=1,exploit=0,smoothing=0,population=10,sample=3"),
+            ("tpe", "tpe", ""),
         ]
         let multi: [(String, String, String)] = [
             ("random", "random", ""),

@@ -1,0 +1,121 @@
+import Foundation
+import TopiaryCore
+
+/// The tree-structured Parzen estimator (Bergstra et al., 2011), as Optuna's default sampler
+/// runs it over categorical dimensions: after `startup` random trials, the completed trials
+/// are split into the best `gamma` share ("good", at most 25) and the rest; each dimension
+/// gets a smoothed categorical distribution l(x) over the good trials and g(x) over the rest
+/// (every value starts with `prior` pseudo-counts, so nothing is ruled out); `candidates`
+/// candidates are drawn from l and the one with the largest Σ log l(x)/g(x) over its active
+/// dimensions is suggested. Dimensions are modelled independently (Optuna's univariate
+/// TPE); a dimension a candidate does not use (a stage's missing block) is left out of both.
+///
+/// Options: `startup` (10), `candidates` (24), `gamma` (0.1), `prior` (1.0), and the latency
+/// reward of `Fitness`. Single objective (the primary; with the reward, its product).
+public struct TPE: CoreBackedStrategy {
+    public struct Settings: Sendable, Equatable {
+        var fitness: Fitness
+        var startup = 10
+        var candidates = 24
+        var gamma = 0.1
+        var prior = 1.0
+
+        public init(options: StrategyOptions, problem: SearchProblem) throws(StrategyError) {
+            var r = StrategyOptions.Reader("tpe", options)
+            fitness = try Fitness(objective: problem.primary, reading: &r)
+            startup = try r.int("startup", default: 10, in: 1...100_000)
+            candidates = try r.int("candidates", default: 24, in: 1...10_000)
+            gamma = try r.double("gamma", default: 0.1, in: 0.01...0.9)!
+            prior = try r.double("prior", default: 1.0, in: 0.001...1_000)!
+            try r.finish()
+        }
+    }
+
+    var core: StrategyCore
+    public let settings: Settings
+
+    public init(problem: SearchProblem, settings: Settings) {
+        core = StrategyCore(name: "tpe", problem: problem)
+        self.settings = settings
+    }
+
+    public var name: String { core.name }
+    public var problem: SearchProblem { core.problem }
+    public var history: TrialHistory { core.history }
+
+    public mutating func suggest(count: Int) -> [Suggestion] {
+        let settings = self.settings
+        return core.suggest(count: count) { core, rng in
+            let fidelity = core.problem.fidelity
+            let scored = core.history.trials.compactMap { t in settings.fitness.score(t, core).map { (t, $0) } }
+            guard scored.count >= settings.startup, let model = Self.model(scored, settings, core.problem.space) else {
+                return core.randomCandidate(&rng).map { Suggestion(candidate: $0, fidelity: fidelity) }
+            }
+            var best: (Candidate, Double)?
+            for _ in 0..<settings.candidates {
+                let c = model.draw(core.problem.space, &rng)
+                guard core.isFresh(c, fidelity: fidelity) && !core.history.containsCandidate(c.id) else { continue }
+                let s = model.score(c)
+                if best == nil || s > best!.1 { best = (c, s) }
+            }
+            // Everything drawn was tried already (a small or exhausted space): a fresh random one.
+            return (best?.0 ?? core.randomCandidate(&rng)).map { Suggestion(candidate: $0, fidelity: fidelity) }
+        }
+    }
+
+    public func recommendation(count: Int) -> [Trial] {
+        rankByFitness(core.history.trials, settings.fitness, core, count: count)
+    }
+
+    mutating func restore(_ trials: [Trial]) throws(StrategyError) { try core.restore(trials) }
+
+    /// l and g per dimension: probabilities of each value among the good and the other trials.
+    struct Model {
+        var dimensions: [(parameter: Parameter, good: [Double], bad: [Double])]
+
+        /// A candidate whose dimensions are drawn from l (inactive ones are dropped).
+        func draw(_ space: SearchSpace, _ rng: inout SeededGenerator) -> Candidate {
+            var partial: [String: ChoiceValue] = [:]
+            for d in dimensions {
+                var u = rng.unit()
+                var pick = d.good.count - 1
+                for (i, p) in d.good.enumerated() {
+                    if u < p { pick = i; break }
+                    u -= p
+                }
+                partial[d.parameter.name] = d.parameter.choices[pick]
+            }
+            return space.candidate(from: partial, using: &rng)
+        }
+
+        /// Σ log l(x) / g(x) over the candidate's active dimensions.
+        func score(_ c: Candidate) -> Double {
+            var s = 0.0
+            for d in dimensions {
+                guard let v = c.choices[d.parameter.name], let i = d.parameter.index(of: v) else { continue }
+                s += log(d.good[i]) - log(d.bad[i])
+            }
+            return s
+        }
+    }
+
+    /// Splits the scored trials (best `gamma` share, 1 to 25 of them, are good) and counts.
+    static func model(_ scored: [(Trial, Double)], _ settings: Settings, _ space: SearchSpace) -> Model? {
+        // Best first; ties: earlier first, so the split does not depend on sort stability.
+        let ranked = scored.enumerated().sorted { ($0.element.1, -$0.offset) > ($1.element.1, -$1.offset) }.map(\.element.0)
+        let nGood = max(1, min(25, Int((settings.gamma * Double(ranked.count)).rounded(.up))))
+        guard ranked.count > nGood else { return nil }
+        let good = ranked.prefix(nGood), bad = ranked.dropFirst(nGood)
+        var dims: [(Parameter, [Double], [Double])] = []
+        for p in space.parameters where !p.isFixed {
+            func distribution(_ trials: ArraySlice<Trial>) -> [Double] {
+                var counts = [Double](repeating: settings.prior / Double(p.choices.count), count: p.choices.count)
+                for t in trials { if let v = t.candidate.choices[p.name], let i = p.index(of: v) { counts[i] += 1 } }
+                let total = counts.reduce(0, +)
+                return counts.map { $0 / total }
+            }
+            dims.append((p, distribution(good), distribution(bad)))
+        }
+        return Model(dimensions: dims)
+    }
+}

@@ -1,0 +1,42 @@
+import Testing
+import TopiaryCore
+@testable import TopiarySearch
+
+@Suite("TPE: Parzen estimators over categorical dimensions")
+struct TPETests {
+    @Test("TPE beats random search on the synthetic objective of a large conditional space (not tuned on it: Optuna's defaults)")
+    func beatsRandom() throws {
+        let space = try loadSpace("fashion-mobilenet")
+        let seeds: Range<UInt64> = 0..<10
+        func mean(_ name: String) throws -> Double {
+            var total = 0.0
+            for seed in seeds {
+                var s = try Strategies.make(name, problem: SearchProblem(space: space, seed: seed, objectives: [.accuracy]))
+                var sim = Simulator(space: space, seed: seed, workers: 2)
+                sim.noise = 0.5
+                try sim.run(&s, trials: 80)
+                total += sim.objective.value(try #require(s.best).candidate)
+            }
+            return total / Double(seeds.count)
+        }
+        let random = try mean("random"), tpe = try mean("tpe")
+        #expect(tpe > random + 1, "tpe \(tpe) vs random \(random)")
+    }
+
+    @Test("after the random start, suggestions follow the good trials: a value only good trials had is drawn far more often")
+    func followsTheGoodTrials() throws {
+        let space = try loadSpace("nas-bench-macro")
+        let p = SearchProblem(space: space, seed: 5, objectives: [.accuracy])
+        var s = try Strategies.make("tpe", options: StrategyOptions(text: "startup=20"), problem: p)
+        let dim = try #require(space.parameters.first { !$0.isFixed })
+        let favoured = dim.choices[0]
+        // The objective: 90 when the first dimension takes its first value, else 50.
+        for sug in s.suggest(count: 20) {
+            try s.tell(sug.key, .completed(["accuracy": sug.candidate.choices[dim.name] == favoured ? 90 : 50]))
+        }
+        let next = s.suggest(count: 30)
+        let share = Double(next.filter { $0.candidate.choices[dim.name] == favoured }.count) / Double(next.count)
+        #expect(share > 0.6, "share of the favoured value \(share), uniform would be \(1.0 / Double(dim.choices.count))")
+        #expect(throws: StrategyError.self) { try Strategies.make("tpe", options: StrategyOptions(text: "gamma=2"), problem: p) }
+    }
+}
