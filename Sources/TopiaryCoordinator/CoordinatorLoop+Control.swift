@@ -30,7 +30,16 @@ extension CoordinatorLoop {
             return ControlReply.encode(PingReply(version: Wire.version, controlVersion: ControlRequest.version,
                                                  workers: registry.count, searches: searches.count))
         case .startSearch(let r):
-            do { return ControlReply.encode(StartedReply(search: try startSearch(r))) } catch { throw ControlError("search.start: \(error)") }
+            do {
+                let (id, chosen) = try startSearch(r)
+                let strategy = chosen?.name ?? r.strategy
+                // The table answers the same at every fidelity: ASHA's promotions buy nothing.
+                let warning = strategy == "asha" && (r.trainer ?? "table") == "table" && r.spaceYAML.contains("benchmark:")
+                    ? "the table trainer answers the same at every fidelity: ASHA re-runs promoted candidates for the same figures "
+                        + "(about a quarter of the budget); tpe or evolution use all of it" : nil
+                if let warning { logger.warning("\(warning)", metadata: ["search": "\(id)"]) }
+                return ControlReply.encode(StartedReply(search: id, strategy: strategy, chosenBecause: chosen?.why, warning: warning))
+            } catch { throw ControlError("search.start: \(error)") }
         case .listSearches:
             return ControlReply.encode(SearchListReply(searches: try store.searches().map(summary)))
         case .showSearch(let id):
@@ -116,12 +125,16 @@ extension CoordinatorLoop {
 
     /// Checks a search in full (space, target, calibration, strategy, objectives,
     /// constraints), stores it and loads it; the space and target are parsed once, here.
-    mutating func startSearch(_ r: StartSearchRequest) throws -> Int64 {
+    /// Returns the search's id, and what `auto` chose (nil when a strategy was named).
+    mutating func startSearch(_ r: StartSearchRequest) throws -> (Int64, (name: String, why: String)?) {
         try r.check()
         let space = try SearchSpace.parse(yaml: r.spaceYAML, file: r.spaceFile)
-        guard Strategies.names.contains(r.strategy) else {
-            throw ControlError("unknown strategy '\(r.strategy)'; use one of \(Strategies.names.joined(separator: ", "))")
+        guard r.strategy == "auto" || Strategies.names.contains(r.strategy) else {
+            throw ControlError("unknown strategy '\(r.strategy)'; use auto or one of \(Strategies.names.joined(separator: ", "))")
         }
+        let chosen = r.strategy != "auto" ? nil : r.kind == "measure" ? (name: "random", why: "measure trials time a uniform sample of the space")
+            : Strategies.auto(objectives: r.effectiveObjectives.count, budget: r.budget)
+        let strategy = chosen?.name ?? r.strategy
         let constraints = try r.constraints.map(Constraint.parse)
         let trainer = r.trainer ?? (space.benchmark != nil ? "table" : "pytorch")
         let kind = TrialKind(rawValue: r.kind) ?? .train
@@ -149,6 +162,7 @@ extension CoordinatorLoop {
         settings.targetCalibration = r.targetCalibration
         settings.strategyOptions = try StrategyOptions(json: .object(r.strategyOptions.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         settings.retryFailed = r.retryFailed
+        if r.reproducible { settings.reproducibleBatch = RunSettings.reproducibleBatchSize }
         for a in r.artifacts {
             let p = a.split(separator: "=", maxSplits: 1).map(String.init)
             let path = transfers.directory.path(of: p[1])
@@ -159,16 +173,17 @@ extension CoordinatorLoop {
             settings.artifacts.append(WireArtifact(name: p[0], sha256: p[1], bytes: size))
         }
         do {
-            try MetricCatalog.check(objectives: r.effectiveObjectives, trainer: trainer, kind: kind, benchmark: space.benchmark?.rawValue)
+            // The objectives given (the default `accuracy:max` of a measure search ranks nothing).
+            try MetricCatalog.check(objectives: r.objectives, trainer: trainer, kind: kind, benchmark: space.benchmark?.rawValue)
         } catch {
             throw ControlError(error.description)
         }
-        let new = NewSearch(space: space, target: r.target, strategy: r.strategy, strategySettings: settings.json,
+        let new = NewSearch(space: space, target: r.target, strategy: strategy, strategySettings: settings.json,
                             objectives: r.effectiveObjectives, constraints: .array(constraints.map { .string($0.description) }),
                             budget: r.budget, seed: r.seed, maxAttempts: r.maxAttempts)
         // Check the strategy accepts its options and objectives before anything is stored.
         let objectives = try new.objectives.map { t throws -> SearchObjective in try SearchObjective.parse(t) }
-        _ = try Strategies.make(r.strategy, options: settings.strategyOptions,
+        _ = try Strategies.make(strategy, options: settings.strategyOptions,
                                 problem: SearchProblem(space: space, seed: new.seed, fidelity: settings.fidelityValue, objectives: objectives))
         // Refuse a search nothing can satisfy, before it is stored.
         let (model, calibratedFrom) = recovery.latencyModel(target, settings: settings)
@@ -181,6 +196,6 @@ extension CoordinatorLoop {
         searches[rec.id!] = try recovery.load(rec, space: space, settings: settings, model: model, calibratedFrom: calibratedFrom)
         logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(r.budget)",
                                                    "trainer": "\(trainer)", "target": "\(rec.target)"])
-        return rec.id!
+        return (rec.id!, chosen)
     }
 }

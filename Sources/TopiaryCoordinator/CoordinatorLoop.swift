@@ -151,12 +151,23 @@ struct CoordinatorLoop {
         guard searches[search] != nil else { return }
         searches[search]!.running -= 1
         searches[search]!.finished += 1
+        if case .failed = status { searches[search]!.failed += 1 }
         switch status {
         case .completed: config.metrics?.trialEnded("completed")
         case .failed: config.metrics?.trialEnded("failed")
         case .stopped, .pending: config.metrics?.trialEnded("stopped")
         }
         guard let key = searches[search]!.keys[trial] else { return }
+        guard searches[search]!.settings.reproducibleBatch != nil else { tell(search, trial, key, status); return }
+        // Reproducible: the batch's ends are told together, in suggestion order.
+        searches[search]!.heldTells.append((trial, key, status))
+        guard searches[search]!.isIdle else { return }
+        let held = searches[search]!.heldTells.sorted { $0.trial < $1.trial }
+        searches[search]!.heldTells.removeAll()
+        for h in held { tell(search, h.trial, h.key, h.status) }
+    }
+
+    mutating func tell(_ search: Int64, _ trial: Int64, _ key: TrialKey, _ status: TrialStatus) {
         do { try searches[search]!.strategy.tell(key, status) } catch {
             logger.warning("the strategy refused a report", metadata: ["search": "\(search)", "trial": "\(trial)", "error": "\(error)"])
         }
@@ -299,7 +310,7 @@ struct CoordinatorLoop {
     }
 
     mutating func completeFinishedSearches() {
-        for (id, s) in searches where s.record.state == .active && s.created >= s.budget && s.queued == 0 && s.running == 0
+        for (id, s) in searches where s.record.state == .active && s.counted >= s.budget && s.queued == 0 && s.running == 0
             && s.enqueuing == 0 && !completing.contains(id) && !orphans.values.contains(where: { $0.search == id }) {
             completing.insert(id)
             writer.post(.completeSearch(id, event: "before training: \(s.rejected) candidates broke a constraint, "
@@ -316,15 +327,19 @@ struct CoordinatorLoop {
         for id in searches.keys.sorted() {
             // Only numbers are read first: a copy of the runtime kept alive while it is
             // changed would make every table in it copy itself (once per turn, O(history)).
-            guard searches[id]?.record.state == .active, let s = searches[id].map({ ($0.budget, $0.created, $0.queued, $0.enqueuing) }) else { continue }
-            let want = Scheduler.topUp(budget: s.0, created: s.1, queued: s.2, pending: s.3, freeSlots: freeSlots, lookahead: config.lookahead)
+            guard searches[id]?.record.state == .active, let s = searches[id].map({ ($0.budget, $0.counted, $0.queued, $0.enqueuing) }) else { continue }
+            var want = Scheduler.topUp(budget: s.0, created: s.1, queued: s.2, pending: s.3, freeSlots: freeSlots, lookahead: config.lookahead)
+            if let batch = searches[id]?.settings.reproducibleBatch {
+                // The next batch only once the last has ended and been told.
+                want = searches[id]!.isIdle && searches[id]!.heldTells.isEmpty ? min(batch, s.0 - s.1) : 0
+            }
             guard want > 0, var rt = searches.removeValue(forKey: id) else { continue }
             let drawn = rt.draw(want)
             if drawn.isEmpty {
-                if rt.created < rt.budget && rt.queued == 0 && rt.running == 0 && rt.enqueuing == 0 {
+                if rt.counted < rt.budget && rt.queued == 0 && rt.running == 0 && rt.enqueuing == 0 {
                     logger.warning("no admissible candidates left to draw", metadata: ["search": "\(id)", "created": "\(rt.created)", "rejected": "\(rt.rejected)",
                                                                                         "infeasible": "\(rt.infeasible)", "last_reason": "\(rt.lastInfeasibility ?? "-")"])
-                    rt.record.budget = rt.created
+                    rt.record.budget = rt.counted
                 }
                 searches[id] = rt
                 continue

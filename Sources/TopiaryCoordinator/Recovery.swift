@@ -73,6 +73,7 @@ struct Recovery {
             case .running: rt.running += 1
             default:
                 rt.finished += 1
+                if t.state == .failed { rt.failed += 1 }
                 if let a = t.accuracy, a > (rt.best?.accuracy ?? -Double.infinity) { rt.best = (a, t.candidateID) }
             }
         }

@@ -29,6 +29,11 @@ public struct RunSettings: Sendable {
     /// Files every job of the search names (`search start --artifact NAME=SHA256`): workers
     /// fetch them from the coordinator once and give the trainer their paths.
     public var artifacts: [WireArtifact] = []
+    /// `--reproducible`: trials are drawn in batches of this many, each drawn when the last
+    /// has ended and been told in suggestion order, so the sequence does not depend on how
+    /// many workers there are or the order they finish in. Nil: asynchronous (the default).
+    public var reproducibleBatch: Int?
+    public static let reproducibleBatchSize = 8
 
     public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
                 kind: TrialKind = .train, targetYAML: String? = nil) {
@@ -48,6 +53,7 @@ public struct RunSettings: Sendable {
         p.append(("strategy_options", strategyOptions.json))
         if retryFailed { p.append(("retry_failed", .bool(true))) }
         if !artifacts.isEmpty { p.append(("artifacts", .array(artifacts.map(\.json)))) }
+        if let reproducibleBatch { p.append(("reproducible_batch", .int(reproducibleBatch))) }
         return .object(p)
     }
 
@@ -62,6 +68,7 @@ public struct RunSettings: Sendable {
         if let o = json["strategy_options"] { strategyOptions = try StrategyOptions(json: o) }
         retryFailed = json["retry_failed"]?.boolValue ?? false
         artifacts = try WireArtifact.list(Envelope(.job, .object([("artifacts", json["artifacts"] ?? .null)])))
+        reproducibleBatch = json["reproducible_batch"]?.intValue
     }
 
     /// The trial's fidelity number for the store: epochs if given, else 1.
@@ -191,6 +198,13 @@ struct SearchRuntime {
     var created = 0
     var running = 0
     var finished = 0
+    /// Trials that failed for good (attempts used up, or a final failure).
+    var failed = 0
+    /// Reproducible searches: ends not yet told to the strategy (told in trial order when
+    /// the batch is over).
+    var heldTells: [(trial: Int64, key: TrialKey, status: TrialStatus)] = []
+    /// Nothing drawn is waiting, running or being enqueued.
+    var isIdle: Bool { queued == 0 && running == 0 && enqueuing == 0 }
     /// Trials drawn whose enqueue the store writer has not finished (counted in `created`).
     var enqueuing = 0
     /// Candidates by id, for building jobs.
@@ -213,6 +227,12 @@ struct SearchRuntime {
     let reportedObjectives: [String]
 
     var id: Int64 { record.id! }
+
+    /// The trials that count against the budget: a failed trial is replaced by a new one
+    /// (a candidate the trainer cannot evaluate, a key missing from a table) — unless half or
+    /// more of the ended trials failed: a trainer that fails everything does not burn twice
+    /// the budget, and the search ends with its failures said (`--follow` exits 1).
+    var counted: Int { failed * 2 < finished ? created - failed : created }
     var budget: Int { record.budget ?? Int.max }
     var queued: Int { queue.count - queueHead }
 

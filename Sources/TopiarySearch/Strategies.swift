@@ -5,6 +5,15 @@ public enum Strategies {
     /// The names `make` accepts.
     public static let names = ["random", "evolution", "tpe", "nsga2", "asha"]
 
+    /// What `auto` picks, and why: NSGA-II for two objectives or more; random when the budget
+    /// is too small for a model (under twice TPE's random start); else TPE, whose defaults are
+    /// Optuna's and which matches Optuna's TPE on NAS-Bench-Macro (docs/STRATEGIES.md).
+    public static func auto(objectives: Int, budget: Int) -> (name: String, why: String) {
+        if objectives >= 2 { return ("nsga2", "\(objectives) objectives: NSGA-II keeps the trade-off front") }
+        if budget < 20 { return ("random", "a budget of \(budget) is too small to fit a model (TPE starts with 10 random trials)") }
+        return ("tpe", "one objective and a budget of \(budget): TPE")
+    }
+
     /// A strategy for `problem`, configured by `options` and restored from `history` (the
     /// search's trials in suggestion order; empty for a new search). The restored strategy
     /// continues exactly as the one that produced the history would have.

@@ -65,7 +65,15 @@ public struct PingReply: Codable, Sendable, Equatable {
 /// `search.start`.
 public struct StartedReply: Codable, Sendable, Equatable {
     public var search: Int64
-    public init(search: Int64) { self.search = search }
+    /// The strategy the search runs (what `auto` chose), and why it was chosen, when chosen.
+    public var strategy: String?
+    public var chosenBecause: String?
+    /// Something about the search's settings the user should know (it started anyway).
+    public var warning: String?
+    public init(search: Int64, strategy: String? = nil, chosenBecause: String? = nil, warning: String? = nil) {
+        self.search = search; self.strategy = strategy; self.chosenBecause = chosenBecause; self.warning = warning
+    }
+    enum CodingKeys: String, CodingKey { case search, strategy, chosenBecause = "chosen_because", warning }
 }
 
 /// `search.pause`, `search.resume`, `search.cancel`.

@@ -5,7 +5,8 @@ import Foundation
 /// the CLI before it sends and by the daemon when it receives.
 public struct StartSearchRequest: Codable, Sendable, Equatable {
     public static let defaultTarget = "host-cpu"
-    public static let defaultStrategy = "random"
+    /// `auto`: the daemon picks by objectives and budget (`Strategies.auto`).
+    public static let defaultStrategy = "auto"
     public static let defaultDeadlineSeconds = 3_600
     public static let defaultMaxAttempts = 3
     public static let defaultObjectives = ["accuracy:max"]
@@ -42,6 +43,8 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
     public var retryFailed = false
     /// `NAME=SHA256`: files in the coordinator's artifacts directory every job gets.
     public var artifacts: [String] = []
+    /// The same trial sequence whatever the workers (batches told in suggestion order).
+    public var reproducible = false
 
     public init(spaceYAML: String, budget: Int) {
         self.spaceYAML = spaceYAML
@@ -52,7 +55,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         case spaceYAML = "space_yaml", spaceFile = "space_file", target, targetYAML = "target_yaml"
         case targetCalibration = "target_calibration", kind, strategy, strategyOptions = "strategy_options", budget
         case objectives, constraints, seed, trainer, fidelity, deadlineSeconds = "deadline_s", maxAttempts = "max_attempts"
-        case retryFailed = "retry_failed", artifacts
+        case retryFailed = "retry_failed", artifacts, reproducible
     }
 
     /// Absent fields take their defaults; present ones must have the right type.
@@ -80,6 +83,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? maxAttempts
         retryFailed = try c.decodeIfPresent(Bool.self, forKey: .retryFailed) ?? false
         artifacts = try c.decodeIfPresent([String].self, forKey: .artifacts) ?? []
+        reproducible = try c.decodeIfPresent(Bool.self, forKey: .reproducible) ?? false
     }
 
     /// The objectives to search for (the default when none is given).

@@ -125,3 +125,48 @@ struct HonestCLITests {
         #expect(noSuch.status == 2 && noSuch.err.contains("--search 9: no such search"))
     }
 }
+
+@Suite("Budget and strategy choice", .serialized, .enabled(if: Paths.haveBinary, "build the topiary binary first (swift build)"))
+struct BudgetTests {
+    @Test("failed trials do not consume the budget (a key missing from the table): the search ends with its budget of completed trials")
+    func failuresAreReplaced() throws {
+        let c = try Cluster()
+        // A table missing every fifth architecture: about 20% of candidates cannot be evaluated.
+        let lines = try String(contentsOfFile: Paths.table, encoding: .utf8).split(whereSeparator: \.isNewline)
+        let partial = c.dir.appendingPathComponent("partial.csv")
+        try ([String(lines[0])] + lines.dropFirst().enumerated().filter { $0.offset % 5 != 0 }.map { String($0.element) })
+            .joined(separator: "\n").write(to: partial, atomically: true, encoding: .utf8)
+        try c.startDaemon()
+        c.workers["a"] = try c.launch(["worker", "--connect", c.workerEndpoint, "--name", "a", "--slots", "2", "--trainer", "table=table:\(partial.path)",
+                                       "--heartbeat-ms", "200"], log: "worker-a.log")
+        let out = try c.control(["search", "start", Paths.macroSpace, "--budget", "40", "--seed", "9"])
+        #expect(out.contains("strategy tpe (auto:"), "\(out)")
+        try c.waitForState(1, "completed", timeout: 60)
+        let trials = try Store(path: c.db, mode: .readOnly).trials(search: 1)
+        let failed = trials.filter { $0.state == .failed }
+        #expect(!failed.isEmpty && failed.allSatisfy { $0.error?.contains("is not in") == true })
+        #expect(trials.filter { $0.state == .completed }.count == 40, "the budget is of completed trials")
+        #expect(trials.count == 40 + failed.count)
+    }
+}
+
+@Suite("Reproducible searches", .serialized, .enabled(if: Paths.haveBinary, "build the topiary binary first (swift build)"))
+struct ReproducibleTests {
+    /// The candidate ids of a search, in trial order, run with `workers` workers.
+    func sequence(workers: Int, reproducible: Bool) throws -> [String] {
+        let c = try Cluster()
+        try c.startDaemon()
+        for w in 0..<workers { try c.startWorker("w\(w)", slots: 2, trainer: "sleepy") }
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "32", "--strategy", "evolution", "--seed", "5", "--trainer", "sleepy",
+                       "--strategy-option", "initial=8", "--fidelity", "sleep_s=0.05"] + (reproducible ? ["--reproducible"] : []))
+        try c.waitForState(1, "completed", timeout: 90)
+        return try Store(path: c.db, mode: .readOnly).trials(search: 1).map(\.candidateID)
+    }
+
+    @Test("--reproducible: the same trial sequence with 1 and 3 workers")
+    func sameSequence() throws {
+        let one = try sequence(workers: 1, reproducible: true)
+        let three = try sequence(workers: 3, reproducible: true)
+        #expect(one.count == 32 && one == three)
+    }
+}

@@ -106,4 +106,11 @@ import TopiaryCore
             try Strategies.make("random", problem: SearchProblem(space: space, seed: 1), history: [Trial(candidate: foreign, fidelity: 1)])
         }
     }
+
+    @Test("auto picks NSGA-II for several objectives, random for tiny budgets, else TPE")
+    func auto() {
+        #expect(Strategies.auto(objectives: 2, budget: 100).name == "nsga2")
+        #expect(Strategies.auto(objectives: 1, budget: 10).name == "random")
+        #expect(Strategies.auto(objectives: 1, budget: 100).name == "tpe")
+    }
 }

@@ -22,7 +22,7 @@ struct SearchCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a search.")
         @Argument(help: "Search-space YAML file.") var space: String
         @Option(help: "Hardware target (see `topiary target list`).") var target = "host-cpu"
-        @Option(help: "Strategy: random, evolution, tpe (Parzen estimators, as Optuna's default), nsga2 (two or more objectives), asha (varies epochs). See docs/STRATEGIES.md.") var strategy = "random"
+        @Option(help: "Strategy: auto (nsga2 for two or more objectives, random under 20 trials, else tpe), random, evolution, tpe (Parzen estimators, as Optuna's default), nsga2, asha (varies epochs). See docs/STRATEGIES.md.") var strategy = "auto"
         @Option(help: "Strategy setting KEY=VALUE (repeatable), e.g. population=32, eta=3, min_fidelity=1.") var strategyOption: [String] = []
         @Option(help: "Number of trials.") var budget: Int
         @Option(help: "Objective NAME:max|min (repeatable), e.g. accuracy:max, latency_ms:min.") var objective: [String] = []
@@ -37,6 +37,8 @@ struct SearchCommand: AsyncParsableCommand {
         @Option(help: "Trial kind: train, or measure (time candidates on workers tagged with the target).") var kind = "train"
         @Option(help: "A file every job gets, NAME=SHA256 (repeatable; `topiary artifacts add FILE` stores it and prints the digest); the trainer finds its path in the job's artifact_paths.")
         var artifact: [String] = []
+        @Flag(help: "The same trial sequence whatever the number of workers and the order they finish: trials are drawn in batches of 8, each once the last has ended, its results told in suggestion order (slower when workers outnumber 8 slots).")
+        var reproducible = false
         @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
         @Flag(help: "Predict latency with the target's profile as written, not the calibration saved beside it (measurements in the daemon's store still refine it).")
         var uncalibrated = false
@@ -69,6 +71,7 @@ struct SearchCommand: AsyncParsableCommand {
             r.maxAttempts = maxAttempts
             r.retryFailed = retryFailed
             r.artifacts = artifact
+            r.reproducible = reproducible
             return r
         }
 
@@ -105,8 +108,11 @@ struct SearchCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("warning: not using \(calPath): \(error)\n".utf8))
                 }
             }
-            let id = Int(try control.client.call(.startSearch(r), StartedReply.self).search)
-            print("search \(id) started: \(budget) \(kind) trials on \(space) for \(targetProfile.name)")
+            let started = try control.client.call(.startSearch(r), StartedReply.self)
+            let id = Int(started.search)
+            print("search \(id) started: \(budget) \(kind) trials on \(space) for \(targetProfile.name)"
+                  + (started.chosenBecause.map { ", strategy \(started.strategy ?? "?") (auto: \($0))" } ?? ""))
+            if let w = started.warning { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             if follow { try await Follower(client: control.client, search: id).run() }
         }
     }
