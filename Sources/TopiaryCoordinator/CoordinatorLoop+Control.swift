@@ -45,6 +45,10 @@ extension CoordinatorLoop {
         case .showSearch(let id):
             guard let rec = try store.search(id) else { throw ControlError("no search \(id)") }
             var s = try summary(rec)
+            // An ended search's strategy is rebuilt for its answer (rare: one search shown).
+            if try s.recommended == nil && (store.trialCounts(search: id)[.completed] ?? 0) > 0 {
+                s.recommended = try? Recommendation.candidate(store: store, search: id)
+            }
             s.top = try store.leaderboard(LeaderboardQuery(search: id, limit: 5)).map {
                 SearchSummary.Top(candidate: $0.candidateID, accuracy: $0.accuracy, params: $0.params, sizeBytes: $0.sizeBytes, macs: $0.macs)
             }
@@ -111,6 +115,7 @@ extension CoordinatorLoop {
             s.lastInfeasibility = live.lastInfeasibility
             s.latencyModel = live.model == nil ? "none" : live.calibratedFrom > 0 ? "calibrated on \(live.calibratedFrom) measurements" : "profile"
             s.best = live.best.map { SearchSummary.Best(accuracy: $0.accuracy, candidate: $0.candidate) }
+            s.recommended = live.strategy.recommendation(count: 1).first?.candidate.id
             if rec.state == .active && live.queued > 0 {
                 s.waiting = Scheduler.stall(demand(live), workers: registry.slots)
             }

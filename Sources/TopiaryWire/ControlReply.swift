@@ -127,6 +127,9 @@ public struct SearchSummary: Codable, Sendable, Equatable {
     public var best: Best?
     /// Why no connected worker can take its queued trials, when none can.
     public var waiting: String?
+    /// The candidate the strategy recommends (it may differ from the best observed result:
+    /// strategies discount a lucky evaluation).
+    public var recommended: String?
     /// The error of the last failed trial.
     public var lastFailure: String?
     /// `search.show` only.
@@ -142,7 +145,7 @@ public struct SearchSummary: Codable, Sendable, Equatable {
         case search, space, target, strategy, state, budget, seed, counts, createdAt = "created_at"
         case rejectedByConstraints = "rejected_by_constraints", infeasibleOnTarget = "infeasible_on_target"
         case lastInfeasibility = "last_infeasibility", latencyModel = "latency_model", best, top, waiting
-        case lastFailure = "last_failure"
+        case lastFailure = "last_failure", recommended
     }
 
     /// Trials that ended (completed, failed, pruned or cancelled).

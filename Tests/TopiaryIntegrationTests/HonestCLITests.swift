@@ -114,6 +114,10 @@ struct HonestCLITests {
         let header = csv.out.split(separator: "\n").first.map { $0.split(separator: ",").map(String.init) } ?? []
         #expect(header.contains { $0.hasPrefix("arch.") } && header.contains("compression.pruning.method"), "\(header)")
 
+        // The strategy's recommendation is named (for random search, the best observed).
+        let table = try c.run(["leaderboard", "--db", c.db, "--search", "2"])
+        #expect(table.out.contains("recommended by search 2's strategy: \(rows.first?["candidate_id"]?.stringValue ?? "?") (#1 above)"), "\(table.out)")
+        #expect(try c.show(2)["recommended"]?.stringValue == rows.first?["candidate_id"]?.stringValue)
         let ambiguous = try c.run(["export", "--db", c.db, "--out", c.dir.appendingPathComponent("x").path])
         #expect(ambiguous.status == 2 && ambiguous.err.contains("2 searches have results (1, 2)") && ambiguous.err.contains("--search"))
         let out = c.dir.appendingPathComponent("best2").path

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TopiaryCore
 import TopiaryArtifacts
+import TopiaryCoordinator
 import TopiaryStore
 
 struct ExportCommand: AsyncParsableCommand {
@@ -9,9 +10,9 @@ struct ExportCommand: AsyncParsableCommand {
         commandName: "export",
         abstract: "Export a candidate: its JSON, network graph, trained ONNX model and a model card.",
         discussion: """
-            CANDIDATE is a candidate id, or 'best' (the default) for the most accurate one of --search. Without \
-            --search, 'best' needs the database to hold results of one search only: the best of different \
-            spaces, targets or fidelities is not one thing.
+            CANDIDATE is a candidate id; 'best' (the default) is, with --search, the candidate the search's \
+            strategy recommends (rebuilt from the database: it discounts lucky evaluations), and 'observed' the \
+            most accurate result. Without --search, 'best' needs the database to hold results of one search only.
             """)
 
     @Option(help: "SQLite database.") var db: String
@@ -36,6 +37,16 @@ struct ExportCommand: AsyncParsableCommand {
                                      + "name one with --search ID, or give a candidate id")
                 }
             }
+            guard let top = try store.leaderboard(LeaderboardQuery(search: search, limit: 1)).first else {
+                throw InputError("no completed trial" + (search.map { " in search \($0)" } ?? "") + " to export")
+            }
+            id = top.candidateID
+            let searchID = search ?? top.searchID
+            if let rec = try? Recommendation.candidate(store: store, search: searchID), rec != id {
+                print("search \(searchID)'s strategy recommends \(rec) (the best observed is \(id)); exporting the recommendation (--candidate \(id) for the other)")
+                id = rec
+            }
+        } else if candidate == "observed" {
             guard let top = try store.leaderboard(LeaderboardQuery(search: search, limit: 1)).first else {
                 throw InputError("no completed trial" + (search.map { " in search \($0)" } ?? "") + " to export")
             }

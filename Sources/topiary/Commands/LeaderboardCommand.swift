@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TopiaryCoordinator
 import TopiaryCore
 import TopiaryStore
 
@@ -133,6 +134,12 @@ struct LeaderboardCommand: AsyncParsableCommand {
                 print("no candidate meets these constraints")
             } else {
                 print(Self.table(entries, target: target).render())
+            }
+            // The strategy's own answer can differ from the best observed result (it discounts
+            // a lucky evaluation): say which it is.
+            if let search, let rec = try? Recommendation.candidate(store: db, search: search) {
+                let rank = entries.first { $0.candidateID == rec }.map { " (#\($0.rank) above)" } ?? ""
+                print("recommended by search \(search)'s strategy: \(rec)\(rank)")
             }
         }
     }

@@ -221,6 +221,9 @@ struct Follower {
             out.append(line)
         }
         if let f = r.lastFailure { out.append("last failure: \(f)") }
+        if let rec = r.recommended, rec != r.best?.candidate {
+            out.append("recommended: \(rec) (the strategy's estimate; the best observed is \(r.best?.candidate ?? "-"))")
+        }
         return out
     }
 
