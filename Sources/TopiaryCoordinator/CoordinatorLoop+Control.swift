@@ -45,8 +45,10 @@ extension CoordinatorLoop {
         case .showSearch(let id):
             guard let rec = try store.search(id) else { throw ControlError("no search \(id)") }
             var s = try summary(rec)
-            // An ended search's strategy is rebuilt for its answer (rare: one search shown).
-            if try s.recommended == nil && (store.trialCounts(search: id)[.completed] ?? 0) > 0 {
+            // An ended search's strategy is rebuilt for its answer (rare: one search shown) —
+            // on the loop's thread, so only for searches small enough to replay quickly.
+            let counts = try store.trialCounts(search: id)
+            if s.recommended == nil && (counts[.completed] ?? 0) > 0 && counts.values.reduce(0, +) <= 20_000 {
                 s.recommended = try? Recommendation.candidate(store: store, search: id)
             }
             s.top = try store.leaderboard(LeaderboardQuery(search: id, limit: 5)).map {
