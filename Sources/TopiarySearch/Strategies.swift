@@ -11,8 +11,16 @@ public enum Strategies {
     public static func auto(objectives: Int, budget: Int) -> (name: String, why: String) {
         if objectives >= 2 { return ("nsga2", "\(objectives) objectives: NSGA-II keeps the trade-off front") }
         if budget < 20 { return ("random", "a budget of \(budget) is too small to fit a model (TPE starts with 10 random trials)") }
+        // TPE refits on every completed trial at each draw: its cost grows with the history,
+        // which matters only for thousands of cheap trials (tables, measurements).
+        if budget > tpeBudgetLimit {
+            return ("random", "a budget of \(budget): more than \(tpeBudgetLimit) trials, where TPE's refits cost more than they gain; name --strategy tpe or evolution to override")
+        }
         return ("tpe", "one objective and a budget of \(budget): TPE")
     }
+
+    /// Above this many trials `auto` does not pick TPE.
+    public static let tpeBudgetLimit = 2_000
 
     /// A strategy for `problem`, configured by `options` and restored from `history` (the
     /// search's trials in suggestion order; empty for a new search). The restored strategy

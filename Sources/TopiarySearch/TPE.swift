@@ -45,10 +45,13 @@ public struct TPE: CoreBackedStrategy {
 
     public mutating func suggest(count: Int) -> [Suggestion] {
         let settings = self.settings
+        // One model per call: within a batch no result arrives, so every suggestion of it
+        // would see the same split (and a batch still equals as many single calls).
+        let scored = core.history.trials.compactMap { t in settings.fitness.score(t, core).map { (t, $0) } }
+        let model = scored.count >= settings.startup ? Self.model(scored, settings, core.problem.space) : nil
         return core.suggest(count: count) { core, rng in
             let fidelity = core.problem.fidelity
-            let scored = core.history.trials.compactMap { t in settings.fitness.score(t, core).map { (t, $0) } }
-            guard scored.count >= settings.startup, let model = Self.model(scored, settings, core.problem.space) else {
+            guard let model else {
                 return core.randomCandidate(&rng).map { Suggestion(candidate: $0, fidelity: fidelity) }
             }
             var best: (Candidate, Double)?

@@ -112,5 +112,6 @@ import TopiaryCore
         #expect(Strategies.auto(objectives: 2, budget: 100).name == "nsga2")
         #expect(Strategies.auto(objectives: 1, budget: 10).name == "random")
         #expect(Strategies.auto(objectives: 1, budget: 100).name == "tpe")
+        #expect(Strategies.auto(objectives: 1, budget: 6_000).name == "random")
     }
 }
