@@ -30,7 +30,7 @@ let package = Package(
         ),
         .target(
             name: "TopiaryWire",
-            dependencies: ["CZeroMQ", "TopiaryCore"]
+            dependencies: ["CZeroMQ", "TopiaryCore", "TopiaryArtifacts"]
         ),
         .target(
             name: "TopiarySearch",

@@ -1,3 +1,4 @@
+import TopiaryArtifacts
 import TopiaryCore
 
 /// The wire protocol between the coordinator and workers, mirrored by the table in
@@ -377,16 +378,12 @@ public struct WireArtifact: Sendable, Equatable, Hashable {
                 throw WireError("\(e.command.rawValue).artifacts: each entry needs name, sha256 and bytes")
             }
             guard isPlainName(name) else { throw WireError("\(e.command.rawValue).artifacts: '\(name.prefix(40))' is not a plain file name") }
-            guard isDigest(sha) else { throw WireError("\(e.command.rawValue).artifacts: sha256 must be 64 lower-case hex digits") }
+            guard ArtifactHasher.isDigest(sha) else { throw WireError("\(e.command.rawValue).artifacts: sha256 must be 64 lower-case hex digits") }
             guard bytes >= 0 else { throw WireError("\(e.command.rawValue).artifacts: bytes must not be negative") }
             guard !out.contains(where: { $0.name == name }) else { throw WireError("\(e.command.rawValue).artifacts: '\(name)' twice") }
             out.append(WireArtifact(name: name, sha256: sha, bytes: bytes))
         }
         return out
-    }
-
-    public static func isDigest(_ s: String) -> Bool {
-        s.utf8.count == 64 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 
     /// Letters, digits, `.`, `_`, `-`; not `.` or `..`; at most 128 bytes.

@@ -1,4 +1,5 @@
 import Foundation
+import TopiaryArtifacts
 
 /// `search.start`: everything a search needs, sent whole so that the daemon needs no file
 /// of the client's. Defaults and the checks that need no search space are here, used by
@@ -108,7 +109,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         if targetCalibration != nil && targetYAML == nil { throw ControlError("'target_calibration' needs 'target_yaml'") }
         for a in artifacts {
             let p = a.split(separator: "=", maxSplits: 1).map(String.init)
-            guard p.count == 2, WireArtifact.isPlainName(p[0]), WireArtifact.isDigest(p[1]) else {
+            guard p.count == 2, WireArtifact.isPlainName(p[0]), ArtifactHasher.isDigest(p[1]) else {
                 throw ControlError("artifact '\(a)': expected NAME=SHA256 (a plain file name and 64 lower-case hex digits; `topiary artifacts add FILE` prints it)")
             }
         }

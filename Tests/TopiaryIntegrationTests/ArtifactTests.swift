@@ -12,6 +12,21 @@ struct ArtifactTests {
     func artifacts(_ c: Cluster) throws -> [ArtifactRecord] { try Store(path: c.db, mode: .readOnly).artifacts() }
     var directory: (Cluster) -> ArtifactDirectory { { ArtifactDirectory.beside(database: $0.db) } }
 
+    /// A cluster whose one trial declared a 120 MB artifact, once bytes of it have arrived.
+    func uploadUnderWay() throws -> Cluster {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("a", trainer: "art")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "1", "--trainer", "art", "--fidelity", "size_mb=120"])
+        let partialDir = directory(c).root.appendingPathComponent("partial")
+        try waitUntil(60, "the upload is under way") {
+            ((try? FileManager.default.contentsOfDirectory(atPath: partialDir.path)) ?? []).contains { name in
+                ((try? FileManager.default.attributesOfItem(atPath: partialDir.appendingPathComponent(name).path))?[.size] as? Int ?? 0) > 0
+            }
+        }
+        return c
+    }
+
     @Test("uploads after each trial, downloads for each job, export after the worker's directory is gone, list, gc, db check")
     func roundTrip() throws {
         let c = try Cluster()
@@ -64,16 +79,7 @@ struct ArtifactTests {
 
     @Test("a worker killed mid-upload and restarted: the upload starts again and completes; nothing partial is visible meanwhile")
     func workerKilledMidUpload() throws {
-        let c = try Cluster()
-        try c.startDaemon()
-        try c.startWorker("a", trainer: "art")
-        try c.control(["search", "start", Paths.macroSpace, "--budget", "1", "--trainer", "art", "--fidelity", "size_mb=120"])
-        let partialDir = directory(c).root.appendingPathComponent("partial")
-        try waitUntil(60, "the upload is under way") {
-            ((try? FileManager.default.contentsOfDirectory(atPath: partialDir.path)) ?? []).contains { name in
-                ((try? FileManager.default.attributesOfItem(atPath: partialDir.appendingPathComponent(name).path))?[.size] as? Int ?? 0) > 0
-            }
-        }
+        let c = try uploadUnderWay()
         c.killWorker("a")
         #expect(try artifacts(c).allSatisfy { $0.state == .pending }, "pending while the file is incomplete")
         #expect(directory(c).all().isEmpty, "nothing partial in place")
@@ -86,14 +92,8 @@ struct ArtifactTests {
 
     @Test("the coordinator killed mid-upload and restarted: the upload starts again from the store's record and completes")
     func coordinatorKilledMidUpload() throws {
-        let c = try Cluster()
-        try c.startDaemon()
-        try c.startWorker("a", trainer: "art")
-        try c.control(["search", "start", Paths.macroSpace, "--budget", "1", "--trainer", "art", "--fidelity", "size_mb=120"])
+        let c = try uploadUnderWay()
         let partialDir = directory(c).root.appendingPathComponent("partial")
-        try waitUntil(60, "the upload is under way") {
-            !(((try? FileManager.default.contentsOfDirectory(atPath: partialDir.path)) ?? []).isEmpty)
-        }
         c.killDaemon()
         #expect(directory(c).all().isEmpty, "nothing partial in place")
         try c.startDaemon()
