@@ -1,3 +1,4 @@
+import Foundation
 import TopiaryCore
 
 /// A target's fitted coefficients and how well they fit, saved as a small JSON file
@@ -20,8 +21,30 @@ public struct Calibration: Sendable, Equatable {
     public var samples: Int
     /// Fit on the calibration samples themselves.
     public var quality: FitQuality
-    /// Held-out quality from the cross-validation that chose λ, when there was one.
+    /// Held-out quality of the chosen model from the cross-validation that chose it
+    /// (and λ), when there was one.
     public var crossValidated: FitQuality?
+    /// The model predictions come from: the per-layer model with `coefficients`, a
+    /// straight line (`linear`), or the blend of the two.
+    public var form: LatencyForm = .perLayer
+    /// The linear fit `form` uses (itself, or the blend's linear half).
+    public var linear: LinearLatencyFit?
+    /// Every model compared when choosing `form`, with its cross-validated error.
+    public var forms: [FormScore] = []
+
+    /// One model's cross-validated error (mean squared log-ratio of held-out predictions
+    /// to measurements) and quality.
+    public struct FormScore: Sendable, Equatable {
+        public var form: LatencyForm
+        public var error: Double
+        public var quality: FitQuality
+
+        public init(form: LatencyForm, error: Double, quality: FitQuality) {
+            self.form = form
+            self.error = error
+            self.quality = quality
+        }
+    }
 
     public init(target: String, profile: String = "", coefficients: Coefficients, scale: Double, lambda: Double, samples: Int,
                 quality: FitQuality, crossValidated: FitQuality? = nil) {
@@ -33,6 +56,41 @@ public struct Calibration: Sendable, Equatable {
         self.samples = samples
         self.quality = quality
         self.crossValidated = crossValidated
+    }
+
+    /// The calibrated prediction for a network's features.
+    public func milliseconds(_ features: LatencyFeatures) -> Double {
+        milliseconds(perLayer: features.milliseconds(with: coefficients), summary: features.summary)
+    }
+
+    /// The calibrated prediction from the per-layer model's total (under `coefficients`)
+    /// and the network's counts.
+    public func milliseconds(perLayer: Double, summary: NetworkSummary) -> Double {
+        guard form != .perLayer, let linear else { return perLayer }
+        // A line with a zero intercept can reach 0 for a tiny network; latency cannot.
+        let line = max(linear.milliseconds(summary), 1e-6)
+        return form == .blend ? (max(perLayer, 1e-6) * line).squareRoot() : line
+    }
+
+    /// "per-layer", or e.g. "flops-linear (12 µs + 0.0031 ms per MMAC)".
+    public var formDescription: String {
+        guard form != .perLayer, let linear else { return form.rawValue }
+        let terms = LinearLatencyFit.featureNames(linear.form).compactMap { n -> String? in
+            guard let w = linear.weights[n], w > 0 else { return nil }
+            switch n {
+            case "intercept": return "\(Self.short(w)) ms"
+            case "macs": return "\(Self.short(w * 1e6)) ms per MMAC"
+            case "bytes": return "\(Self.short(w * 1e6)) ms per MB"
+            default: return "\(Self.short(w)) ms per \(n.replacingOccurrences(of: "layers.", with: "")) layer"
+            }
+        }
+        let line = "\(linear.form.rawValue): " + (terms.isEmpty ? "0" : terms.joined(separator: " + "))
+        return form == .blend ? "blend of per-layer and \(line)" : line
+    }
+
+    static func short(_ x: Double) -> String {
+        let digits = x == 0 ? 0 : max(0, 3 - Int(log10(abs(x)).rounded(.down)))
+        return String(format: "%.\(min(digits, 8))f", x)
     }
 
     /// Errors unless the calibration was made for this target and this profile.
@@ -57,6 +115,16 @@ public struct Calibration: Sendable, Equatable {
             ("fit", q(quality)),
         ]
         if let cv = crossValidated { pairs.append(("cross_validated", q(cv))) }
+        pairs.append(("model", .string(form.rawValue)))
+        if let linear {
+            pairs.append(("linear", .object([("form", .string(linear.form.rawValue)),
+                                             ("weights", .object(linear.weights.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }))])))
+        }
+        if !forms.isEmpty {
+            pairs.append(("models_compared", .array(forms.map { f in
+                .object([("model", .string(f.form.rawValue)), ("cv_error", .double(f.error))] + (q(f.quality).objectPairs ?? []))
+            })))
+        }
         return .object(pairs)
     }
 
@@ -88,10 +156,46 @@ public struct Calibration: Sendable, Equatable {
         }
         let scale = try num(doc["scale"], "scale")
         guard scale >= 0 else { throw CalibrationError(place: file, "'scale' is negative") }
-        return Calibration(target: target, profile: doc["profile"]?.stringValue ?? "", coefficients: Coefficients(values, defaultValue: scale),
-                           scale: scale, lambda: try num(doc["lambda"], "lambda"), samples: Int(try num(doc["samples"], "samples")),
-                           quality: try quality(doc["fit"], "fit") ?? FitQuality(count: 0, withinTenPercent: 0, spearman: 0, medianRelativeError: 0),
-                           crossValidated: try quality(doc["cross_validated"], "cross_validated"))
+        var cal = Calibration(target: target, profile: doc["profile"]?.stringValue ?? "", coefficients: Coefficients(values, defaultValue: scale),
+                              scale: scale, lambda: try num(doc["lambda"], "lambda"), samples: Int(try num(doc["samples"], "samples")),
+                              quality: try quality(doc["fit"], "fit") ?? FitQuality(count: 0, withinTenPercent: 0, spearman: 0, medianRelativeError: 0),
+                              crossValidated: try quality(doc["cross_validated"], "cross_validated"))
+        // Calibrations written before the model choice have neither key: per-layer.
+        let formNames = LatencyForm.allCases.map(\.rawValue).joined(separator: ", ")
+        if let name = doc["model"] {
+            guard let f = name.stringValue.flatMap(LatencyForm.init(rawValue:)) else {
+                throw CalibrationError(place: file, "'model' must be one of \(formNames)")
+            }
+            cal.form = f
+        }
+        if let l = doc["linear"] {
+            guard let f = l["form"]?.stringValue.flatMap(LatencyForm.init(rawValue:)), LatencyForm.linear.contains(f) else {
+                throw CalibrationError(place: file, "'linear.form' must be one of \(LatencyForm.linear.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let pairs = l["weights"]?.objectPairs else { throw CalibrationError(place: file, "'linear.weights' must be an object") }
+            let known = Set(LinearLatencyFit.featureNames(f))
+            var weights: [String: Double] = [:]
+            for (k, v) in pairs {
+                guard known.contains(k) else { throw CalibrationError(place: file, "unknown feature '\(k)' in 'linear.weights' of \(f.rawValue)") }
+                let w = try num(v, "linear.weights.\(k)")
+                guard w >= 0 else { throw CalibrationError(place: file, "weight '\(k)' in 'linear.weights' is negative") }
+                weights[k] = w
+            }
+            cal.linear = LinearLatencyFit(form: f, weights: weights)
+        }
+        if cal.form != .perLayer && cal.linear == nil {
+            throw CalibrationError(place: file, "'model' is \(cal.form.rawValue) but there is no 'linear' fit; calibrate again")
+        }
+        if let list = doc["models_compared"]?.arrayValue {
+            for (i, entry) in list.enumerated() {
+                guard let f = entry["model"]?.stringValue.flatMap(LatencyForm.init(rawValue:)),
+                      let q = try quality(entry, "models_compared[\(i)]") else {
+                    throw CalibrationError(place: file, "'models_compared[\(i)].model' must be one of \(formNames)")
+                }
+                cal.forms.append(FormScore(form: f, error: try num(entry["cv_error"], "models_compared[\(i)].cv_error"), quality: q))
+            }
+        }
+        return cal
     }
 }
 
@@ -122,6 +226,7 @@ extension HardwareTarget {
                          + "\(g.depthwiseTapMACs),\(g.depthwiseOutputMACs)")
         }
         if let f = floatActivations { parts.append("float:" + f.map(\.rawValue).sorted().joined(separator: ",")) }
+        if let f = floatRunsAs { parts.append("floatas=\(f.rawValue)") }
         return String(SHA256.hex(parts.joined(separator: "|")).prefix(16))
     }
 }

@@ -54,6 +54,9 @@ public struct Calibrator: Sendable {
         /// Samples that must exercise a term before it is fitted on its own; a term fewer
         /// samples exercise keeps the common scale.
         public var minimumUses: Int = 3
+        /// The models to choose between by cross-validation (the per-layer model is
+        /// always fitted: its coefficients are a later calibration's starting point).
+        public var forms: [LatencyForm] = LatencyForm.allCases
 
         public init() {}
     }
@@ -89,9 +92,10 @@ public struct Calibrator: Sendable {
     public func fit(samples: [CalibrationSample], target: HardwareTarget) throws(CalibrationError) -> Calibration {
         try check(samples)
         let lambda: Double
-        var cv: FitQuality?
+        var perLayerCV: CrossValidation?
         if samples.count < 3 || options.lambdas.count == 1 {
             lambda = options.lambdas.max() ?? 1
+            if samples.count >= 3 { perLayerCV = crossValidate(samples, lambda: lambda) }
         } else {
             // The one-standard-error rule: the strongest pull whose held-out error is
             // within one standard error of the smallest, so that a handful of samples
@@ -101,13 +105,54 @@ public struct Calibrator: Sendable {
             let limit = best.cv.error + (options.oneStandardError && samples.count < options.oneStandardErrorBelow ? best.cv.standardError : 0)
             let chosen = runs.filter { $0.cv.error <= limit + 1e-12 }.max { $0.lambda < $1.lambda }!
             lambda = chosen.lambda
-            cv = chosen.cv.quality
+            perLayerCV = chosen.cv
         }
         let (c, s) = fit(samples, lambda: lambda)
-        let predicted = samples.map { $0.features.milliseconds(with: c) }
-        return Calibration(target: target.name, profile: target.fingerprint, coefficients: c, scale: s, lambda: lambda, samples: samples.count,
-                           quality: FitQuality(predicted: predicted, measured: samples.map(\.measuredMilliseconds)),
-                           crossValidated: cv)
+        var cal = Calibration(target: target.name, profile: target.fingerprint, coefficients: c, scale: s, lambda: lambda, samples: samples.count,
+                              quality: FitQuality(count: 0, withinTenPercent: 0, spearman: 0, medianRelativeError: 0), crossValidated: perLayerCV?.quality)
+        if let perLayerCV { choose(&cal, samples, perLayerCV) }
+        cal.quality = FitQuality(predicted: samples.map { cal.milliseconds($0.features) }, measured: samples.map(\.measuredMilliseconds))
+        return cal
+    }
+
+    /// Compares the per-layer model with the straight lines (and their blend) by the
+    /// same cross-validation folds and keeps the one with the smallest held-out error;
+    /// a form with as many parameters as a fold has samples is not tried.
+    func choose(_ cal: inout Calibration, _ samples: [CalibrationSample], _ perLayer: CrossValidation) {
+        let measured = samples.map(\.measuredMilliseconds)
+        let summaries = samples.map(\.features.summary)
+        let n = samples.count
+        let folds = foldCount(n)
+        var scores: [(form: LatencyForm, cv: CrossValidation)] = []
+        if options.forms.contains(.perLayer) || options.forms.contains(.blend) { scores.append((.perLayer, perLayer)) }
+        for form in LatencyForm.linear where options.forms.contains(form) || options.forms.contains(.blend) {
+            // Room for every parameter in each training fold, and one sample to spare.
+            guard LinearLatencyFit.parameters(form, summaries) < n - (n + folds - 1) / folds else { continue }
+            var predicted = [Double](repeating: 0, count: n)
+            for f in 0..<folds {
+                let train = (0..<n).filter { $0 % folds != f }
+                guard let line = LinearLatencyFit.fit(form, summaries: train.map { summaries[$0] }, measured: train.map { measured[$0] }) else { continue }
+                for i in 0..<n where i % folds == f { predicted[i] = max(line.milliseconds(summaries[i]), 1e-6) }
+            }
+            scores.append((form, CrossValidation(predicted: predicted, measured: measured)))
+        }
+        let lines = scores.filter { LatencyForm.linear.contains($0.form) }
+        if options.forms.contains(.blend), let bestLine = lines.min(by: { $0.cv.error < $1.cv.error }) {
+            let predicted = zip(perLayer.predicted, bestLine.cv.predicted).map { (max($0, 1e-6) * $1).squareRoot() }
+            scores.append((.blend, CrossValidation(predicted: predicted, measured: measured)))
+            cal.linear = LinearLatencyFit.fit(bestLine.form, summaries: summaries, measured: measured)
+        }
+        scores = scores.filter { options.forms.contains($0.form) }
+        cal.forms = scores.map { Calibration.FormScore(form: $0.form, error: $0.cv.error, quality: $0.cv.quality) }
+        // Ties go to the earlier form: the per-layer model, then the simpler lines.
+        guard let best = scores.enumerated().min(by: { ($0.element.cv.error, $0.offset) < ($1.element.cv.error, $1.offset) })?.element else { return }
+        cal.form = best.form
+        cal.crossValidated = best.cv.quality
+        if LatencyForm.linear.contains(best.form) {
+            cal.linear = LinearLatencyFit.fit(best.form, summaries: summaries, measured: measured)
+        } else if best.form == .perLayer {
+            cal.linear = nil
+        }
     }
 
     /// Fits with a given λ; returns the coefficients and the common scale.
@@ -181,23 +226,40 @@ public struct Calibrator: Sendable {
         return (c, scale)
     }
 
-    /// Mean squared log-ratio of held-out predictions (robust to the scale of latencies),
-    /// and their quality.
-    func crossValidate(_ samples: [CalibrationSample], lambda: Double) -> (error: Double, standardError: Double, quality: FitQuality) {
+    /// Held-out predictions of one model and how far they are from the measurements.
+    struct CrossValidation {
+        var predicted: [Double]
+        /// Mean squared log-ratio (robust to the scale of latencies).
+        var error: Double
+        var standardError: Double
+        var quality: FitQuality
+
+        init(predicted: [Double], measured: [Double]) {
+            let n = predicted.count
+            self.predicted = predicted
+            let squared = zip(predicted, measured).map { p, m in pow(log(max(p, 1e-9) / m), 2) }
+            let mean = squared.reduce(0, +) / Double(max(1, n))
+            let variance = squared.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, n - 1))
+            error = mean
+            standardError = (variance / Double(max(1, n))).squareRoot()
+            quality = FitQuality(predicted: predicted, measured: measured)
+        }
+    }
+
+    /// Leave-one-out up to 20 samples, else `options.folds`-fold; sample i is in fold i mod folds.
+    func foldCount(_ n: Int) -> Int { n <= 20 ? n : min(options.folds, n) }
+
+    /// Held-out predictions of the per-layer model at one λ.
+    func crossValidate(_ samples: [CalibrationSample], lambda: Double) -> CrossValidation {
         let n = samples.count
-        let folds = n <= 20 ? n : min(options.folds, n)
+        let folds = foldCount(n)
         var predicted = [Double](repeating: 0, count: n)
         for f in 0..<folds {
-            let test = (0..<n).filter { $0 % folds == f }
             let train = (0..<n).filter { $0 % folds != f }.map { samples[$0] }
             let (c, _) = fit(train, lambda: lambda)
-            for i in test { predicted[i] = samples[i].features.milliseconds(with: c) }
+            for i in 0..<n where i % folds == f { predicted[i] = samples[i].features.milliseconds(with: c) }
         }
-        let measured = samples.map(\.measuredMilliseconds)
-        let squared = zip(predicted, measured).map { p, m in pow(log(max(p, 1e-9) / m), 2) }
-        let mean = squared.reduce(0, +) / Double(n)
-        let variance = squared.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, n - 1))
-        return (mean, (variance / Double(n)).squareRoot(), FitQuality(predicted: predicted, measured: measured))
+        return CrossValidation(predicted: predicted, measured: samples.map(\.measuredMilliseconds))
     }
 
     func check(_ samples: [CalibrationSample]) throws(CalibrationError) {

@@ -6,7 +6,7 @@ extension HardwareTarget {
     /// The format version of target files this build reads.
     public static let formatVersion = 1
 
-    static let topKeys = ["format", "name", "description", "kind", "compute", "efficiency", "memory", "overhead", "sparsity", "power", "layout", "quantized"]
+    static let topKeys = ["format", "name", "description", "kind", "compute", "efficiency", "memory", "overhead", "sparsity", "power", "layout", "quantized", "float_runs_as"]
     static let memoryKeys = ["bandwidth_gbs", "cache_bytes", "cache_bandwidth_gbs", "capacity_bytes", "weight_storage_bytes",
                              "activation_bytes", "weight_cache_bytes", "weight_stream_gbs", "overlap"]
 
@@ -192,6 +192,13 @@ extension HardwareTarget {
         target.quantizedKernelChannels = quantizedKernelChannels
         target.quantizedChannelsLast = quantizedChannelsLast
         target.quantizedGenericCosts = quantizedGenericCosts
+        if let node = top["float_runs_as"] {
+            if target.precisions.allSatisfy({ $0 == .fp32 }) {
+                throw r.error(node, "float_runs_as", "the target computes only fp32; list the precision float networks run at (fp16, int8) under 'compute'")
+            }
+            let word = try top.word("float_runs_as", target.precisions.filter { $0 != .fp32 }.map(\.rawValue))
+            target.floatRunsAs = Precision(rawValue: word)!
+        }
         return target
     }
 

@@ -56,6 +56,10 @@ public struct HardwareTarget: Sendable, Equatable {
     /// network's float input and output are quantized and dequantized too. `nil`: the
     /// target runs quantized networks end to end in integers (no conversions modelled).
     public var floatActivations: Set<Activation>?
+    /// The precision the target's runtime runs wider networks at (`float_runs_as`): a GPU
+    /// delegate that computes float models at fp16, or an NPU/VPU toolchain that converts
+    /// float models to int8. Without it, a network wider than every precision does not fit.
+    public var floatRunsAs: Precision?
     /// Shares of the peak that operation kinds reach at integer precisions, where they
     /// differ from `efficiency` (a depthwise convolution has no channel reduction for
     /// dot-product instructions to speed up).
@@ -263,8 +267,10 @@ public struct HardwareTarget: Sendable, Equatable {
     /// as both its weights and its activations, or `nil` when the target has none that
     /// wide (an int8-only accelerator given a float model). Weights narrower than the
     /// activations gain nothing: they are widened on load.
+    /// A target with `floatRunsAs` runs anything wider than that precision at it.
     public func executionPrecision(weightBits: Int, activationBits: Int) -> Precision? {
         let needed = max(weightBits, activationBits)
+        if let f = floatRunsAs, needed > f.bits { return f }
         return precisions.first { $0.bits >= needed }
     }
 }

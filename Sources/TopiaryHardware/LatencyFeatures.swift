@@ -59,10 +59,13 @@ public struct LatencyFeatures: Sendable, Equatable {
     public var layers: [Layer]
     /// Per-inference parts: the fixed invocation cost and weights streamed in.
     public var fixed: [TermTime]
+    /// Whole-network counts for the simple linear fits (`LinearLatencyFit`).
+    public var summary: NetworkSummary
 
-    public init(layers: [Layer], fixed: [TermTime]) {
+    public init(layers: [Layer], fixed: [TermTime], summary: NetworkSummary = NetworkSummary()) {
         self.layers = layers
         self.fixed = fixed
+        self.summary = summary
     }
 
     /// The predicted latency with the given coefficients.
@@ -100,7 +103,7 @@ public struct LatencyFeatures: Sendable, Equatable {
                 Layer(compute: l.compute.map(s), memory: s(l.memory), overhead: s(l.overhead), layout: l.layout.map(s),
                       quantize: l.quantize.map(s), overlap: l.overlap)
             },
-            fixed: fixed.map(s))
+            fixed: fixed.map(s), summary: summary)
     }
 
     /// Every term that appears, whether or not it binds.

@@ -16,15 +16,20 @@ import TopiaryCore
 public struct LatencyModel: Sendable {
     public var target: HardwareTarget
     public var coefficients: Coefficients
+    /// Where a calibration chose a straight line (or a blend) over the per-layer model,
+    /// the total follows it and the layers keep their shares of it.
+    public var calibration: Calibration?
 
     public init(target: HardwareTarget, coefficients: Coefficients = .identity) {
         self.target = target
         self.coefficients = coefficients
     }
 
-    /// The model with a calibration's coefficients (see `Calibration.check(against:)`).
+    /// The model with a calibration's coefficients and chosen form (see
+    /// `Calibration.check(against:)`).
     public init(target: HardwareTarget, calibration: Calibration?) {
         self.init(target: target, coefficients: calibration?.coefficients ?? .identity)
+        self.calibration = calibration
     }
 
     /// The prediction for a candidate of a space (built and compressed first).
@@ -50,8 +55,22 @@ public struct LatencyModel: Sendable {
             out.milliseconds = f.milliseconds(c)
             layers.append(out)
         }
-        let fixed = a.features.fixed.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
-        let total = layers.reduce(fixed) { $0 + $1.milliseconds }
+        var fixed = a.features.fixed.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
+        var total = layers.reduce(fixed) { $0 + $1.milliseconds }
+        if let cal = calibration, cal.form != .perLayer, total > 0 {
+            let calibrated = cal.milliseconds(perLayer: total, summary: a.features.summary)
+            let r = calibrated / total
+            for i in layers.indices {
+                layers[i].computeMilliseconds *= r
+                layers[i].memoryMilliseconds *= r
+                layers[i].overheadMilliseconds *= r
+                layers[i].layoutMilliseconds *= r
+                layers[i].quantizeMilliseconds *= r
+                layers[i].milliseconds *= r
+            }
+            fixed *= r
+            total = calibrated
+        }
         return LatencyReport(target: target.name, milliseconds: total, fixedMilliseconds: fixed, layers: layers,
                              energyMillijoules: target.power.activeWatts * total, weightBytes: a.weightBytes,
                              runtimeWeightBytes: a.runtimeWeightBytes, peakActivationBytes: a.peakActivationBytes,
@@ -273,7 +292,7 @@ public struct LatencyModel: Sendable {
         if let cap = t.memory.capacityBytes, runtimeWeightBytes + peakAct > cap {
             problems.append(.workingSetExceedsMemory(bytes: runtimeWeightBytes + peakAct, capacity: cap))
         }
-        return Analysis(features: LatencyFeatures(layers: features, fixed: fixed), layers: layers, weightBytes: cost.sizeBytes,
+        return Analysis(features: LatencyFeatures(layers: features, fixed: fixed, summary: NetworkSummary(layers: layers)), layers: layers, weightBytes: cost.sizeBytes,
                         runtimeWeightBytes: runtimeWeightBytes, peakActivationBytes: peakAct, precision: used, problems: problems)
     }
 }

@@ -912,3 +912,33 @@ func oneBlockNetwork(activation: String = "relu", se: Bool = false, bits: Int = 
     let rq = model.predict(q), iq = try #require(rq.layers.firstIndex { $0.kind == .pointwise })
     #expect(model.features(q).layers[iq].compute[0].term.precision == .int8)
 }
+
+@Test func aRuntimeThatConvertsFloatNetworksRunsThemAtItsPrecision() throws {
+    // The Edge TPU profile with a toolchain that quantizes float networks itself: a float
+    // network fits and costs what the int8 one does.
+    let yaml = try String(contentsOfFile: Paths.target("edge-tpu"), encoding: .utf8)
+    let converting = try HardwareTarget.parse(yaml: yaml + "float_runs_as: int8\n", file: "npu.yaml")
+    let plain = try target("edge-tpu")
+    #expect(converting.floatRunsAs == .int8 && converting.fingerprint != plain.fingerprint)
+    let model = LatencyModel(target: converting)
+    let base = try baseGraph("nas-bench-macro")
+    let fp32 = model.predict(base.compressed(config()))
+    let int8 = model.predict(base.compressed(config(weightBits: 8, activationBits: 8)))
+    #expect(fp32.fits, "\(fp32.problems)")
+    #expect(fp32.precision == .int8 && abs(fp32.milliseconds - int8.milliseconds) <= 1e-9 * int8.milliseconds)
+
+    // A GPU delegate that computes float networks at fp16 although fp32 is listed.
+    let gpu = try HardwareTarget.parse(yaml: minimalTarget.replacingOccurrences(of: "compute: {fp32: 10}", with: "compute: {fp32: 10, fp16: 100}")
+                                           + "float_runs_as: fp16\n", file: "gpu.yaml")
+    let half = LatencyModel(target: gpu).predict(base.compressed(config()))
+    #expect(half.precision == .fp16 && half.fits)
+
+    // It must be one of the target's narrower precisions.
+    #expect(throws: TargetError.self) { try HardwareTarget.parse(yaml: minimalTarget + "float_runs_as: fp16\n", file: "bad.yaml") }
+    do {
+        _ = try HardwareTarget.parse(yaml: yaml + "float_runs_as: fp16\n", file: "bad.yaml")
+        Issue.record("fp16 is not among the Edge TPU's precisions")
+    } catch {
+        #expect(error.description.contains("bad.yaml") && error.description.contains("float_runs_as") && error.description.contains("int8"))
+    }
+}

@@ -94,11 +94,14 @@ struct TargetCommand: AsyncParsableCommand {
                 }
                 print("quantized: " + parts.joined(separator: ", "))
             }
+            if let f = t.floatRunsAs { print("wider networks run at: \(f.rawValue) (converted by the runtime)") }
             print("sparse kernels: " + (t.sparsity.unstructured ? "yes, \(Int(t.sparsity.efficiency * 100))% of the skipped work saved" : "no"))
             print("power: \(Targets.number(t.power.activeWatts)) W active, \(Targets.number(t.power.idleWatts)) W idle")
             if let cal {
                 print("calibrated: \(cal.samples) measurements, scale \(Targets.number(cal.scale)), λ \(Targets.number(cal.lambda)); fit \(cal.quality)")
+                print("  model: \(cal.formDescription)")
                 if let cv = cal.crossValidated { print("  cross-validated: \(cv)") }
+                Targets.printModelsCompared(cal, indent: "  ")
             } else {
                 print("calibrated: no (topiary target calibrate \(t.name) --measurements FILE.csv)")
             }
@@ -116,6 +119,10 @@ struct TargetCommand: AsyncParsableCommand {
                 ignored, so bench/latency_validation.py's output reads as it is.
                 A random --holdout share is left out of a first fit to report held-out quality (share of \
                 predictions within ±10% and Spearman ρ); the saved calibration is then fitted on all rows.
+                The model is chosen by cross-validation on the measurements alone (leave-one-out up to 20 \
+                rows, else 5-fold): Topiary's per-layer model, straight lines through FLOPs, FLOPs and \
+                bytes moved, or FLOPs and layer counts by kind, or the blend of the per-layer model and the \
+                best line; --model fixes one instead.
                 """)
         @Argument(help: "Target name or YAML path.") var target: String
         @OptionGroup var location: TargetLocation
@@ -129,8 +136,14 @@ struct TargetCommand: AsyncParsableCommand {
                                    valueName: "file"))
         var prior: String?
         @Flag(help: "Fit and report, but write nothing.") var dryRun = false
+        @Option(help: ArgumentHelp("The model to predict with: auto (chosen by cross-validation) or one of \(LatencyForm.allCases.map(\.rawValue).joined(separator: ", ")).",
+                                   valueName: "name"))
+        var model: String = "auto"
 
         func validate() throws {
+            if model != "auto" && LatencyForm(rawValue: model) == nil {
+                throw ValidationError("--model must be auto or one of \(LatencyForm.allCases.map(\.rawValue).joined(separator: ", ")), not '\(model)'")
+            }
             if !(0..<1).contains(holdout) { throw ValidationError("--holdout must be in [0, 1)") }
             if measurements.isEmpty { throw ValidationError("--measurements FILE.csv is required") }
         }
@@ -138,9 +151,11 @@ struct TargetCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try location.path(of: target)
             let t = try Targets.load(path: path)
-            let model = LatencyModel(target: t)
-            let samples = try measurements.flatMap { try Targets.samples(csv: $0, space: space, model: model, location: location) }
-            let calibrator = Calibrator()
+            let plain = LatencyModel(target: t)
+            let samples = try measurements.flatMap { try Targets.samples(csv: $0, space: space, model: plain, location: location) }
+            var options = Calibrator.Options()
+            if let fixed = LatencyForm(rawValue: model) { options.forms = fixed == .blend ? [.blend] : [fixed] }
+            let calibrator = Calibrator(options: options)
             let dir = (path as NSString).deletingLastPathComponent
             let priorPath = prior == "saved" ? TargetFiles.calibrationPath(for: t.name, dir: dir) : prior
             let start = try priorPath.map { try Targets.loadCalibration($0, for: t) }
@@ -156,12 +171,14 @@ struct TargetCommand: AsyncParsableCommand {
                 let test = idx.prefix(heldCount).map { samples[$0] }
                 let train = idx.dropFirst(heldCount).map { samples[$0] }
                 let fit = try Targets.fit(calibrator, train, t, prior: start)
-                let q = FitQuality(predicted: test.map { $0.features.milliseconds(with: fit.coefficients) }, measured: test.map(\.measuredMilliseconds))
-                print("held out (\(train.count) fitted, \(test.count) held out): \(q)")
+                let q = FitQuality(predicted: test.map { fit.milliseconds($0.features) }, measured: test.map(\.measuredMilliseconds))
+                print("held out (\(train.count) fitted, \(test.count) held out, \(fit.form.rawValue)): \(q)")
             }
             let cal = try Targets.fit(calibrator, samples, t, prior: start)
+            Targets.printModelsCompared(cal, indent: "")
+            print("model: \(cal.formDescription)")
             print("fitted on all \(samples.count): \(cal.quality)")
-            if let cv = cal.crossValidated { print("cross-validated (choosing λ = \(Targets.number(cal.lambda))): \(cv)") }
+            if let cv = cal.crossValidated { print("cross-validated (choosing the model and λ = \(Targets.number(cal.lambda))): \(cv)") }
             print("scale \(Targets.number(cal.scale)); coefficients: " + cal.coefficients.values.sorted { $0.key < $1.key }
                 .map { "\($0.key.name) \(Targets.number($0.value))" }.joined(separator: ", "))
             if dryRun { return }
@@ -283,6 +300,19 @@ enum Targets {
             if let (cal, beside) = try TargetFiles.savedCalibration(besideProfile: path, for: t) { return (LatencyModel(target: t, calibration: cal), beside) }
         } catch { throw InputError(error.description) }
         return (LatencyModel(target: t), nil)
+    }
+
+    /// The models a calibration's cross-validation compared, one line each, the chosen
+    /// one marked.
+    static func printModelsCompared(_ cal: Calibration, indent: String) {
+        guard !cal.forms.isEmpty else { return }
+        print("\(indent)models compared by cross-validation on the \(cal.samples) measurements (held-out predictions):")
+        for f in cal.forms {
+            let mark = f.form == cal.form ? "  ← chosen" : ""
+            let name = f.form.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0)
+            print(indent + "  " + name + String(format: "mean squared log error %.4f, %5.1f%% within ±10%%, ρ %.3f", f.error,
+                                                100 * f.quality.withinTenPercent, f.quality.spearman) + mark)
+        }
     }
 
     static func fit(_ c: Calibrator, _ samples: [CalibrationSample], _ t: HardwareTarget, prior: Calibration? = nil) throws -> Calibration {

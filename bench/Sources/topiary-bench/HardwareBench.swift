@@ -10,7 +10,13 @@ import TopiaryHardware
 ///     topiary-bench hardware [--data bench/data/host-cpu-ort.csv] [--target host-cpu]
 ///                            [--k 5,10,20,50] [--draws 50] [--seed 1] [--dump FILE] [--coefficients]
 ///                            [--predictions FILE]   (every held-out prediction: k, draw, CSV line, predicted, measured)
-///                            [--prior FILE|saved|none]
+///                            [--prior FILE|saved|none] [--by-group] [--models auto|per-layer|flops-linear,…]
+///
+/// Beside Topiary's calibrated model (the form its cross-validation chose, and the
+/// per-layer model alone) it fits the two baselines a user would fit on the same k rows:
+/// latency against FLOPs and against op counts by kind (ordinary least squares). With
+/// --by-group every group (space and precision) is calibrated and scored on its own, as a
+/// user calibrating one device and runtime for one space would.
 ///
 /// Each k is run twice when the target has a saved calibration (NAME.calibration.json
 /// beside its profile, fitted on other measurements of the same device) or --prior names
@@ -28,6 +34,8 @@ enum HardwareBench {
         var showCoefficients = false
         var predictionsFile: String?
         var priorFile: String?
+        var byGroup = false
+        var forms = LatencyForm.allCases
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -40,7 +48,18 @@ enum HardwareBench {
             case "--coefficients": showCoefficients = true
             case "--predictions": predictionsFile = it.next()
             case "--prior": priorFile = it.next()
-            default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S --prior FILE|saved|none")
+            case "--by-group": byGroup = true
+            case "--models":
+                let v = it.next() ?? ""
+                if v != "auto" {
+                    forms = try v.split(separator: ",").map { n in
+                        guard let f = LatencyForm(rawValue: String(n)) else {
+                            throw BenchError("--models: unknown model '\(n)'; use auto or some of \(LatencyForm.allCases.map(\.rawValue).joined(separator: ","))")
+                        }
+                        return f
+                    }
+                }
+            default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S --prior FILE|saved|none --by-group --models auto|LIST")
             }
         }
         let target = try HardwareTarget.load(path: root.appendingPathComponent("SearchSpaces/targets/\(targetName).yaml").path)
@@ -91,66 +110,71 @@ enum HardwareBench {
                 print(String(format: "  %-34@ %8.3f   share of the measured time %5.1f%%", t.name, all.coefficients[t], 100 * share[t]! / Double(samples.count)))
             }
         }
-        func evaluate(prior: Coefficients?, from: String) throws {
+        var options = Calibrator.Options()
+        options.forms = forms
+        let calibrator = Calibrator(options: options)
+        func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
+        func pct(_ v: [Double], _ p: Double) -> Double { v.isEmpty ? 0 : v.sorted()[min(v.count - 1, Int(p * Double(v.count)))] }
+
+        /// Calibrates on k random rows of `pool` and scores the rest, `draws` times per k;
+        /// prints one line per k for Topiary (chosen form), the per-layer model alone and
+        /// the two baselines.
+        func evaluate(_ pool: [Int], prior: Coefficients?, title: String, predictionLines: inout [String]) throws {
             print("")
-            print("calibrated on k random candidates, scored on all the others; \(draws) random draws of k; starting from \(from)")
-            print("   k   within ±10% (mean / median / worst 10%)   Spearman ρ (mean / worst 10%)   median error   λ (median)")
-            let calibrator = Calibrator()
+            print(title)
+            print("   k   Topiary ±10% / ±5% / ρ (worst 10% ±10%)   per-layer ±10% / ρ   FLOPs-linear ±10% / ρ   op-count ±10% / ρ   forms chosen")
             var rng = SeededGenerator(seed: seed)  // the same draws for every starting point
-            var byGroup: [Int: [String: (Int, Int)]] = [:]
-            var ratios: [Int: [String: [Double]]] = [:]
-            var predictionLines = ["k,draw,line,group,predicted_ms,measured_ms"]
-            for k in ks where k < samples.count {
-                var within: [Double] = [], rho: [Double] = [], med: [Double] = [], lambdas: [Double] = []
+            for k in ks where k + 5 <= pool.count {
+                var ours: [FitQuality] = [], five: [Double] = [], layer: [FitQuality] = [], flops: [FitQuality] = [], ops: [FitQuality] = []
+                var chosen: [LatencyForm: Int] = [:]
                 for draw in 0..<draws {
-                    var idx = Array(samples.indices)
+                    var idx = pool
                     for i in 0..<k { idx.swapAt(i, i + rng.index(below: idx.count - i)) }
                     let train = idx.prefix(k).map { samples[$0] }
                     let testIdx = Array(idx.dropFirst(k))
                     let test = testIdx.map { samples[$0] }
+                    let truth = test.map(\.measuredMilliseconds)
                     let cal = try calibrator.fit(samples: train, target: target, prior: prior)
-                    let predicted = test.map { $0.features.milliseconds(with: cal.coefficients) }
-                    let q = FitQuality(predicted: predicted, measured: test.map(\.measuredMilliseconds))
-                    for (j, i) in testIdx.enumerated() {
-                        let ok = abs(predicted[j] / samples[i].measuredMilliseconds - 1) <= 0.1
-                        let cur = byGroup[k, default: [:]][groups[i], default: (0, 0)]
-                        byGroup[k, default: [:]][groups[i]] = (cur.0 + (ok ? 1 : 0), cur.1 + 1)
-                        ratios[k, default: [:]][groups[i], default: []].append(predicted[j] / samples[i].measuredMilliseconds)
-                        if predictionsFile != nil {
-                            predictionLines.append("\(k),\(draw),\(rows[i].line),\(groups[i]),\(predicted[j]),\(samples[i].measuredMilliseconds)")
+                    chosen[cal.form, default: 0] += 1
+                    let predicted = test.map { cal.milliseconds($0.features) }
+                    ours.append(FitQuality(predicted: predicted, measured: truth))
+                    five.append(Double(zip(predicted, truth).filter { abs($0 / $1 - 1) <= 0.05 }.count) / Double(truth.count))
+                    layer.append(FitQuality(predicted: test.map { $0.features.milliseconds(with: cal.coefficients) }, measured: truth))
+                    let fitted = train.map { ($0.features.summary, $0.measuredMilliseconds) }
+                    flops.append(FitQuality(predicted: LatencyBaseline.flops.predict(train: fitted, test: test.map(\.features.summary)), measured: truth))
+                    ops.append(FitQuality(predicted: LatencyBaseline.opCounts.predict(train: fitted, test: test.map(\.features.summary)), measured: truth))
+                    if predictionsFile != nil {
+                        for (j, i) in testIdx.enumerated() {
+                            predictionLines.append("\(k),\(draw),\(rows[i].line),\(groups[i]),\(cal.form.rawValue),\(predicted[j]),\(samples[i].measuredMilliseconds)")
                         }
                     }
-                    within.append(q.withinTenPercent)
-                    rho.append(q.spearman)
-                    med.append(q.medianRelativeError)
-                    lambdas.append(cal.lambda)
                 }
-                func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
-                func pct(_ v: [Double], _ p: Double) -> Double { v.sorted()[min(v.count - 1, Int(p * Double(v.count)))] }
-                print(String(format: "%4d   %6.1f%% / %6.1f%% / %6.1f%%                  %.3f / %.3f                   %5.1f%%        %g",
-                             k, 100 * mean(within), 100 * pct(within, 0.5), 100 * pct(within, 0.1), mean(rho), pct(rho, 0.1),
-                             100 * mean(med), pct(lambdas, 0.5)))
-            }
-            if let predictionsFile {
-                let predictionsFile = prior == nil ? predictionsFile : predictionsFile + ".prior"
-                try predictionLines.joined(separator: "\n").write(toFile: predictionsFile, atomically: true, encoding: .utf8)
-            }
-            print("")
-            print("share within ±10% by group (held-out predictions over all draws)")
-            for k in ks where byGroup[k] != nil {
-                print(String(format: "%4d   ", k) + byGroup[k]!.sorted { $0.key < $1.key }
-                    .map { String(format: "%@ %.1f%%", $0.key, 100 * Double($0.value.0) / Double($0.value.1)) }.joined(separator: "   "))
-            }
-            print("")
-            print("predicted / measured by group (median, and the 10th and 90th percentiles)")
-            for k in ks where ratios[k] != nil {
-                print(String(format: "%4d   ", k) + ratios[k]!.sorted { $0.key < $1.key }.map { g, v in
-                    let s = v.sorted()
-                    return String(format: "%@ %.3f [%.3f, %.3f]", g, s[s.count / 2], s[s.count / 10], s[min(s.count - 1, 9 * s.count / 10)])
-                }.joined(separator: "   "))
+                func w(_ q: [FitQuality]) -> Double { 100 * mean(q.map(\.withinTenPercent)) }
+                func r(_ q: [FitQuality]) -> Double { mean(q.map(\.spearman)) }
+                let forms = chosen.sorted { $0.value > $1.value }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
+                print(String(format: "%4d   %5.1f%% / %5.1f%% / %.3f (%5.1f%%)              %5.1f%% / %.3f       %5.1f%% / %.3f         %5.1f%% / %.3f     %@",
+                             k, w(ours), 100 * mean(five), r(ours), 100 * pct(ours.map(\.withinTenPercent), 0.1), w(layer), r(layer),
+                             w(flops), r(flops), w(ops), r(ops), forms))
             }
         }
-        try evaluate(prior: nil, from: "the profile as written")
-        if let prior { try evaluate(prior: prior, from: priorName) }
+        func evaluateAll(prior: Coefficients?, from: String) throws {
+            var predictionLines = ["k,draw,line,group,model,predicted_ms,measured_ms"]
+            if byGroup {
+                for g in Set(groups).sorted() {
+                    let pool = samples.indices.filter { groups[$0] == g }
+                    try evaluate(pool, prior: prior, title: "\(g) (\(pool.count) candidates): calibrated on k random candidates of the group, scored on the rest; \(draws) draws; starting from \(from)",
+                                 predictionLines: &predictionLines)
+                }
+            } else {
+                try evaluate(Array(samples.indices), prior: prior, title: "calibrated on k random candidates, scored on all the others; \(draws) random draws of k; starting from \(from)",
+                             predictionLines: &predictionLines)
+            }
+            if let predictionsFile {
+                let file = prior == nil ? predictionsFile : predictionsFile + ".prior"
+                try predictionLines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            }
+        }
+        try evaluateAll(prior: nil, from: "the profile as written")
+        if let prior { try evaluateAll(prior: prior, from: priorName) }
     }
 }
