@@ -170,6 +170,7 @@ extension CoordinatorLoop {
         settings.strategyOptions = try StrategyOptions(json: .object(r.strategyOptions.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         settings.retryFailed = r.retryFailed
         if r.reproducible { settings.reproducibleBatch = RunSettings.reproducibleBatchSize }
+        settings.dataset = r.dataset
         for a in r.artifacts {
             let p = a.split(separator: "=", maxSplits: 1).map(String.init)
             let path = transfers.directory.path(of: p[1])

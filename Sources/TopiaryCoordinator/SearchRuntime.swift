@@ -34,6 +34,8 @@ public struct RunSettings: Sendable {
     /// many workers there are or the order they finish in. Nil: asynchronous (the default).
     public var reproducibleBatch: Int?
     public static let reproducibleBatchSize = 8
+    /// `--dataset`: the training data's path on the workers (nil: the trainer's default).
+    public var dataset: String?
 
     public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
                 kind: TrialKind = .train, targetYAML: String? = nil) {
@@ -54,6 +56,7 @@ public struct RunSettings: Sendable {
         if retryFailed { p.append(("retry_failed", .bool(true))) }
         if !artifacts.isEmpty { p.append(("artifacts", .array(artifacts.map(\.json)))) }
         if let reproducibleBatch { p.append(("reproducible_batch", .int(reproducibleBatch))) }
+        if let dataset { p.append(("dataset", .string(dataset))) }
         return .object(p)
     }
 
@@ -69,6 +72,7 @@ public struct RunSettings: Sendable {
         retryFailed = json["retry_failed"]?.boolValue ?? false
         artifacts = try WireArtifact.list(Envelope(.job, .object([("artifacts", json["artifacts"] ?? .null)])))
         reproducibleBatch = json["reproducible_batch"]?.intValue
+        dataset = json["dataset"]?.stringValue
     }
 
     /// The trial's fidelity number for the store: epochs if given, else 1.
@@ -317,6 +321,7 @@ struct SearchRuntime {
                       benchmarkKey: key, fidelity: fidelityJSON(t.fidelity), seed: seed,
                       deadlineMs: settings.deadlineSeconds * 1000, target: record.target)
         job.artifacts = settings.artifacts
+        job.dataset = settings.dataset
         // Structural compression is done for real by training the full network first.
         if needsGraph && kind == .train && (c.compression.pruning == .channel || c.compression.rankRatio < 1) {
             job.graphUncompressed = NetworkGraph.build(c, in: space).json

@@ -227,6 +227,9 @@ public struct Job: Sendable {
     public var deadlineMs: Int
     public var target: String?
     /// Files the job needs, fetched from the coordinator (GET → PART) before the trainer starts.
+    /// The training data's path on the worker (`search start --dataset`); nil: the
+    /// trainer's default.
+    public var dataset: String?
     public var artifacts: [WireArtifact] = []
 
     public init(ref: AttemptRef, search: Int64, kind: String, trainer: String, candidate: JSONValue, graph: JSONValue?,
@@ -247,6 +250,7 @@ public struct Job: Sendable {
         if let benchmarkKey { p.append(("benchmark_key", .string(benchmarkKey))) }
         if let target { p.append(("target", .string(target))) }
         if !artifacts.isEmpty { p.append(("artifacts", .array(artifacts.map(\.json)))) }
+        if let dataset { p.append(("dataset", .string(dataset))) }
         return .object(p)
     }
 
@@ -267,6 +271,7 @@ public struct Job: Sendable {
         deadlineMs = try f.int("deadline_ms")
         target = try f.optionalString("target")
         artifacts = try WireArtifact.list(e)
+        dataset = try f.optionalString("dataset")
     }
 }
 

@@ -46,6 +46,10 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
     public var artifacts: [String] = []
     /// The same trial sequence whatever the workers (batches told in suggestion order).
     public var reproducible = false
+    /// The training data every job uses (`search start --dataset`): an absolute path, as
+    /// the workers see it, to a folder of class folders or a NumPy `.npz`; nil for the
+    /// trainer's default (Fashion-MNIST).
+    public var dataset: String?
 
     public init(spaceYAML: String, budget: Int) {
         self.spaceYAML = spaceYAML
@@ -56,7 +60,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         case spaceYAML = "space_yaml", spaceFile = "space_file", target, targetYAML = "target_yaml"
         case targetCalibration = "target_calibration", kind, strategy, strategyOptions = "strategy_options", budget
         case objectives, constraints, seed, trainer, fidelity, deadlineSeconds = "deadline_s", maxAttempts = "max_attempts"
-        case retryFailed = "retry_failed", artifacts, reproducible
+        case retryFailed = "retry_failed", artifacts, reproducible, dataset
     }
 
     /// Absent fields take their defaults; present ones must have the right type.
@@ -85,6 +89,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         retryFailed = try c.decodeIfPresent(Bool.self, forKey: .retryFailed) ?? false
         artifacts = try c.decodeIfPresent([String].self, forKey: .artifacts) ?? []
         reproducible = try c.decodeIfPresent(Bool.self, forKey: .reproducible) ?? false
+        dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
     }
 
     /// The objectives to search for (the default when none is given).
@@ -105,6 +110,9 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         }
         for c in constraints where !c.contains("<=") && !c.contains(">=") {
             throw ControlError("constraint '\(c)': expected NAME<=VALUE, e.g. params<=100000 or latency_ms<=5")
+        }
+        if let dataset, !dataset.hasPrefix("/") || dataset.contains("\0") {
+            throw ControlError("'dataset' must be an absolute path (as the workers see it), got '\(dataset)'")
         }
         if targetCalibration != nil && targetYAML == nil { throw ControlError("'target_calibration' needs 'target_yaml'") }
         for a in artifacts {

@@ -103,7 +103,9 @@ final class Cluster: @unchecked Sendable {
     func startWorker(_ name: String, slots: Int = 2, trainer: String = "table", extra: [String] = [], agent: Agent? = nil) throws {
         let spec = trainer == "table" ? "table=table:\(Paths.table)"
             : trainer == "bad" ? "bad=python3 \(Paths.misbehavingTrainer)"
-            : trainer == "art" ? "art=python3 \(Paths.artifactTrainer)" : "sleepy=python3 \(Paths.sleepyTrainer)"
+            : trainer == "art" ? "art=python3 \(Paths.artifactTrainer)"
+            : trainer == "pytorch" ? "pytorch=\(PythonEnv.venvPython) \(Paths.repo.appendingPathComponent("Workers/pytorch/trainer.py").path)"
+            : "sleepy=python3 \(Paths.sleepyTrainer)"
         let args = ["--connect", workerEndpoint, "--name", name, "--slots", String(slots), "--trainer", spec, "--heartbeat-ms", String(heartbeatMs),
                     "--work-dir", workDir(name).path, "--cache", dir.appendingPathComponent("cache-\(name)").path] + extra
         switch agent ?? self.agent {

@@ -1,4 +1,5 @@
-"""Fashion-MNIST from Debian's `dataset-fashion-mnist` (IDX files, gzipped or not).
+"""Fashion-MNIST from Debian's `dataset-fashion-mnist` (IDX files, gzipped or not), or the
+user's own image-classification data (`load(..., dataset=PATH)`, see `user_data`).
 
 Splits: the last `VALIDATION` images of the 60,000 training images are the validation split
 (what a search ranks on); the 10,000 test images are only for final reports. A job's
@@ -55,11 +56,14 @@ def _read_idx(directory: Path, stem: str) -> np.ndarray:
 
 @dataclass
 class Split:
-    """Images as normalized float tensors (N, 1, 28, 28) and labels (N,); `index` holds
-    each image's position in the 60,000 training images (for cached teacher logits)."""
+    """Images as normalized float tensors (N, C, H, W) and labels (N,); `index` holds
+    each image's position in the 60,000 training images (for cached teacher logits; -1 for
+    other data). `pad` is the value of the background in normalized units (what `adapt`
+    pads with)."""
     images: torch.Tensor
     labels: torch.Tensor
     index: torch.Tensor
+    pad: float = -MEAN / STD
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -90,9 +94,14 @@ def _split(images: np.ndarray, labels: np.ndarray, index: np.ndarray) -> Split:
     return Split(x, torch.from_numpy(labels[index].astype(np.int64)), torch.from_numpy(index.astype(np.int64)))
 
 
-def load(data_fraction: float = 1.0, val_fraction: float = 1.0, test_fraction: float = 1.0) -> FashionMNIST:
+def load(data_fraction: float = 1.0, val_fraction: float = 1.0, test_fraction: float = 1.0,
+         dataset: str | None = None) -> FashionMNIST:
     """The three splits; `data_fraction` of the training split, `val_fraction` of the
-    validation split and `test_fraction` of the test set (fixed subsets, at least 100 images)."""
+    validation split and `test_fraction` of the test set (fixed subsets, at least 100 images).
+    `dataset` is a path to the user's data (`user_data`); None is Fashion-MNIST."""
+    if dataset not in (None, "", "fashion-mnist"):
+        import user_data
+        return user_data.load(dataset, data_fraction, val_fraction, test_fraction)
     xtr, ytr, xte, yte = _raw()
     n = len(ytr)
     rest = np.random.default_rng(0).permutation(n - VALIDATION)
@@ -110,21 +119,21 @@ def load(data_fraction: float = 1.0, val_fraction: float = 1.0, test_fraction: f
     return FashionMNIST(_split(xtr, ytr, train), _split(xtr, ytr, val), t)
 
 
-def adapt(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
-    """Fits (N, 1, 28, 28) images to a network's input shape (C, H, W): zero-padded around
-    (in normalized units: the background) up to twice the size, resized beyond; the grey
+def adapt(x: torch.Tensor, shape: tuple[int, int, int], pad: float = -MEAN / STD) -> torch.Tensor:
+    """Fits (N, C0, H0, W0) images to a network's input shape (C, H, W): padded around with
+    the background (`pad`, normalized units) up to twice the size, resized beyond; a grey
     channel repeated C times (NAS-Bench-201 and Macro networks take 3x32x32)."""
     c, h, w = shape
     _, c0, h0, w0 = x.shape
     if (h, w) != (h0, w0):
         if h0 <= h <= 2 * h0 and w0 <= w <= 2 * w0:
             top, left = (h - h0) // 2, (w - w0) // 2
-            x = F.pad(x, (left, w - w0 - left, top, h - h0 - top), value=-MEAN / STD)
+            x = F.pad(x, (left, w - w0 - left, top, h - h0 - top), value=pad)
         else:
             x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
     if c != c0:
         if c0 != 1:
-            raise ValueError(f"cannot adapt {c0} channels to {c}")
+            raise ValueError(f"the data has {c0} channels but the network takes {c}: use a space whose input has channels: {c0}")
         x = x.expand(-1, c, -1, -1)
     return x
 

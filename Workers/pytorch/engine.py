@@ -70,7 +70,7 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
             idx = perm[s:s + bs]
             if len(idx) < 2:  # batch norm needs two samples
                 continue
-            x = adapt(split.images[idx], shape)
+            x = adapt(split.images[idx], shape, split.pad)
             y = split.labels[idx]
             out = model(x)
             if distill is not None:
@@ -102,7 +102,7 @@ def evaluate(model: nn.Module, split: Split, shape: tuple[int, int, int], batch_
     model.eval()
     loss, correct = 0.0, 0
     for s in range(0, len(split), batch_size):
-        x = adapt(split.images[s:s + batch_size], shape)
+        x = adapt(split.images[s:s + batch_size], shape, split.pad)
         y = split.labels[s:s + batch_size]
         out = model(x).float()
         loss += F.cross_entropy(out, y, reduction="sum").item()
@@ -117,7 +117,7 @@ def calibrate(model: nn.Module, split: Split, shape: tuple[int, int, int], image
     model.eval()
     n = min(images, len(split))
     for s in range(0, n, batch_size):
-        model(adapt(split.images[s:min(n, s + batch_size)], shape))
+        model(adapt(split.images[s:min(n, s + batch_size)], shape, split.pad))
     return n
 
 
@@ -146,7 +146,7 @@ def recalibrate_bn(model: nn.Module, split: Split, shape: tuple[int, int, int], 
     try:
         for s in range(0, n, batch_size):
             if min(n, s + batch_size) - s >= 2:
-                model(adapt(split.images[s:min(n, s + batch_size)], shape))
+                model(adapt(split.images[s:min(n, s + batch_size)], shape, split.pad))
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom

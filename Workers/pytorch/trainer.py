@@ -64,6 +64,8 @@ class Job:
     artifact_paths: dict = field(default_factory=dict)
     batch_size: int = 128
     lr: float = 3e-3
+    # The user's data (`search start --dataset`): a path on this machine; None: Fashion-MNIST.
+    dataset: str | None = None
     seed: int = 0
     deadline_s: float | None = None
     output_dir: Path = Path(".")
@@ -85,6 +87,20 @@ def _number(fid: dict[str, Any], key: str, default: Any, lo: float, hi: float, i
     return v
 
 
+def _output_classes(model: Any, shape: tuple[int, int, int]) -> int | None:
+    """The classes the network outputs (the width of its output for one image)."""
+    import torch
+    was = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            return int(model(torch.zeros(1, *shape)).shape[-1])
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        model.train(was)
+
+
 def parse_job(raw: dict[str, Any]) -> Job:
     graph = raw.get("graph")
     if not isinstance(graph, dict):
@@ -99,12 +115,15 @@ def parse_job(raw: dict[str, Any]) -> Job:
     if not isinstance(comp, dict):
         raise JobError("candidate.compression must be an object")
     dataset = raw.get("dataset", "fashion-mnist")
-    if dataset not in ("fashion-mnist", None):
-        raise JobError(f"dataset {dataset!r} is not supported (fashion-mnist)")
+    if dataset is not None and not isinstance(dataset, str):
+        raise JobError(f"'dataset' must be a path, got {dataset!r}")
+    if dataset not in ("fashion-mnist", None, "") and not os.path.isabs(dataset):
+        raise JobError(f"dataset {dataset!r}: give an absolute path to a folder of class folders or a .npz file")
     fid = raw.get("fidelity") or {}
     if not isinstance(fid, dict):
         raise JobError("'fidelity' must be an object")
     j = Job(graph=graph, graph_uncompressed=gu, compression=comp)
+    j.dataset = None if dataset in ("fashion-mnist", None, "") else dataset
     j.epochs = _number(fid, "epochs", 1, 0, 1000, integer=True)
     j.data_fraction = _number(fid, "data_fraction", 1.0, 1e-4, 1.0)
     j.val_fraction = _number(fid, "val_fraction", 1.0, 1e-4, 1.0)
@@ -213,14 +232,29 @@ def run(raw: dict[str, Any]) -> None:
     if not (needs_finetune or q.qat):
         ft_epochs = 0
 
-    ds = data.load(job.data_fraction, job.val_fraction, job.test_fraction)
-    info["data"] = {"dataset": "fashion-mnist", "train_images": len(ds.train), "val_images": len(ds.val),
+    try:
+        ds = data.load(job.data_fraction, job.val_fraction, job.test_fraction, dataset=job.dataset)
+    except (data.DataError, ValueError) as e:
+        raise JobError(str(e)) from e
+    classes = int(ds.train.labels.max()) + 1 if len(ds.train) else 0
+    outputs = _output_classes(final_graph, shape) if job.dataset else None
+    if job.dataset and outputs is not None and classes > outputs:
+        raise JobError(f"{job.dataset}: the data has {classes} classes but the network outputs {outputs}: "
+                       f"use a space with classes: {classes}")
+    if job.dataset and ds.train.images.shape[1] > shape[0]:
+        raise JobError(f"{job.dataset}: the images have {ds.train.images.shape[1]} channels but the network takes {shape[0]}: "
+                       f"use a space whose input has channels: {ds.train.images.shape[1]}")
+    info["data"] = {"dataset": job.dataset or "fashion-mnist", "train_images": len(ds.train), "val_images": len(ds.val),
                     "test_images": len(ds.test), "input": list(shape)}
     log(f"{len(ds.train)} training, {len(ds.val)} validation, {len(ds.test)} test images; input {list(shape)}; "
         f"{threads} thread(s)")
 
     distill = None
-    if distill_cfg.get("enabled"):
+    if distill_cfg.get("enabled") and job.dataset:
+        # The reference teacher and its cached logits are Fashion-MNIST's.
+        info["teacher"] = {"skipped": "distillation needs a teacher for this data; trained without one"}
+        log(info["teacher"]["skipped"])
+    elif distill_cfg.get("enabled"):
         import teacher
         logits, tinfo = teacher.get_teacher(job.teacher_epochs, job.teacher_data_fraction, ds.train.index, log,
                                             preset=job.artifact_paths.get("teacher"))
@@ -383,7 +417,7 @@ def run(raw: dict[str, Any]) -> None:
     metrics["onnx_bytes"] = onnx_bytes
     if epoch_seconds:
         metrics["epoch_seconds"] = round(sum(epoch_seconds) / len(epoch_seconds), 3)
-    if "teacher" in info:
+    if "val_accuracy" in info.get("teacher", {}):
         metrics["teacher_accuracy"] = round(info["teacher"]["val_accuracy"], 4)
     log(f"result: validation {val_acc:.2f}%, test {test_acc:.2f}%, {params} params, {macs} MACs, {packed['bytes']} bytes")
     # The files the worker uploads to the coordinator, so the model can be exported wherever

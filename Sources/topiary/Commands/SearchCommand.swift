@@ -39,6 +39,10 @@ struct SearchCommand: AsyncParsableCommand {
         var artifact: [String] = []
         @Flag(help: "The same trial sequence whatever the number of workers and the order they finish: trials are drawn in batches of 8, each once the last has ended, its results told in suggestion order (slower when workers outnumber 8 slots).")
         var reproducible = false
+        @Option(help: ArgumentHelp("Train on this data instead of Fashion-MNIST: a folder of class folders (PATH/CLASS/IMAGE, or PATH/train/… and PATH/test/…) or a NumPy .npz (x_train, y_train, x_test, y_test; x_val, y_val optional).",
+                                   discussion: "The path must be the same on the workers (a shared or copied folder). The number of classes must match the space's.",
+                                   valueName: "path"))
+        var dataset: String?
         @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
         @Flag(help: "Predict latency with the target's profile as written, not the calibration saved beside it (measurements in the daemon's store still refine it).")
         var uncalibrated = false
@@ -89,12 +93,18 @@ struct SearchCommand: AsyncParsableCommand {
 
         func run() async throws {
             let yaml = try Inputs.text(space)
-            _ = try SearchSpace.parse(yaml: yaml, file: space)  // errors name the file here, not in the daemon
+            let parsed = try SearchSpace.parse(yaml: yaml, file: space)  // errors name the file here, not in the daemon
             // The target's profile travels with the search: the daemon predicts latency and
             // rejects what cannot fit before anything is trained.
             let targetPath = try location.path(of: target)
             let targetProfile = try Targets.load(path: targetPath)
             var r = try request(spaceYAML: yaml)
+            if let dataset {
+                if trainer == "table" || (trainer == nil && parsed.benchmark != nil) {
+                    throw InputError("--dataset needs a trainer that trains (--trainer pytorch); the table trainer looks results up")
+                }
+                r.dataset = try DatasetCheck.check(dataset, space: parsed)
+            }
             r.target = targetProfile.name
             r.targetYAML = try Inputs.text(targetPath)
             // So does the calibration saved beside it, unless it belongs to another version

@@ -11,6 +11,8 @@ import TopiaryHardware
 ///                            [--k 5,10,20,50] [--draws 50] [--seed 1] [--dump FILE] [--coefficients]
 ///                            [--predictions FILE]   (every held-out prediction: k, draw, CSV line, predicted, measured)
 ///                            [--prior FILE|saved|none] [--by-group] [--models auto|per-layer|flops-linear,…]
+///                            [--targets DIR] [--spaces DIR]   (a new device's profile and spaces, no rebuild;
+///                                                              --target also takes a YAML path)
 ///
 /// Beside Topiary's calibrated model (the form its cross-validation chose, and the
 /// per-layer model alone) it fits the two baselines a user would fit on the same k rows:
@@ -36,6 +38,8 @@ enum HardwareBench {
         var priorFile: String?
         var byGroup = false
         var forms = LatencyForm.allCases
+        var targetsDir = root.appendingPathComponent("SearchSpaces/targets").path
+        var spaceDirs = [root.appendingPathComponent("SearchSpaces").path]
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -49,6 +53,8 @@ enum HardwareBench {
             case "--predictions": predictionsFile = it.next()
             case "--prior": priorFile = it.next()
             case "--by-group": byGroup = true
+            case "--targets": targetsDir = it.next() ?? targetsDir
+            case "--spaces": spaceDirs.insert(it.next() ?? spaceDirs[0], at: 0)
             case "--models":
                 let v = it.next() ?? ""
                 if v != "auto" {
@@ -59,15 +65,15 @@ enum HardwareBench {
                         return f
                     }
                 }
-            default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S --prior FILE|saved|none --by-group --models auto|LIST")
+            default: throw BenchError("unknown option \(a); use --data CSV --target NAME --k 5,10,20,50 --draws N --seed S --prior FILE|saved|none --by-group --models auto|LIST --targets DIR --spaces DIR")
             }
         }
-        let target = try HardwareTarget.load(path: root.appendingPathComponent("SearchSpaces/targets/\(targetName).yaml").path)
+        let targetPath = targetName.hasSuffix(".yaml") || targetName.contains("/") ? targetName : "\(targetsDir)/\(targetName).yaml"
+        let target = try HardwareTarget.load(path: targetPath)
         let model = LatencyModel(target: target)
         // The saved calibration beside the target (fitted on other measurements of the
         // same device) is the second starting point unless --prior names another or none.
-        let targets = root.appendingPathComponent("SearchSpaces/targets").path
-        let saved = TargetFiles.calibrationPath(for: targetName, dir: targets)
+        let saved = TargetFiles.calibrationPath(for: target.name, dir: (targetPath as NSString).deletingLastPathComponent)
         if priorFile == nil || priorFile == "saved" { priorFile = FileManager.default.fileExists(atPath: saved) ? saved : nil }
         if priorFile == "none" { priorFile = nil }
         var prior: Coefficients?
@@ -78,7 +84,7 @@ enum HardwareBench {
             priorName = priorFile.hasPrefix(root.path + "/") ? String(priorFile.dropFirst(root.path.count + 1)) : priorFile
             print("second starting point: \(priorName), a calibration on \(cal.samples) other measurements")
         }
-        let rows = try MeasurementFile.read(data, spaceDirectories: [root.appendingPathComponent("SearchSpaces").path])
+        let rows = try MeasurementFile.read(data, spaceDirectories: spaceDirs)
         let samples = rows.map { $0.sample(model) }
         let groups = rows.map { $0.space.name + ($0.columns["precision"].map { "/" + $0 } ?? "") }
         let measured = samples.map(\.measuredMilliseconds)
