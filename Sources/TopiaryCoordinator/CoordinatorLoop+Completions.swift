@@ -13,6 +13,16 @@ extension CoordinatorLoop {
             case .enqueued(let id, let drawn, let trials):
                 guard searches[id] != nil else { continue }
                 searches[id]!.enqueuing -= drawn
+                if searches[id]!.finalEnqueuing > 0 {
+                    // The final phase's trials (posted once the search was idle, so this is them).
+                    searches[id]!.finalEnqueuing = 0
+                    guard let trials else { searches[id]!.finalPhaseStarted = false; continue }  // try again
+                    for t in trials {
+                        searches[id]!.finalTrials.insert(t.trialID)
+                        searches[id]!.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID, fidelity: t.fidelity))
+                    }
+                    continue
+                }
                 guard let trials else {
                     searches[id]!.created -= drawn  // nothing was created: draw again later
                     continue

@@ -52,7 +52,8 @@ extension CoordinatorLoop {
                 s.recommended = try? Recommendation.candidate(store: store, search: id)
             }
             s.top = try store.leaderboard(LeaderboardQuery(search: id, limit: 5)).map {
-                SearchSummary.Top(candidate: $0.candidateID, accuracy: $0.accuracy, params: $0.params, sizeBytes: $0.sizeBytes, macs: $0.macs)
+                SearchSummary.Top(candidate: $0.candidateID, accuracy: $0.accuracy, params: $0.params, sizeBytes: $0.sizeBytes, macs: $0.macs,
+                                  final: $0.isFinal)
             }
             return ControlReply.encode(s)
         case .pauseSearch(let id):
@@ -157,13 +158,7 @@ extension CoordinatorLoop {
         if trainer == "table" && space.benchmark == nil {
             throw ControlError("the table trainer needs a benchmark space (nas-bench-macro, nas-bench-201)")
         }
-        let fidelity = JSONValue.object(r.fidelity.sorted { $0.key < $1.key }.map { k, v in
-            switch v {
-            case .int(let i): return (k, .int(i))
-            case .double(let d): return (k, .double(d))
-            case .string(let s): return (k, .string(s))
-            }
-        })
+        let fidelity = JSONValue.object(r.fidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })
         var settings = RunSettings(trainer: trainer, fidelity: fidelity, deadlineSeconds: r.deadlineSeconds, constraints: constraints,
                                    kind: kind, targetYAML: r.targetYAML)
         settings.targetCalibration = r.targetCalibration
@@ -171,6 +166,18 @@ extension CoordinatorLoop {
         settings.retryFailed = r.retryFailed
         if r.reproducible { settings.reproducibleBatch = RunSettings.reproducibleBatchSize }
         settings.dataset = r.dataset
+        if r.finalists > 0 {
+            if trainer == "table" { throw ControlError("'finalists' are trained again at full fidelity: the table trainer answers the same at every fidelity") }
+            settings.finalists = r.finalists
+            // The search's fidelity with the final phase's over it (or the default's).
+            var pairs = (fidelity.objectPairs ?? [])
+            let over: [(String, JSONValue)] = r.finalFidelity.isEmpty ? RunSettings.defaultFinalFidelity(over: fidelity)
+                : r.finalFidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }
+            for (k, v) in over {
+                if let i = pairs.firstIndex(where: { $0.0 == k }) { pairs[i].1 = v } else { pairs.append((k, v)) }
+            }
+            settings.finalFidelity = .object(pairs.sorted { $0.0 < $1.0 })
+        }
         for a in r.artifacts {
             let p = a.split(separator: "=", maxSplits: 1).map(String.init)
             let path = transfers.directory.path(of: p[1])

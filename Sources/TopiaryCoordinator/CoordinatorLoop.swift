@@ -151,7 +151,8 @@ struct CoordinatorLoop {
         guard searches[search] != nil else { return }
         searches[search]!.running -= 1
         searches[search]!.finished += 1
-        if case .failed = status { searches[search]!.failed += 1 }
+        // A finalist's failure does not open the budget again (final trials are not counted).
+        if case .failed = status, !searches[search]!.finalTrials.contains(trial) { searches[search]!.failed += 1 }
         switch status {
         case .completed: config.metrics?.trialEnded("completed")
         case .failed: config.metrics?.trialEnded("failed")
@@ -310,12 +311,41 @@ struct CoordinatorLoop {
     }
 
     mutating func completeFinishedSearches() {
-        for (id, s) in searches where s.record.state == .active && s.counted >= s.budget && s.queued == 0 && s.running == 0
-            && s.enqueuing == 0 && !completing.contains(id) && !orphans.values.contains(where: { $0.search == id }) {
+        let done = searches.filter { id, s in
+            s.record.state == .active && s.counted >= s.budget && s.queued == 0 && s.running == 0
+                && s.enqueuing == 0 && !completing.contains(id) && !orphans.values.contains(where: { $0.search == id })
+        }.keys.sorted()
+        for id in done {
+            if searches[id]!.settings.finalists > 0 && !searches[id]!.finalPhaseStarted && startFinalPhase(id) { continue }
+            let s = searches[id]!
             completing.insert(id)
             writer.post(.completeSearch(id, event: "before training: \(s.rejected) candidates broke a constraint, "
                                         + "\(s.infeasible) could not run on \(s.record.target)" + (s.lastInfeasibility.map { " (last: \($0))" } ?? "")))
         }
+    }
+
+    /// The final phase: the strategy's recommended candidates (by the search's objectives,
+    /// noise-aware) trained again at the final fidelity, marked `final` in the store.
+    /// Returns whether trials were posted (else the search completes as it is).
+    mutating func startFinalPhase(_ id: Int64) -> Bool {
+        searches[id]!.finalPhaseStarted = true
+        let s = searches[id]!
+        var seen: Set<String> = []
+        let picks = s.strategy.recommendation(count: s.settings.finalists).map(\.candidate).filter { seen.insert($0.identity.id).inserted }
+        guard !picks.isEmpty else { return false }
+        let requests = picks.map { c -> TrialRequest in
+            let (json, cid) = c.identity
+            searches[id]!.candidates[cid] = c
+            let f = s.admission.figures(c)
+            let d = Drawn(candidate: c, fidelity: s.settings.finalFidelityValue, id: cid, canonicalJSON: json, cost: f.cost, predictedMs: f.latencyMs)
+            return TrialRequest(candidate: d.record, fidelity: d.fidelity, kind: .train, phase: .final)
+        }
+        searches[id]!.enqueuing += requests.count
+        searches[id]!.finalEnqueuing = requests.count
+        writer.post(.enqueue(search: id, requests: requests, predicted: []))
+        logger.notice("final phase: training the finalists again", metadata: ["search": "\(id)", "finalists": "\(requests.count)",
+                                                                              "fidelity": "\(s.settings.finalFidelity?.text(pretty: false) ?? "-")"])
+        return true
     }
 
     // MARK: Scheduling

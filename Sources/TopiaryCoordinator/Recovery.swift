@@ -52,7 +52,7 @@ struct Recovery {
             if candidates[t.candidateID] == nil, let c = try store.candidate(t.candidateID) {
                 candidates[t.candidateID] = try space.decode(json: c.canonicalJSON)
             }
-            guard let c = candidates[t.candidateID] else { continue }
+            guard let c = candidates[t.candidateID], t.phase == .search else { continue }  // finalists are not the strategy's
             let status: TrialStatus
             switch t.state {
             case .queued, .running: status = .pending
@@ -65,15 +65,20 @@ struct Recovery {
         }
         var rt = try SearchRuntime(record: record, space: space, settings: settings, model: model, calibratedFrom: samples, history: history)
         rt.candidates = candidates
-        rt.created = trials.count
+        rt.created = trials.filter { $0.phase == .search }.count
         for t in trials {
-            rt.keys[t.trialID] = TrialKey(candidateID: t.candidateID, fidelity: t.fidelity)
+            if t.phase == .final {
+                rt.finalTrials.insert(t.trialID)
+                rt.finalPhaseStarted = true
+            } else {
+                rt.keys[t.trialID] = TrialKey(candidateID: t.candidateID, fidelity: t.fidelity)
+            }
             switch t.state {
             case .queued: rt.pushQueued(QueuedTrial(trial: t.trialID, attempt: t.attempt, candidateID: t.candidateID, fidelity: t.fidelity))
             case .running: rt.running += 1
             default:
                 rt.finished += 1
-                if t.state == .failed { rt.failed += 1 }
+                if t.state == .failed && t.phase == .search { rt.failed += 1 }
                 if let a = t.accuracy, a > (rt.best?.accuracy ?? -Double.infinity) { rt.best = (a, t.candidateID) }
             }
         }

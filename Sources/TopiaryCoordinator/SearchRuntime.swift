@@ -36,6 +36,23 @@ public struct RunSettings: Sendable {
     public static let reproducibleBatchSize = 8
     /// `--dataset`: the training data's path on the workers (nil: the trainer's default).
     public var dataset: String?
+    /// `--finalists`: how many recommended candidates are trained again at `finalFidelity`
+    /// once the budget is spent.
+    public var finalists = 0
+    /// The final phase's fidelity object (the search's, with `--final-fidelity` over it).
+    public var finalFidelity: JSONValue?
+
+    /// The final phase's fidelity when none is given: all the data, four times the
+    /// search's epochs (at least 4) and fine-tuning a quarter of that.
+    public static func defaultFinalFidelity(over search: JSONValue) -> [(String, JSONValue)] {
+        let epochs = max(4, 4 * (search["epochs"]?.intValue ?? Int(search["epochs"]?.doubleValue ?? 1)))
+        var pairs: [(String, JSONValue)] = [("epochs", .int(epochs)), ("data_fraction", .int(1)), ("val_fraction", .int(1)), ("test_fraction", .int(1))]
+        if search["finetune_epochs"] != nil { pairs.append(("finetune_epochs", .int(max(1, epochs / 4)))) }
+        return pairs
+    }
+
+    /// The final phase's fidelity number for the store (its epochs).
+    public var finalFidelityValue: Double { finalFidelity?["epochs"]?.doubleValue ?? fidelityValue }
 
     public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
                 kind: TrialKind = .train, targetYAML: String? = nil) {
@@ -57,6 +74,8 @@ public struct RunSettings: Sendable {
         if !artifacts.isEmpty { p.append(("artifacts", .array(artifacts.map(\.json)))) }
         if let reproducibleBatch { p.append(("reproducible_batch", .int(reproducibleBatch))) }
         if let dataset { p.append(("dataset", .string(dataset))) }
+        if finalists > 0 { p.append(("finalists", .int(finalists))) }
+        if let finalFidelity { p.append(("final_fidelity", finalFidelity)) }
         return .object(p)
     }
 
@@ -73,6 +92,8 @@ public struct RunSettings: Sendable {
         artifacts = try WireArtifact.list(Envelope(.job, .object([("artifacts", json["artifacts"] ?? .null)])))
         reproducibleBatch = json["reproducible_batch"]?.intValue
         dataset = json["dataset"]?.stringValue
+        finalists = json["finalists"]?.intValue ?? 0
+        finalFidelity = json["final_fidelity"]
     }
 
     /// The trial's fidelity number for the store: epochs if given, else 1.
@@ -211,6 +232,13 @@ struct SearchRuntime {
     var isIdle: Bool { queued == 0 && running == 0 && enqueuing == 0 }
     /// Trials drawn whose enqueue the store writer has not finished (counted in `created`).
     var enqueuing = 0
+    /// Trials of the final phase (the finalists at full fidelity): not told to the strategy,
+    /// not counted against the budget.
+    var finalTrials: Set<Int64> = []
+    /// Whether the final phase was entered (its trials created, or nothing to train again).
+    var finalPhaseStarted = false
+    /// Final trials whose enqueue the store writer has not finished.
+    var finalEnqueuing = 0
     /// Candidates by id, for building jobs.
     var candidates: [String: Candidate] = [:]
     /// The strategy, rebuilt from the trial history when the daemon restarts.
@@ -318,7 +346,8 @@ struct SearchRuntime {
         seed &= UInt64(Int64.max)  // non-negative on the wire, whatever a worker parses it as
         var job = Job(ref: AttemptRef(trial: t.trial, attempt: t.attempt), search: id, kind: kind.rawValue, trainer: settings.trainer,
                       candidate: c.json, graph: needsGraph ? NetworkGraph.build(compressed: c, in: space).json : nil,
-                      benchmarkKey: key, fidelity: fidelityJSON(t.fidelity), seed: seed,
+                      benchmarkKey: key, fidelity: finalTrials.contains(t.trial) ? settings.finalFidelity ?? fidelityJSON(t.fidelity) : fidelityJSON(t.fidelity),
+                      seed: seed,
                       deadlineMs: settings.deadlineSeconds * 1000, target: record.target)
         job.artifacts = settings.artifacts
         job.dataset = settings.dataset

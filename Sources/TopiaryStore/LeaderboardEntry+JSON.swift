@@ -8,7 +8,7 @@ extension LeaderboardEntry {
         func d(_ v: Double?) -> JSONValue { v.map { .double($0) } ?? .null }
         return .object([
             ("rank", .int(rank)), ("candidate_id", .string(candidateID)), ("search_id", .int(Int(searchID))),
-            ("trial_id", .int(Int(trialID))), ("fidelity", .double(fidelity)), ("accuracy", d(accuracy)),
+            ("trial_id", .int(Int(trialID))), ("fidelity", .double(fidelity)), ("final", .bool(isFinal)), ("accuracy", d(accuracy)),
             ("target", target.map { .string($0) } ?? .null), ("latency_ms", d(latencyMs)),
             ("predicted_ms", d(predictedMs)), ("measured_ms", d(measuredMs)), ("size_bytes", .int(sizeBytes)),
             ("peak_activation_bytes", .int(peakActivationBytes)), ("macs", .int(macs)), ("params", .int(params)),

@@ -26,6 +26,9 @@ public struct LeaderboardEntry: Sendable, Equatable, Decodable, FetchableRecord 
     public var compressionSummary: String
     /// The trial's final metrics, a JSON object as text.
     public var metrics: String?
+    /// Whether the figures come from the search's final phase (the candidate trained again
+    /// at full fidelity) rather than a search-time estimate.
+    public var isFinal = false
 
     enum CodingKeys: String, CodingKey {
         case accuracy, target, fidelity, macs, params, metrics
@@ -57,6 +60,7 @@ public struct LeaderboardEntry: Sendable, Equatable, Decodable, FetchableRecord 
         pruningMethod = row[CodingKeys.pruningMethod.rawValue]
         compressionSummary = row[CodingKeys.compressionSummary.rawValue]
         metrics = row[CodingKeys.metrics.rawValue]
+        isFinal = (row["phase"] as String?) == TrialPhase.final.rawValue
     }
 
     /// The entry's figure for an objective (nil when it has none, e.g. no latency).

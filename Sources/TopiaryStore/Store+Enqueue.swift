@@ -28,14 +28,16 @@ extension Store {
             var trials: [TrialRecord] = []
             trials.reserveCapacity(requests.count)
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO trials (search_id, candidate_id, kind, fidelity, state, attempt, queued_at)
-                VALUES (?, ?, ?, ?, 'queued', 1, ?)
+                INSERT INTO trials (search_id, candidate_id, kind, fidelity, state, attempt, queued_at, phase)
+                VALUES (?, ?, ?, ?, 'queued', 1, ?, ?)
                 """)
             for r in requests {
-                try insert.execute(arguments: [search, r.candidate.id, r.kind.rawValue, r.fidelity, now.timeIntervalSince1970])
-                trials.append(TrialRecord(id: db.lastInsertedRowID, searchID: search, candidateID: r.candidate.id, kind: r.kind,
-                                          fidelity: r.fidelity, state: .queued, attempt: 1, workerID: nil, queuedAt: now,
-                                          startedAt: nil, finishedAt: nil, metrics: nil, accuracy: nil, error: nil))
+                try insert.execute(arguments: [search, r.candidate.id, r.kind.rawValue, r.fidelity, now.timeIntervalSince1970, r.phase.rawValue])
+                var t = TrialRecord(id: db.lastInsertedRowID, searchID: search, candidateID: r.candidate.id, kind: r.kind,
+                                    fidelity: r.fidelity, state: .queued, attempt: 1, workerID: nil, queuedAt: now,
+                                    startedAt: nil, finishedAt: nil, metrics: nil, accuracy: nil, error: nil)
+                t.phase = r.phase
+                trials.append(t)
             }
             if !requests.isEmpty {
                 try appendEvent(db, kind: "trials.enqueued",

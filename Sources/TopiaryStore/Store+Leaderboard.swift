@@ -83,7 +83,7 @@ extension Store {
             SELECT l.candidate_id, l.search_id, l.trial_id, l.fidelity, l.accuracy, ? AS target,
                    \(latency).latency_ms, \(latency).predicted_ms, \(latency).measured_ms,
                    l.size_bytes, l.peak_activation_bytes, l.macs, l.params, l.weight_bits, l.activation_bits,
-                   l.pruning_method, c.compression_summary, t.metrics
+                   l.pruning_method, c.compression_summary, t.metrics, t.phase
             FROM (\(keys)) k
             JOIN leaderboard l ON l.scope = ? AND l.target = ? AND l.candidate_id = k.candidate_id
             JOIN candidates c ON c.id = l.candidate_id

@@ -31,6 +31,10 @@ public enum StoreSchema {
             try db.execute(sql: v3Artifacts)
             try db.execute(sql: "PRAGMA user_version = 3")
         }
+        m.registerMigration("v4-final-phase") { db in
+            try db.execute(sql: v4FinalPhase)
+            try db.execute(sql: "PRAGMA user_version = 4")
+        }
         return m
     }
 
@@ -139,6 +143,12 @@ public enum StoreSchema {
     /// beside the database; one row per (trial, attempt, name). `pending` until the file
     /// is in place and checked, then `stored`; `refused` (over a limit), `lost` (the worker
     /// no longer has it), `corrupt` (its digest never matched) or `removed` (by gc) otherwise.
+    /// Trials of a search's final phase (its finalists trained at full fidelity) are marked,
+    /// so figures can say whether they are final or search-time estimates.
+    static let v4FinalPhase = """
+        ALTER TABLE trials ADD COLUMN phase TEXT NOT NULL DEFAULT 'search' CHECK (phase IN ('search', 'final'));
+        """
+
     static let v3Artifacts = """
         CREATE TABLE artifacts (
             trial_id INTEGER NOT NULL REFERENCES trials(id),

@@ -26,11 +26,13 @@ public struct TrialRecord: StoreRecord, Equatable {
     public var accuracy: Double?
     /// Why the trial failed or was pruned or cancelled.
     public var error: String?
+    /// The search itself, or its final phase.
+    public var phase: TrialPhase = .search
 
     public static let databaseTableName = "trials"
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
-        case id, kind, fidelity, state, attempt, metrics, accuracy, error
+        case id, kind, fidelity, state, attempt, metrics, accuracy, error, phase
         case searchID = "search_id", candidateID = "candidate_id", workerID = "worker_id"
         case queuedAt = "queued_at", startedAt = "started_at", finishedAt = "finished_at"
     }
@@ -58,6 +60,7 @@ public struct TrialRecord: StoreRecord, Equatable {
         metrics = row[CodingKeys.metrics.rawValue]
         accuracy = row[CodingKeys.accuracy.rawValue]
         error = row[CodingKeys.error.rawValue]
+        phase = (row[CodingKeys.phase.rawValue] as String?).flatMap(TrialPhase.init(rawValue:)) ?? .search
     }
 
     init(id: Int64?, searchID: Int64, candidateID: String, kind: TrialKind, fidelity: Double, state: TrialState, attempt: Int,
@@ -92,10 +95,12 @@ public struct TrialRequest: Sendable {
     public var candidate: CandidateRecord
     public var fidelity: Double
     public var kind: TrialKind
+    public var phase: TrialPhase
 
-    public init(candidate: CandidateRecord, fidelity: Double, kind: TrialKind = .train) {
+    public init(candidate: CandidateRecord, fidelity: Double, kind: TrialKind = .train, phase: TrialPhase = .search) {
         self.candidate = candidate
         self.fidelity = fidelity
         self.kind = kind
+        self.phase = phase
     }
 }

@@ -26,6 +26,12 @@ public enum TrialState: String, Codable, Sendable, CaseIterable, CustomStringCon
 }
 
 /// What a trial does: train the candidate (accuracy) or time it on hardware (latency).
+/// Which part of a search a trial belongs to: the search itself, or its final phase (the
+/// finalists trained again at full fidelity, whose figures are final).
+public enum TrialPhase: String, Codable, Sendable, CaseIterable {
+    case search, final
+}
+
 public enum TrialKind: String, Codable, Sendable, CaseIterable {
     case train, measure
 }

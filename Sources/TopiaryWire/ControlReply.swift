@@ -100,10 +100,13 @@ public struct SearchSummary: Codable, Sendable, Equatable {
         public var params: Int
         public var sizeBytes: Int
         public var macs: Int
-        public init(candidate: String, accuracy: Double?, params: Int, sizeBytes: Int, macs: Int) {
+        /// From the search's final phase (trained again at full fidelity); nil in older replies.
+        public var final: Bool?
+        public init(candidate: String, accuracy: Double?, params: Int, sizeBytes: Int, macs: Int, final: Bool? = nil) {
             self.candidate = candidate; self.accuracy = accuracy; self.params = params; self.sizeBytes = sizeBytes; self.macs = macs
+            self.final = final
         }
-        enum CodingKeys: String, CodingKey { case candidate, accuracy, params, sizeBytes = "size_bytes", macs }
+        enum CodingKeys: String, CodingKey { case candidate, accuracy, params, sizeBytes = "size_bytes", macs, final }
     }
 
     public var search: Int64

@@ -1,5 +1,6 @@
 import Foundation
 import TopiaryArtifacts
+import TopiaryCore
 
 /// `search.start`: everything a search needs, sent whole so that the daemon needs no file
 /// of the client's. Defaults and the checks that need no search space are here, used by
@@ -50,6 +51,13 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
     /// the workers see it, to a folder of class folders or a NumPy `.npz`; nil for the
     /// trainer's default (Fashion-MNIST).
     public var dataset: String?
+    /// How many of the search's recommended candidates are trained again, at
+    /// `finalFidelity`, once the budget is spent (the final phase); 0 for none.
+    public var finalists = 0
+    /// The final phase's fidelity settings, over the search's (`--final-fidelity epochs=8`);
+    /// empty: `RunSettings.defaultFinalFidelity`.
+    public var finalFidelity: [String: FidelityValue] = [:]
+    public static let finalistsRange = 0...20
 
     public init(spaceYAML: String, budget: Int) {
         self.spaceYAML = spaceYAML
@@ -60,7 +68,8 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         case spaceYAML = "space_yaml", spaceFile = "space_file", target, targetYAML = "target_yaml"
         case targetCalibration = "target_calibration", kind, strategy, strategyOptions = "strategy_options", budget
         case objectives, constraints, seed, trainer, fidelity, deadlineSeconds = "deadline_s", maxAttempts = "max_attempts"
-        case retryFailed = "retry_failed", artifacts, reproducible, dataset
+        case retryFailed = "retry_failed", artifacts, reproducible, dataset, finalists
+        case finalFidelity = "final_fidelity"
     }
 
     /// Absent fields take their defaults; present ones must have the right type.
@@ -90,6 +99,8 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         artifacts = try c.decodeIfPresent([String].self, forKey: .artifacts) ?? []
         reproducible = try c.decodeIfPresent(Bool.self, forKey: .reproducible) ?? false
         dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
+        finalists = try c.decodeIfPresent(Int.self, forKey: .finalists) ?? 0
+        finalFidelity = try c.decodeIfPresent([String: FidelityValue].self, forKey: .finalFidelity) ?? [:]
     }
 
     /// The objectives to search for (the default when none is given).
@@ -114,6 +125,9 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         if let dataset, !dataset.hasPrefix("/") || dataset.contains("\0") {
             throw ControlError("'dataset' must be an absolute path (as the workers see it), got '\(dataset)'")
         }
+        guard Self.finalistsRange.contains(finalists) else { throw ControlError("'finalists' must be 0 to \(Self.finalistsRange.upperBound)") }
+        if finalists > 0 && kind == "measure" { throw ControlError("'finalists' are trained again: a measure search has none") }
+        if !finalFidelity.isEmpty && finalists == 0 { throw ControlError("'final_fidelity' needs 'finalists' (how many to train again)") }
         if targetCalibration != nil && targetYAML == nil { throw ControlError("'target_calibration' needs 'target_yaml'") }
         for a in artifacts {
             let p = a.split(separator: "=", maxSplits: 1).map(String.init)
@@ -129,6 +143,15 @@ public enum FidelityValue: Codable, Sendable, Equatable, CustomStringConvertible
     case int(Int)
     case double(Double)
     case string(String)
+
+    /// The value as JSON (sent to trainers in the job's `fidelity`).
+    public var json: JSONValue {
+        switch self {
+        case .int(let i): return .int(i)
+        case .double(let d): return .double(d)
+        case .string(let s): return .string(s)
+        }
+    }
 
     /// Reads a command-line value: an integer if it is one, else a number, else text.
     public init(parsing text: String) {

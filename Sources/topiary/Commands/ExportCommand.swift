@@ -10,7 +10,8 @@ struct ExportCommand: AsyncParsableCommand {
         commandName: "export",
         abstract: "Export a candidate: its JSON, network graph, trained ONNX model and a model card.",
         discussion: """
-            CANDIDATE is a candidate id; 'best' (the default) is, with --search, the candidate the search's \
+            CANDIDATE is a candidate id; 'best' (the default) is the best final result when the search had a \
+            final phase (--finalists), else, with --search, the candidate the search's \
             strategy recommends (rebuilt from the database: it discounts lucky evaluations), and 'observed' the \
             most accurate result. Without --search, 'best' needs the database to hold results of one search only.
             """)
@@ -42,7 +43,12 @@ struct ExportCommand: AsyncParsableCommand {
             }
             id = top.candidateID
             let searchID = search ?? top.searchID
-            if let rec = try? Recommendation.candidate(store: store, search: searchID), rec != id {
+            // A final result (the search's final phase trained it again at full fidelity)
+            // comes first; among search-time estimates, the strategy's recommendation.
+            if let final = try store.leaderboard(LeaderboardQuery(search: searchID, limit: 1000)).first(where: \.isFinal) {
+                id = final.candidateID
+                print("exporting \(id): the best final result of search \(searchID) (trained again in its final phase)")
+            } else if let rec = try? Recommendation.candidate(store: store, search: searchID), rec != id {
                 print("search \(searchID)'s strategy recommends \(rec) (the best observed is \(id)); exporting the recommendation (--candidate \(id) for the other)")
                 id = rec
             }

@@ -164,24 +164,24 @@ struct LeaderboardCommand: AsyncParsableCommand {
     static func number(_ v: Double?, _ format: String) -> String { v.map { String(format: format, $0) } ?? "-" }
 
     static func table(_ entries: [LeaderboardEntry], target: String?) -> TextTable {
-        var headers = ["#", "candidate", "search", "trial", "fidelity", "accuracy"]
+        var headers = ["#", "candidate", "search", "trial", "fidelity", "accuracy", "figures"]
         if target != nil { headers += ["latency ms", "predicted", "measured"] }
         headers += ["size", "peak mem", "MACs", "compression"]
         var t = TextTable(headers)
         for e in entries {
             var row = [String(e.rank), e.candidateID, String(e.searchID), String(e.trialID),
-                       e.fidelity.shortText, number(e.accuracy, "%.4f")]
+                       e.fidelity.shortText, number(e.accuracy, "%.4f"), e.isFinal ? "final" : "search"]
             if target != nil { row += [number(e.latencyMs, "%.3f"), number(e.predictedMs, "%.3f"), number(e.measuredMs, "%.3f")] }
             row += [Format.bytes(e.sizeBytes), Format.bytes(e.peakActivationBytes), Format.count(e.macs), e.compressionSummary]
             t.add(row)
         }
-        t.rightAligned = Set(0..<(headers.count - 1)).subtracting([1])
+        t.rightAligned = Set(0..<(headers.count - 1)).subtracting([1, 6])
         return t
     }
 
     static let csvHeader = ["rank", "candidate_id", "search_id", "trial_id", "fidelity", "accuracy", "target", "latency_ms",
                             "predicted_ms", "measured_ms", "size_bytes", "peak_activation_bytes", "macs", "params",
-                            "weight_bits", "activation_bits", "pruning_method", "compression"]
+                            "weight_bits", "activation_bits", "pruning_method", "compression", "final"]
 
     /// The CSV has a column per choice (`arch.s1.width`, `compression.pruning.method`),
     /// over every candidate listed (empty where a candidate's space lacks it).
@@ -197,7 +197,7 @@ struct LeaderboardCommand: AsyncParsableCommand {
             print(CSV.line([String(e.rank), e.candidateID, String(e.searchID), String(e.trialID), d(e.fidelity), d(e.accuracy),
                             e.target ?? "", d(e.latencyMs), d(e.predictedMs), d(e.measuredMs), String(e.sizeBytes),
                             String(e.peakActivationBytes), String(e.macs), String(e.params), String(e.weightBits),
-                            String(e.activationBits), e.pruningMethod, e.compressionSummary] + columns.map { f[$0] ?? "" }))
+                            String(e.activationBits), e.pruningMethod, e.compressionSummary, e.isFinal ? "true" : "false"] + columns.map { f[$0] ?? "" }))
         }
     }
 

@@ -43,6 +43,10 @@ struct SearchCommand: AsyncParsableCommand {
                                    discussion: "The path must be the same on the workers (a shared or copied folder). The number of classes must match the space's.",
                                    valueName: "path"))
         var dataset: String?
+        @Option(help: ArgumentHelp("When the budget is spent, train this many of the strategy's recommended candidates again at the final fidelity (the final phase; their figures are marked final).", valueName: "n"))
+        var finalists = 0
+        @Option(name: .customLong("final-fidelity"), help: ArgumentHelp("A fidelity setting of the final phase, over the search's (repeatable; default: all the data and 4x the epochs, at least 4).", valueName: "key=value"))
+        var finalFidelity: [String] = []
         @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
         @Flag(help: "Predict latency with the target's profile as written, not the calibration saved beside it (measurements in the daemon's store still refine it).")
         var uncalibrated = false
@@ -76,6 +80,12 @@ struct SearchCommand: AsyncParsableCommand {
             r.retryFailed = retryFailed
             r.artifacts = artifact
             r.reproducible = reproducible
+            r.finalists = finalists
+            for f in finalFidelity {
+                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("--final-fidelity '\(f)': expected KEY=VALUE") }
+                r.finalFidelity[kv[0]] = FidelityValue(parsing: kv[1])
+            }
             return r
         }
 
@@ -88,6 +98,7 @@ struct SearchCommand: AsyncParsableCommand {
         static func flagNames(_ message: String) -> String {
             message.replacingOccurrences(of: "'budget'", with: "--budget").replacingOccurrences(of: "'deadline_s'", with: "--deadline")
                 .replacingOccurrences(of: "'max_attempts'", with: "--max-attempts").replacingOccurrences(of: "'kind'", with: "--kind")
+                .replacingOccurrences(of: "'finalists'", with: "--finalists").replacingOccurrences(of: "'final_fidelity'", with: "--final-fidelity")
                 .replacingOccurrences(of: "objective '", with: "--objective '").replacingOccurrences(of: "artifact '", with: "--artifact '").replacingOccurrences(of: "constraint '", with: "--constraint '")
         }
 
@@ -165,9 +176,9 @@ struct SearchCommand: AsyncParsableCommand {
             for n in Follower.notes(r) { print(n) }
             let top = r.top ?? []
             if !top.isEmpty {
-                var t = TextTable(["candidate", "accuracy", "params", "size", "MACs"])
+                var t = TextTable(["candidate", "accuracy", "figures", "params", "size", "MACs"])
                 for e in top {
-                    t.add([e.candidate, e.accuracy.map { String(format: "%.2f", $0) } ?? "-",
+                    t.add([e.candidate, e.accuracy.map { String(format: "%.2f", $0) } ?? "-", e.final == true ? "final" : "search",
                            Format.count(e.params), Format.bytes(e.sizeBytes), Format.count(e.macs)])
                 }
                 print(t.render())
