@@ -128,6 +128,12 @@ extension CoordinatorLoop {
             s.lastInfeasibility = ended.lastInfeasibility
         }
         if (counts[.failed] ?? 0) > 0 { s.lastFailure = try store.lastFailure(search: rec.id!) }
+        let finalists = searches[rec.id!]?.settings.finalists ?? (try? JSONText.parse(rec.strategySettings))?["finalists"]?.intValue ?? 0
+        if finalists > 0 {
+            s.finalists = finalists
+            let f = try store.trialCounts(search: rec.id!, phase: .final)
+            s.finalCounts = Dictionary(uniqueKeysWithValues: TrialState.allCases.map { ($0.rawValue, f[$0] ?? 0) })
+        }
         return s
     }
 

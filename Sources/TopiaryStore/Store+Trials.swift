@@ -20,10 +20,13 @@ extension Store {
     }
 
     /// How many trials a search has in each state (states with none are absent).
-    public func trialCounts(search: Int64) throws -> [TrialState: Int] {
+    public func trialCounts(search: Int64, phase: TrialPhase? = nil) throws -> [TrialState: Int] {
         try read("counting trials of search \(search)") { db in
             var counts: [TrialState: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM trials WHERE search_id = ? GROUP BY state", arguments: [search]) {
+            let rows = try phase.map {
+                try Row.fetchAll(db, sql: "SELECT state, count(*) FROM trials WHERE search_id = ? AND phase = ? GROUP BY state", arguments: [search, $0.rawValue])
+            } ?? Row.fetchAll(db, sql: "SELECT state, count(*) FROM trials WHERE search_id = ? GROUP BY state", arguments: [search])
+            for row in rows {
                 if let s = TrialState(rawValue: row[0]) { counts[s] = row[1] }
             }
             return counts

@@ -137,6 +137,10 @@ public struct SearchSummary: Codable, Sendable, Equatable {
     public var lastFailure: String?
     /// `search.show` only.
     public var top: [Top]?
+    /// Candidates the final phase trains again (`--finalists`), and its trials by state
+    /// (also counted in `counts`); nil without a final phase.
+    public var finalists: Int?
+    public var finalCounts: [String: Int]?
 
     public init(search: Int64, space: String, target: String, strategy: String, state: String, budget: Int?, seed: UInt64,
                 counts: [String: Int], createdAt: String) {
@@ -148,11 +152,16 @@ public struct SearchSummary: Codable, Sendable, Equatable {
         case search, space, target, strategy, state, budget, seed, counts, createdAt = "created_at"
         case rejectedByConstraints = "rejected_by_constraints", infeasibleOnTarget = "infeasible_on_target"
         case lastInfeasibility = "last_infeasibility", latencyModel = "latency_model", best, top, waiting
-        case lastFailure = "last_failure", recommended
+        case lastFailure = "last_failure", recommended, finalists
+        case finalCounts = "final_counts"
     }
 
-    /// Trials that ended (completed, failed, pruned or cancelled).
-    public var ended: Int { ["completed", "failed", "pruned", "cancelled"].reduce(0) { $0 + (counts[$1] ?? 0) } }
+    /// Trials that ended (completed, failed, pruned or cancelled), final ones included.
+    public var ended: Int { Self.ended(counts) }
+    /// Final-phase trials that ended.
+    public var finalEnded: Int { finalCounts.map(Self.ended) ?? 0 }
+
+    static func ended(_ counts: [String: Int]) -> Int { ["completed", "failed", "pruned", "cancelled"].reduce(0) { $0 + (counts[$1] ?? 0) } }
 }
 
 /// `search.list`.

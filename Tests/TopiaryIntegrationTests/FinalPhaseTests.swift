@@ -38,7 +38,8 @@ struct FinalPhaseTests {
         let rows = board.arrayValue ?? []
         let finalRows = rows.filter { $0["final"]?.boolValue == true }
         #expect(Set(finalRows.compactMap { $0["candidate_id"]?.stringValue }) == Set(finals.map(\.candidateID)), "\(board.text(pretty: false).prefix(600))")
-        #expect(try c.control(["search", "show", "1"]).contains("final"))
+        let shown = try c.control(["search", "show", "1"])
+        #expect(shown.contains("6/6") && shown.contains("final 2/2") && shown.contains("final"), "\(shown)")
 
         // export takes the best final result by default.
         let out = c.dir.appendingPathComponent("exported").path
@@ -48,6 +49,25 @@ struct FinalPhaseTests {
         let bestFinal = finals.max { ($0.accuracy ?? 0) < ($1.accuracy ?? 0) }!
         #expect(e.out.contains("exporting \(bestFinal.candidateID)"), "\(e.out)")
         #expect(FileManager.default.fileExists(atPath: out + "/candidate.json"))
+    }
+
+    @Test("the daemon killed during the final phase resumes it: the finalists end once each, no new ones, the search completes")
+    func killedDuringTheFinalPhase() throws {
+        let c = try Cluster()
+        try c.startDaemon()
+        try c.startWorker("a", slots: 2, trainer: "sleepy")
+        try c.control(["search", "start", Paths.macroSpace, "--budget", "4", "--trainer", "sleepy", "--strategy", "random",
+                       "--fidelity", "sleep_s=0.05", "--finalists", "2", "--final-fidelity", "sleep_s=3", "--final-fidelity", "epochs=3"])
+        try waitUntil(30, "the final phase starts") {
+            try Store(path: c.db, mode: .readOnly).trials(search: 1).contains { $0.phase == .final && $0.state == .running }
+        }
+        c.killDaemon()
+        try c.startDaemon()
+        try c.waitForState(1, "completed", timeout: 60)
+        let trials = try Store(path: c.db, mode: .readOnly).trials(search: 1)
+        #expect(trials.count == 6, "\(trials.map { ($0.trialID, $0.phase, $0.state) })")
+        #expect(trials.filter { $0.phase == .final }.count == 2)
+        #expect(trials.allSatisfy { $0.state == .completed })
     }
 
     @Test("--final-fidelity without --finalists, and finalists for the table trainer, are refused (exit 2) naming the flag")

@@ -219,13 +219,17 @@ struct Follower {
     let search: Int
 
     static func describe(_ r: SearchSummary) -> String {
-        let done = r.ended
+        let done = r.ended - r.finalEnded
         let budget = r.budget ?? max(done, 1)
         let width = 30
         let filled = min(width, budget > 0 ? done * width / budget : 0)
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         var line = "search \(r.search) [\(bar)] \(done)/\(budget) \(r.state)"
         line += "  running \(r.counts["running"] ?? 0) queued \(r.counts["queued"] ?? 0) failed \(r.counts["failed"] ?? 0)"
+        if let n = r.finalists, n > 0 {
+            let created = (r.finalCounts ?? [:]).values.reduce(0, +)
+            line += created == 0 ? "  final phase: \(n) after the budget" : "  final \(r.finalEnded)/\(created)"
+        }
         if let b = r.best { line += String(format: "  best %.2f (%@)", b.accuracy, b.candidate) }
         return line
     }
