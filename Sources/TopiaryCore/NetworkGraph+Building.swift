@@ -1,7 +1,7 @@
 extension NetworkGraph {
     /// The uncompressed network of a candidate of `space`.
     public static func build(_ candidate: Candidate, in space: SearchSpace) -> NetworkGraph {
-        var b = GraphBuilder(input: space.input)
+        var b = GraphBuilder(input: space.input(of: candidate))
         switch space.network {
         case .mobilenet(let spec): b.buildMobileNet(spec, space: space, candidate: candidate)
         case .cell(let spec): b.buildCell(spec, classes: space.classes, space: space, candidate: candidate)

@@ -51,7 +51,9 @@ extension SearchSpace {
             let field = p.section == .arch ? "arch.\(p.name)" : "compression.\(p.name)"
             guard let (v, _) = given[p.name] else {
                 if active && !p.isFixed {
-                    if p.section == .compression { assignment[p.name] = p.choices[0]; continue }
+                    // Compression settings, and the input size of an elastic space (candidates
+                    // written before it was elastic), take their first listed choice.
+                    if p.section == .compression || p.name == SearchSpace.inputSizeDimension { assignment[p.name] = p.choices[0]; continue }
                     throw CandidateError(field: field, "missing; choose one of \(p.choices.map(\.description).joined(separator: ", "))")
                 }
                 continue

@@ -72,9 +72,18 @@ private struct SpaceBuilder {
                            network: spec, parameters: parameters, benchmark: kind)
     }
 
-    func readInput(_ top: Entries) throws(SpaceError) -> TensorShape {
+    mutating func readInput(_ top: Entries) throws(SpaceError) -> TensorShape {
         let m = try reader.mapping(top["input"]!, key: "input", allowed: ["channels", "height", "width", "size"], required: ["channels"])
         let channels = try m.int("channels", 1...64)
+        // Elastic resolution (Once-for-All): a list of square sizes is a dimension,
+        // `input.size`; the first listed is the default (a candidate without it takes it).
+        // The space is checked at the smallest, where strides run out of pixels first.
+        if let node = m["size"], case .sequence = node {
+            let sizes = try reader.choices(node, key: "input.size", .int(8...4096))
+            add(SearchSpace.inputSizeDimension, sizes, .arch, group: "input")
+            let smallest = sizes.compactMap(\.intValue).min()!
+            return TensorShape(channels: channels, height: smallest, width: smallest)
+        }
         let size = m["size"] != nil ? try m.int("size", 1...4096) : nil
         if size != nil && (m["height"] != nil || m["width"] != nil) {
             throw reader.error(m.node, "input", "give either size or height and width, not both")
@@ -353,6 +362,9 @@ private struct SpaceBuilder {
     }
 
     func checkBenchmark(_ kind: BenchmarkKind, spec: NetworkSpec, top: Entries) throws(SpaceError) {
+        if parameters.contains(where: { $0.name == SearchSpace.inputSizeDimension }) {
+            throw reader.error(top["input"], "input", "a benchmark table was measured at one resolution: give input.size as one number")
+        }
         let arch = parameters.filter { $0.section == .arch && !$0.isFixed }
         switch (kind, spec) {
         case (.nasBenchMacro, .mobilenet):

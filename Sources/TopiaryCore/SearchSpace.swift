@@ -9,6 +9,7 @@ public struct SearchSpace: Sendable {
     public var yamlText: String
     /// SHA-256 of `yamlText`.
     public var hash: String
+    /// The input shape; with elastic resolution (`input.size` a dimension) at the smallest size.
     public var input: TensorShape
     public var classes: Int
     public var network: NetworkSpec
@@ -112,5 +113,21 @@ public enum Condition: Sendable {
         case let .notEqual(p, v): return !(value(p)?.matches(v) ?? false)
         case let .anyAtMost(ps, n): return ps.contains { (value($0)?.intValue ?? Int.max) <= n }
         }
+    }
+}
+
+extension SearchSpace {
+    /// The dimension of an elastic-resolution space (`input: {size: [224, 192, 160, 128]}`).
+    public static let inputSizeDimension = "input.size"
+
+    /// Whether the space's input resolution is a dimension.
+    public var elasticResolution: Bool { parameter(named: Self.inputSizeDimension) != nil }
+
+    /// The input a candidate's network takes: the declared input, at the candidate's size
+    /// where the resolution is elastic.
+    public func input(of candidate: Candidate) -> TensorShape {
+        guard elasticResolution, let size = (candidate.choices[Self.inputSizeDimension] ?? parameter(named: Self.inputSizeDimension)?.choices.first)?.intValue
+        else { return input }
+        return TensorShape(channels: input.channels, height: size, width: size)
     }
 }

@@ -20,13 +20,50 @@ struct SearchSpaceTests {
         #expect(try Spaces.load("nas-bench-201").count().intValue == 15_625)
     }
 
-    @Test("the ImageNet space counts like Once-for-All: 2 widths x (9^2+9^3+9^4)^5")
+    @Test("the ImageNet space counts like Once-for-All: 4 resolutions x 2 widths x (9^2+9^3+9^4)^5")
     func imagenetCount() throws {
         let s = try Spaces.load("mobilenetv3-imagenet")
         let perStage = BigCount(81 + 729 + 6561)
-        let expected = BigCount(2) * perStage * perStage * perStage * perStage * perStage
+        let expected = BigCount(4) * BigCount(2) * perStage * perStage * perStage * perStage * perStage
         #expect(s.count(.arch) == expected)
-        #expect(s.count(.arch).description == "43517310985144971702")
+        #expect(s.count(.arch).description == "174069243940579886808")
+    }
+
+    @Test("elastic resolution: the candidate's size is its network's input; MACs follow it; an old candidate takes the first size; a benchmark space refuses it")
+    func elasticResolution() throws {
+        let s = try Spaces.load("mobilenetv3-imagenet")
+        #expect(s.elasticResolution && s.input.height == 128)
+        var bySize: [Int: [Int]] = [:]
+        for c in s.sample(count: 60, seed: 9) {
+            let size = c.choices[SearchSpace.inputSizeDimension]!.intValue!
+            let g = NetworkGraph.build(c, in: s)
+            #expect(g.nodes[0].shape.height == size && g.nodes[0].shape.width == size && g.nodes[0].shape.channels == 3)
+            bySize[size, default: []].append(g.cost().macs)
+        }
+        #expect(Set(bySize.keys) == [128, 160, 192, 224])
+        // The same architecture at a lower resolution costs fewer MACs (about (r/224)^2).
+        let c = s.sample(count: 1, seed: 3)[0]
+        var json = try JSONText.parse(c.canonicalJSON)
+        func at(_ size: Int) throws -> Int {
+            guard case .object(var top) = json, let ai = top.firstIndex(where: { $0.0 == "arch" }), case .object(var arch) = top[ai].1 else { return 0 }
+            arch.removeAll { $0.0 == SearchSpace.inputSizeDimension }
+            arch.append((SearchSpace.inputSizeDimension, .int(size)))
+            top[ai].1 = .object(arch)
+            json = .object(top)
+            return NetworkGraph.build(try s.decode(json: json), in: s).cost().macs
+        }
+        let big = try at(224), small = try at(128)
+        #expect(Double(small) / Double(big) > 0.25 && Double(small) / Double(big) < 0.4, "\(small) / \(big)")
+        // A candidate written before the space was elastic decodes at 224.
+        guard case .object(var top) = json, let ai = top.firstIndex(where: { $0.0 == "arch" }), case .object(var arch) = top[ai].1 else { return }
+        arch.removeAll { $0.0 == SearchSpace.inputSizeDimension }
+        top[ai].1 = .object(arch)
+        let old = try s.decode(json: .object(top))
+        #expect(NetworkGraph.build(old, in: s).nodes[0].shape.height == 224)
+        // Benchmark tables were measured at one resolution.
+        let macro = try String(contentsOfFile: Paths.space("nas-bench-macro"), encoding: .utf8)
+            .replacingOccurrences(of: "size: 32", with: "size: [32, 24]")
+        #expect(throws: SpaceError.self) { try SearchSpace.parse(yaml: macro, file: "macro.yaml") }
     }
 
     @Test("the fashion space's count matches the closed form")

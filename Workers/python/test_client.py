@@ -80,6 +80,12 @@ def test_the_daemons_refusals_are_typed_errors_with_its_words(daemon):
     client, _, _, _ = daemon
     with pytest.raises(ControlError, match="did you mean 'accuracy'"):
         client.start_search(str(SPACE), budget=5, objectives=["acc:max"])
+    with pytest.raises(ControlError, match="'final_fidelity' needs 'finalists'"):
+        client.start_search(str(SPACE), budget=5, final_fidelity={"epochs": 4})
+    with pytest.raises(ControlError, match="table trainer answers the same"):
+        client.start_search(str(SPACE), budget=5, finalists=2)
+    with pytest.raises(ControlError, match="'dataset' must be an absolute path"):
+        client.start_search(str(SPACE), budget=5, dataset="data/x.npz")
     with pytest.raises(ControlError, match="no search 99"):
         client.search(99)
     with pytest.raises(DaemonUnreachable, match="no daemon answered"):

@@ -56,7 +56,8 @@ struct SpaceCommand: AsyncParsableCommand {
             case .mobilenet(let m): family = "mobilenet (\(m.stages.count) stages)"
             case .cell(let c): family = "cell (\(c.nodes) nodes, \(c.edges.count) edges, \(c.stages.map { "\($0.cells)x\($0.width)" }.joined(separator: ", ")))"
             }
-            print("input \(s.input), \(s.classes) classes, network \(family)" + (s.benchmark.map { ", benchmark \($0.rawValue)" } ?? ""))
+            let sizes = s.parameter(named: SearchSpace.inputSizeDimension).map { " (elastic: \($0.choices.map(\.description).joined(separator: ", ")) px)" } ?? ""
+            print("input \(s.input)\(sizes), \(s.classes) classes, network \(family)" + (s.benchmark.map { ", benchmark \($0.rawValue)" } ?? ""))
             var t = TextTable(["dimension", "choices", "when"])
             for p in s.dimensions {
                 t.add([p.name, p.choices.map(\.description).joined(separator: " | "), p.condition.map(conditionText) ?? ""])

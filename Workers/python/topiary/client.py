@@ -59,10 +59,14 @@ class Client:
                      objectives: Sequence[str] = (), constraints: Sequence[str] = (), seed: int = 0,
                      trainer: Optional[str] = None, fidelity: Optional[Dict[str, Any]] = None, deadline_s: int = 3600,
                      max_attempts: int = 3, kind: str = "train", retry_failed: bool = False,
-                     artifacts: Optional[Dict[str, str]] = None) -> int:
+                     artifacts: Optional[Dict[str, str]] = None, reproducible: bool = False,
+                     dataset: Optional[str] = None, finalists: int = 0,
+                     final_fidelity: Optional[Dict[str, Any]] = None) -> int:
         """Starts a search; returns its id. `space` is a YAML file (or the YAML text itself).
         Without `target_yaml` the daemon predicts no latency (the CLI sends the profile); pass
-        the profile's text for hardware-aware admission."""
+        the profile's text for hardware-aware admission. `dataset` is the training data's
+        absolute path on the workers; `finalists` candidates are trained again at
+        `final_fidelity` once the budget is spent (the final phase)."""
         if os.path.exists(space):
             space_file, space_yaml = space, open(space, encoding="utf-8").read()
         else:
@@ -74,6 +78,14 @@ class Client:
             "max_attempts": max_attempts, "kind": kind, "retry_failed": retry_failed,
             "artifacts": [f"{k}={v}" for k, v in (artifacts or {}).items()],
         }
+        if reproducible:
+            body["reproducible"] = True
+        if dataset is not None:
+            body["dataset"] = dataset
+        if finalists:
+            body["finalists"] = finalists
+        if final_fidelity:
+            body["final_fidelity"] = dict(final_fidelity)
         if trainer is not None:
             body["trainer"] = trainer
         if target_yaml is not None:
