@@ -100,9 +100,11 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
+    if name == "tpe-mv":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, warn_independent_sampling=False)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
-    raise SystemExit(f"error: unknown sampler '{name}'; use random, tpe or nsga2")
+    raise SystemExit(f"error: unknown sampler '{name}'; use random, tpe, tpe-mv or nsga2")
 
 
 def run_study(table: Table, sampler: str, seed: int, budget: int, objectives: int) -> list[tuple[str, float]]:

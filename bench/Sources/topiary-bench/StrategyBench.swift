@@ -9,6 +9,7 @@ import TopiarySearch
 ///     topiary-bench strategies [--seeds 30] [--budgets 25,50,100,200] [--workers 1]
 ///                              [--only LABEL,...] [--python PATH | --no-optuna]
 ///                              [--config LABEL=STRATEGY:key=value,...] [--config2 LABEL=STRATEGY:...]
+///                              [--optuna-samplers random,tpe,nsga2,tpe-mv]
 ///
 /// Protocol (mirrored exactly by bench/optuna_baseline.py):
 /// - the k-th evaluation of architecture a in seed s observes test_acc_run(i+1) with
@@ -42,6 +43,7 @@ enum StrategyBench {
         var showOracle = false
         var extraSingle: [(String, String, String)] = []
         var extraMulti: [(String, String, String)] = []
+        var optunaSamplers = "random,tpe,nsga2"
         var csvPath = root.appendingPathComponent("../shared/benchmarks/nas-bench-macro/nas-bench-macro-cifar10.csv").standardized.path
         var it = args.makeIterator()
         while let a = it.next() {
@@ -54,6 +56,7 @@ enum StrategyBench {
             case "--no-optuna": python = nil
             case "--oracle": showOracle = true
             case "--csv": csvPath = it.next() ?? csvPath
+            case "--optuna-samplers": optunaSamplers = it.next() ?? optunaSamplers
             case "--config", "--config2":
                 // LABEL=STRATEGY:key=value,... adds a row (--config2: two objectives).
                 let spec = it.next() ?? ""
@@ -63,7 +66,7 @@ enum StrategyBench {
                 let row = (String(spec[..<eq]), parts[0], parts.count > 1 ? parts[1] : "")
                 if a == "--config" { extraSingle.append(row) } else { extraMulti.append(row) }
             default:
-                throw BenchError("unknown option \(a); use --seeds N --budgets 25,50,100,200 --workers N --only LABEL,... --python PATH --no-optuna --csv PATH --config LABEL=STRATEGY:k=v,... --config2 (two objectives)")
+                throw BenchError("unknown option \(a); use --seeds N --budgets 25,50,100,200 --workers N --only LABEL,... --python PATH --no-optuna --csv PATH --config LABEL=STRATEGY:k=v,... --config2 (two objectives) --optuna-samplers LIST")
             }
         }
         guard !budgets.isEmpty, budgets.allSatisfy({ $0 > 0 }) else { throw BenchError("--budgets takes positive integers, e.g. 25,50,100,200") }
@@ -79,7 +82,7 @@ enum StrategyBench {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: python)
             p.arguments = [root.appendingPathComponent("bench/optuna_baseline.py").path, "--csv", csvPath, "--seeds", "\(seeds)",
-                           "--budgets", budgets.map(String.init).joined(separator: ","), "--rows-only"]
+                           "--budgets", budgets.map(String.init).joined(separator: ","), "--samplers", optunaSamplers, "--rows-only"]
             p.standardOutput = optunaOut
             try p.run()
             optuna = p
