@@ -67,6 +67,9 @@ public struct CandidateExport: Sendable {
         if let trial, let search {
             card += "Trained in search \(trial.searchID) (\(search.strategy), target \(search.target)), trial \(trial.trialID), attempt \(trial.attempt), "
             card += "worker \(trial.workerID ?? "?"), fidelity \(ChoiceValue.formatDouble(trial.fidelity)).\n\n"
+            card += trial.phase == .final
+                ? "These figures are **final**: the search's final phase trained the candidate again at full fidelity once its budget was spent.\n\n"
+                : "These figures are a **search-time estimate** (the fidelity the search ranked candidates at), not a final training.\n\n"
         } else {
             card += "No completed training trial is stored for this candidate.\n\n"
         }

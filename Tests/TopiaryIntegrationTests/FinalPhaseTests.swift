@@ -49,6 +49,8 @@ struct FinalPhaseTests {
         let bestFinal = finals.max { ($0.accuracy ?? 0) < ($1.accuracy ?? 0) }!
         #expect(e.out.contains("exporting \(bestFinal.candidateID)"), "\(e.out)")
         #expect(FileManager.default.fileExists(atPath: out + "/candidate.json"))
+        let card = (try? String(contentsOfFile: out + "/MODEL_CARD.md", encoding: .utf8)) ?? ""
+        #expect(card.contains("These figures are **final**") && card.contains("fidelity 5"), "\(card.prefix(800))")
     }
 
     @Test("the daemon killed during the final phase resumes it: the finalists end once each, no new ones, the search completes")
