@@ -311,11 +311,12 @@ struct CoordinatorLoop {
     }
 
     mutating func completeFinishedSearches() {
-        let done = searches.filter { id, s in
-            s.record.state == .active && s.counted >= s.budget && s.queued == 0 && s.running == 0
-                && s.enqueuing == 0 && !completing.contains(id) && !orphans.values.contains(where: { $0.search == id })
-        }.keys.sorted()
-        for id in done {
+        var done: [Int64] = []  // ids first: the final phase changes the runtimes
+        for (id, s) in searches where s.record.state == .active && s.counted >= s.budget && s.queued == 0 && s.running == 0
+            && s.enqueuing == 0 && !completing.contains(id) && !orphans.values.contains(where: { $0.search == id }) {
+            done.append(id)
+        }
+        for id in done.sorted() {
             if searches[id]!.settings.finalists > 0 && !searches[id]!.finalPhaseStarted && startFinalPhase(id) { continue }
             let s = searches[id]!
             completing.insert(id)

@@ -70,23 +70,26 @@ struct SearchCommand: AsyncParsableCommand {
             r.constraints = constraint
             r.seed = seed
             r.trainer = trainer
-            for f in fidelity {
-                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
-                guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("--fidelity '\(f)': expected KEY=VALUE") }
-                r.fidelity[kv[0]] = FidelityValue(parsing: kv[1])
-            }
+            r.fidelity = try Self.fidelitySettings(fidelity, flag: "--fidelity")
             r.deadlineSeconds = deadline
             r.maxAttempts = maxAttempts
             r.retryFailed = retryFailed
             r.artifacts = artifact
             r.reproducible = reproducible
             r.finalists = finalists
-            for f in finalFidelity {
-                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
-                guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("--final-fidelity '\(f)': expected KEY=VALUE") }
-                r.finalFidelity[kv[0]] = FidelityValue(parsing: kv[1])
-            }
+            r.finalFidelity = try Self.fidelitySettings(finalFidelity, flag: "--final-fidelity")
             return r
+        }
+
+        /// `KEY=VALUE` settings of a repeatable fidelity flag (a later key wins).
+        static func fidelitySettings(_ list: [String], flag: String) throws -> [String: FidelityValue] {
+            var out: [String: FidelityValue] = [:]
+            for f in list {
+                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("\(flag) '\(f)': expected KEY=VALUE") }
+                out[kv[0]] = FidelityValue(parsing: kv[1])
+            }
+            return out
         }
 
         func validate() throws {
