@@ -25,8 +25,11 @@ extension CoordinatorLoop {
                 }
                 guard let trials else {
                     searches[id]!.created -= drawn  // nothing was created: draw again later
+                    searches[id]!.enqueueFailures += 1
+                    if searches[id]!.enqueueFailures >= SearchRuntime.enqueueFailureLimit { pauseUnstorable(id) }
                     continue
                 }
+                searches[id]!.enqueueFailures = 0
                 searches[id]!.created -= drawn - trials.count
                 for t in trials {
                     searches[id]!.keys[t.trialID] = TrialKey(candidateID: t.candidateID, fidelity: t.fidelity)
@@ -136,6 +139,20 @@ extension CoordinatorLoop {
             trialEnded(sid, trial: ref.trial, .failed)
             if !failed { logger.warning("trial failed: attempts used up", metadata: ["search": "\(sid)", "trial": "\(ref.trial)"]) }
         default: break
+        }
+    }
+
+    /// A search whose drawn trials the store refuses again and again (not because it is
+    /// unavailable: their values) is paused rather than redrawn in a loop; the error is
+    /// in the log above, and `search resume` tries again once its cause is fixed.
+    mutating func pauseUnstorable(_ id: Int64) {
+        searches[id]!.enqueueFailures = 0
+        do {
+            searches[id]!.record = try store.pauseSearch(id)
+            logger.error("search paused: the store refused its trials \(SearchRuntime.enqueueFailureLimit) times in a row (the error is logged above); fix the cause, then `topiary search resume \(id)`",
+                         metadata: ["search": "\(id)"])
+        } catch {
+            logger.error("could not pause a search whose trials the store refuses", metadata: ["search": "\(id)", "error": "\(error)"])
         }
     }
 }

@@ -128,7 +128,11 @@ extension CoordinatorLoop {
             s.lastInfeasibility = ended.lastInfeasibility
         }
         if (counts[.failed] ?? 0) > 0 { s.lastFailure = try store.lastFailure(search: rec.id!) }
-        let finalists = searches[rec.id!]?.settings.finalists ?? (try? JSONText.parse(rec.strategySettings))?["finalists"]?.intValue ?? 0
+        let stored = searches[rec.id!] == nil ? try? JSONText.parse(rec.strategySettings) : nil
+        let finalists = searches[rec.id!]?.settings.finalists ?? stored?["finalists"]?.intValue ?? 0
+        let supernetPool = searches[rec.id!]?.settings.supernetPool ?? stored?["supernet_pool"]?.intValue
+        s.evaluator = supernetPool != nil ? "trains the supernet (\(supernetPool!) sampled networks)"
+            : searches[rec.id!]?.settings.evaluator ?? stored?["evaluator"]?.stringValue
         if finalists > 0 {
             s.finalists = finalists
             let f = try store.trialCounts(search: rec.id!, phase: .final)
@@ -147,6 +151,7 @@ extension CoordinatorLoop {
             throw ControlError("unknown strategy '\(r.strategy)'; use auto or one of \(Strategies.names.joined(separator: ", "))")
         }
         let chosen = r.strategy != "auto" ? nil : r.kind == "measure" ? (name: "random", why: "measure trials time a uniform sample of the space")
+            : r.kind == "supernet" ? (name: "random", why: "a supernet search has one trial, the space's largest network")
             : Strategies.auto(objectives: r.effectiveObjectives.count, budget: r.budget)
         let strategy = chosen?.name ?? r.strategy
         let constraints = try r.constraints.map(Constraint.parse)
@@ -164,7 +169,14 @@ extension CoordinatorLoop {
         if trainer == "table" && space.benchmark == nil {
             throw ControlError("the table trainer needs a benchmark space (nas-bench-macro, nas-bench-201)")
         }
-        let fidelity = JSONValue.object(r.fidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })
+        if r.kind == "supernet" || r.evaluator != nil, let why = SupernetPool.refusal(space) { throw ControlError(why) }
+        var fidelityPairs = r.fidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }
+        if r.evaluator != nil && r.fidelity["epochs"] == nil {
+            // Evaluation by inheritance trains nothing unless the fidelity says so.
+            fidelityPairs.append(("epochs", .int(0)))
+            fidelityPairs.sort { $0.0 < $1.0 }
+        }
+        let fidelity = JSONValue.object(fidelityPairs)
         var settings = RunSettings(trainer: trainer, fidelity: fidelity, deadlineSeconds: r.deadlineSeconds, constraints: constraints,
                                    kind: kind, targetYAML: r.targetYAML)
         settings.targetCalibration = r.targetCalibration
@@ -172,6 +184,7 @@ extension CoordinatorLoop {
         settings.retryFailed = r.retryFailed
         if r.reproducible { settings.reproducibleBatch = RunSettings.reproducibleBatchSize }
         settings.dataset = r.dataset
+        if r.kind == "supernet" { settings.supernetPool = r.supernetPool ?? SupernetPool.defaultSize }
         if r.finalists > 0 {
             if trainer == "table" { throw ControlError("'finalists' are trained again at full fidelity: the table trainer answers the same at every fidelity") }
             settings.finalists = r.finalists
@@ -192,6 +205,12 @@ extension CoordinatorLoop {
                                    + "add the file there with `topiary artifacts add FILE --db DB`")
             }
             settings.artifacts.append(WireArtifact(name: p[0], sha256: p[1], bytes: size))
+        }
+        if let evaluator = r.evaluator {
+            let (checkpoint, from) = try supernetCheckpoint(evaluator, space: space)
+            settings.artifacts.removeAll { $0.name == checkpoint.name }
+            settings.artifacts.append(checkpoint)
+            settings.evaluator = "supernet:\(from)"
         }
         do {
             // The objectives given (the default `accuracy:max` of a measure search ranks nothing).
@@ -218,5 +237,27 @@ extension CoordinatorLoop {
         logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(r.budget)",
                                                    "trainer": "\(trainer)", "target": "\(rec.target)"])
         return (rec.id!, chosen)
+    }
+
+    /// The checkpoint an `evaluator` names (`supernet`: the space's latest trained supernet;
+    /// `supernet:ID`: search ID's), as the artifact `supernet` every job gets, and its search.
+    func supernetCheckpoint(_ evaluator: String, space: SearchSpace) throws -> (WireArtifact, Int64) {
+        let id = try StartSearchRequest.supernetID(evaluator: evaluator)
+        let all = try store.supernets(space: id == nil ? space.name : nil)
+        guard let sn = id.map({ i in all.first { $0.search.id == i } }) ?? all.first(where: \.isReady) else {
+            throw ControlError(id.map { "search \($0) does not train a supernet (see `topiary supernet list`)" }
+                               ?? "no trained supernet for the space '\(space.name)': train one first with `topiary supernet train SPACE`")
+        }
+        guard sn.search.spaceName == space.name else {
+            throw ControlError("supernet:\(sn.search.id!) was trained for the space '\(sn.search.spaceName)', not '\(space.name)'")
+        }
+        guard let ck = sn.checkpoint else {
+            throw ControlError("supernet:\(sn.search.id!) has no checkpoint yet (its trial is \(sn.trial?.state.rawValue ?? "not created")); "
+                               + "wait for `topiary supernet list` to show it ready")
+        }
+        guard FileManager.default.fileExists(atPath: transfers.directory.path(of: ck.sha256)) else {
+            throw ControlError("supernet:\(sn.search.id!): its checkpoint \(ck.sha256.prefix(16)) is missing from the artifacts directory (\(transfers.directory.root.path))")
+        }
+        return (WireArtifact(name: "supernet", sha256: ck.sha256, bytes: ck.bytes), sn.search.id!)
     }
 }

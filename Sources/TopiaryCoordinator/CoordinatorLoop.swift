@@ -158,7 +158,8 @@ struct CoordinatorLoop {
         case .failed: config.metrics?.trialEnded("failed")
         case .stopped, .pending: config.metrics?.trialEnded("stopped")
         }
-        guard let key = searches[search]!.keys[trial] else { return }
+        // A supernet's trial was not the strategy's suggestion.
+        guard let key = searches[search]!.keys[trial], searches[search]!.settings.supernetPool == nil else { return }
         guard searches[search]!.settings.reproducibleBatch != nil else { tell(search, trial, key, status); return }
         // Reproducible: the batch's ends are told together, in suggestion order.
         searches[search]!.heldTells.append((trial, key, status))

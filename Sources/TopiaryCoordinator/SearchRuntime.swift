@@ -41,6 +41,12 @@ public struct RunSettings: Sendable {
     public var finalists = 0
     /// The final phase's fidelity object (the search's, with `--final-fidelity` over it).
     public var finalFidelity: JSONValue?
+    /// A search that trains the space's supernet (`topiary supernet train`): its one trial is
+    /// the largest network, sent as a `supernet` job with this many sampled networks.
+    public var supernetPool: Int?
+    /// `--evaluator supernet:ID`: candidates are evaluated with weights inherited from the
+    /// supernet trained by search ID (its checkpoint is the jobs' `supernet` artifact).
+    public var evaluator: String?
 
     /// The final phase's fidelity when none is given: all the data, four times the
     /// search's epochs (at least 4) and fine-tuning a quarter of that.
@@ -52,7 +58,10 @@ public struct RunSettings: Sendable {
     }
 
     /// The final phase's fidelity number for the store (its epochs).
-    public var finalFidelityValue: Double { finalFidelity?["epochs"]?.doubleValue ?? fidelityValue }
+    public var finalFidelityValue: Double {
+        let v = finalFidelity?["epochs"]?.doubleValue ?? fidelityValue
+        return v > 0 ? v : 1
+    }
 
     public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
                 kind: TrialKind = .train, targetYAML: String? = nil) {
@@ -76,6 +85,8 @@ public struct RunSettings: Sendable {
         if let dataset { p.append(("dataset", .string(dataset))) }
         if finalists > 0 { p.append(("finalists", .int(finalists))) }
         if let finalFidelity { p.append(("final_fidelity", finalFidelity)) }
+        if let supernetPool { p.append(("supernet_pool", .int(supernetPool))) }
+        if let evaluator { p.append(("evaluator", .string(evaluator))) }
         return .object(p)
     }
 
@@ -94,10 +105,19 @@ public struct RunSettings: Sendable {
         dataset = json["dataset"]?.stringValue
         finalists = json["finalists"]?.intValue ?? 0
         finalFidelity = json["final_fidelity"]
+        supernetPool = json["supernet_pool"]?.intValue
+        evaluator = json["evaluator"]?.stringValue
     }
 
-    /// The trial's fidelity number for the store: epochs if given, else 1.
-    public var fidelityValue: Double { fidelity["epochs"]?.doubleValue ?? fidelity["fidelity"]?.doubleValue ?? 1 }
+    /// The kind of job its trials are sent as.
+    public var jobKind: String { supernetPool != nil ? "supernet" : kind.rawValue }
+
+    /// The trial's fidelity number for the store: epochs if given (and above 0: evaluation
+    /// by inheritance trains 0 epochs and is stored as the lowest fidelity, 1), else 1.
+    public var fidelityValue: Double {
+        let v = fidelity["epochs"]?.doubleValue ?? fidelity["fidelity"]?.doubleValue ?? 1
+        return v > 0 ? v : 1
+    }
 }
 
 /// A candidate drawn for a search, with what is known of it before training.
@@ -232,6 +252,10 @@ struct SearchRuntime {
     var isIdle: Bool { queued == 0 && running == 0 && enqueuing == 0 }
     /// Trials drawn whose enqueue the store writer has not finished (counted in `created`).
     var enqueuing = 0
+    /// Enqueues the store refused in a row (for their values, not its availability); at
+    /// `enqueueFailureLimit` the search is paused instead of drawing again.
+    var enqueueFailures = 0
+    static let enqueueFailureLimit = 3
     /// Trials of the final phase (the finalists at full fidelity): not told to the strategy,
     /// not counted against the budget.
     var finalTrials: Set<Int64> = []
@@ -311,7 +335,16 @@ struct SearchRuntime {
     /// The next candidates the strategy suggests (each already admitted: the target can run
     /// it and it meets the constraints), with their cost and predicted latency.
     mutating func draw(_ count: Int) -> [Drawn] {
-        strategy.suggest(count: count).compactMap { sug in
+        if settings.supernetPool != nil {
+            // A supernet's one trial: the largest network, whatever the strategy.
+            guard created == 0 else { return [] }
+            let c = space.extremeNetwork(largest: true)
+            let (json, id) = c.identity
+            candidates[id] = c
+            let f = admission.figures(c)
+            return [Drawn(candidate: c, fidelity: settings.fidelityValue, id: id, canonicalJSON: json, cost: f.cost, predictedMs: f.latencyMs)]
+        }
+        return strategy.suggest(count: count).compactMap { sug in
             let c = sug.candidate
             let (json, id) = c.identity
             candidates[id] = c
@@ -344,13 +377,16 @@ struct SearchRuntime {
         var seed = record.seedValue ^ UInt64(t.trial) &* 0x9E37_79B9_7F4A_7C15
         seed ^= UInt64(t.attempt)
         seed &= UInt64(Int64.max)  // non-negative on the wire, whatever a worker parses it as
-        var job = Job(ref: AttemptRef(trial: t.trial, attempt: t.attempt), search: id, kind: kind.rawValue, trainer: settings.trainer,
+        var job = Job(ref: AttemptRef(trial: t.trial, attempt: t.attempt), search: id, kind: settings.jobKind, trainer: settings.trainer,
                       candidate: c.json, graph: needsGraph ? NetworkGraph.build(compressed: c, in: space).json : nil,
                       benchmarkKey: key, fidelity: finalTrials.contains(t.trial) ? settings.finalFidelity ?? fidelityJSON(t.fidelity) : fidelityJSON(t.fidelity),
                       seed: seed,
                       deadlineMs: settings.deadlineSeconds * 1000, target: record.target)
         job.artifacts = settings.artifacts
         job.dataset = settings.dataset
+        if let pool = settings.supernetPool {
+            job.supernet = SupernetPool.json(space: space, count: pool, seed: record.seedValue)
+        }
         // Structural compression is done for real by training the full network first.
         if needsGraph && kind == .train && (c.compression.pruning == .channel || c.compression.rankRatio < 1) {
             job.graphUncompressed = NetworkGraph.build(c, in: space).json

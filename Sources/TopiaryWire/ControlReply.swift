@@ -141,6 +141,9 @@ public struct SearchSummary: Codable, Sendable, Equatable {
     /// (also counted in `counts`); nil without a final phase.
     public var finalists: Int?
     public var finalCounts: [String: Int]?
+    /// How candidates are evaluated: `supernet:ID` (weights inherited), `trains the supernet`
+    /// for a supernet search; nil: trained as the fidelity says.
+    public var evaluator: String?
 
     public init(search: Int64, space: String, target: String, strategy: String, state: String, budget: Int?, seed: UInt64,
                 counts: [String: Int], createdAt: String) {
@@ -153,7 +156,7 @@ public struct SearchSummary: Codable, Sendable, Equatable {
         case rejectedByConstraints = "rejected_by_constraints", infeasibleOnTarget = "infeasible_on_target"
         case lastInfeasibility = "last_infeasibility", latencyModel = "latency_model", best, top, waiting
         case lastFailure = "last_failure", recommended, finalists
-        case finalCounts = "final_counts"
+        case finalCounts = "final_counts", evaluator
     }
 
     /// Trials that ended (completed, failed, pruned or cancelled), final ones included.

@@ -213,7 +213,7 @@ public struct Hello: Sendable, Equatable {
 public struct Job: Sendable {
     public var ref: AttemptRef
     public var search: Int64
-    /// `train` or `measure`.
+    /// `train`, `measure` or `supernet` (train the space's supernet).
     public var kind: String
     public var trainer: String
     public var candidate: JSONValue
@@ -231,6 +231,8 @@ public struct Job: Sendable {
     /// trainer's default.
     public var dataset: String?
     public var artifacts: [WireArtifact] = []
+    /// A `supernet` job's networks (`SupernetPool.json`: largest, smallest, sampled graphs).
+    public var supernet: JSONValue?
 
     public init(ref: AttemptRef, search: Int64, kind: String, trainer: String, candidate: JSONValue, graph: JSONValue?,
                 benchmarkKey: String?, fidelity: JSONValue, seed: UInt64, deadlineMs: Int, target: String?) {
@@ -251,6 +253,7 @@ public struct Job: Sendable {
         if let target { p.append(("target", .string(target))) }
         if !artifacts.isEmpty { p.append(("artifacts", .array(artifacts.map(\.json)))) }
         if let dataset { p.append(("dataset", .string(dataset))) }
+        if let supernet { p.append(("supernet", supernet)) }
         return .object(p)
     }
 
@@ -272,6 +275,7 @@ public struct Job: Sendable {
         target = try f.optionalString("target")
         artifacts = try WireArtifact.list(e)
         dataset = try f.optionalString("dataset")
+        supernet = e.body["supernet"]
     }
 }
 

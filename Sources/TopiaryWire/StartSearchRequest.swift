@@ -14,7 +14,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
     public static let defaultObjectives = ["accuracy:max"]
     public static let budgets = 1...10_000_000
     public static let maxAttemptsRange = 1...100
-    public static let kinds = ["train", "measure"]
+    public static let kinds = ["train", "measure", "supernet"]
 
     /// The search space's YAML text, and the file it came from (for error messages).
     public var spaceYAML: String
@@ -24,7 +24,8 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
     public var targetYAML: String?
     /// The calibration saved beside the profile (JSON text), if any.
     public var targetCalibration: String?
-    /// `train`, or `measure` (time candidates on workers tagged with the target).
+    /// `train`, `measure` (time candidates on workers tagged with the target) or `supernet`
+    /// (train the space's supernet: one trial, the largest network; `topiary supernet train`).
     public var kind = "train"
     public var strategy = Self.defaultStrategy
     /// The strategy's settings, `key` -> value as text (`--strategy-option key=value`).
@@ -58,6 +59,11 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
     /// empty: `RunSettings.defaultFinalFidelity`.
     public var finalFidelity: [String: FidelityValue] = [:]
     public static let finalistsRange = 0...20
+    /// A supernet search's sampled networks (nil: `SupernetPool.defaultSize`).
+    public var supernetPool: Int?
+    /// How candidates are evaluated: nil (trained as the fidelity says), or `supernet` /
+    /// `supernet:ID` (weights inherited from the space's latest supernet, or search ID's).
+    public var evaluator: String?
 
     public init(spaceYAML: String, budget: Int) {
         self.spaceYAML = spaceYAML
@@ -69,7 +75,7 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         case targetCalibration = "target_calibration", kind, strategy, strategyOptions = "strategy_options", budget
         case objectives, constraints, seed, trainer, fidelity, deadlineSeconds = "deadline_s", maxAttempts = "max_attempts"
         case retryFailed = "retry_failed", artifacts, reproducible, dataset, finalists
-        case finalFidelity = "final_fidelity"
+        case finalFidelity = "final_fidelity", supernetPool = "supernet_pool", evaluator
     }
 
     /// Absent fields take their defaults; present ones must have the right type.
@@ -101,6 +107,19 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
         finalists = try c.decodeIfPresent(Int.self, forKey: .finalists) ?? 0
         finalFidelity = try c.decodeIfPresent([String: FidelityValue].self, forKey: .finalFidelity) ?? [:]
+        supernetPool = try c.decodeIfPresent(Int.self, forKey: .supernetPool)
+        evaluator = try c.decodeIfPresent(String.self, forKey: .evaluator)
+    }
+
+    /// The supernet search an `evaluator` names: nil for `supernet` (the space's latest).
+    /// Throws when the evaluator is not `supernet` or `supernet:ID`.
+    public static func supernetID(evaluator: String) throws(ControlError) -> Int64? {
+        if evaluator == "supernet" { return nil }
+        let p = evaluator.split(separator: ":", maxSplits: 1)
+        guard p.count == 2, p[0] == "supernet", let id = Int64(p[1]), id > 0 else {
+            throw ControlError("evaluator '\(evaluator)': expected supernet or supernet:ID (a search of `topiary supernet list`)")
+        }
+        return id
     }
 
     /// The objectives to search for (the default when none is given).
@@ -112,7 +131,21 @@ public struct StartSearchRequest: Codable, Sendable, Equatable {
         guard Self.budgets.contains(budget) else { throw ControlError("'budget' must be an integer from 1 to \(Self.budgets.upperBound)") }
         guard deadlineSeconds >= 1 else { throw ControlError("'deadline_s' must be at least 1 second") }
         guard Self.maxAttemptsRange.contains(maxAttempts) else { throw ControlError("'max_attempts' must be 1...100") }
-        guard Self.kinds.contains(kind) else { throw ControlError("'kind' must be train or measure, not '\(kind)'") }
+        guard Self.kinds.contains(kind) else { throw ControlError("'kind' must be train, measure or supernet, not '\(kind)'") }
+        if kind == "supernet" {
+            guard budget == 1 else { throw ControlError("a supernet search has one trial: 'budget' must be 1") }
+            guard finalists == 0, evaluator == nil else { throw ControlError("a supernet search trains the supernet only: no 'finalists' or 'evaluator'") }
+        }
+        if let supernetPool {
+            guard kind == "supernet" else { throw ControlError("'supernet_pool' is for a supernet search (kind supernet)") }
+            guard SupernetPool.sizes.contains(supernetPool) else {
+                throw ControlError("'supernet_pool' must be \(SupernetPool.sizes.lowerBound) to \(SupernetPool.sizes.upperBound)")
+            }
+        }
+        if let evaluator {
+            _ = try Self.supernetID(evaluator: evaluator)
+            guard kind == "train" else { throw ControlError("'evaluator' is for a train search") }
+        }
         for o in objectives {
             let p = o.split(separator: ":", omittingEmptySubsequences: false)
             guard p.count == 2, !p[0].isEmpty, ["max", "min"].contains(p[1]) else {

@@ -13,7 +13,7 @@ struct Topiary: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [SpaceCommand.self, CandidateCommand.self, ServeCommand.self, DashboardCommand.self, WorkerCommand.self, SearchCommand.self,
                       WorkersCommand.self, LeaderboardCommand.self, TrialsCommand.self, ExportCommand.self, ArtifactsCommand.self, DBCommand.self, TargetCommand.self,
-                      KeysCommand.self]
+                      KeysCommand.self, SupernetCommand.self]
     )
 
     /// Runs the command and maps every failure to the documented exit status.

@@ -25,7 +25,12 @@ struct ControlRequestTests {
         s.constraints = ["params<=100000"]
         s.targetYAML = "name: t"
         s.retryFailed = true
+        s.evaluator = "supernet:3"
         #expect(try decode(ControlRequest.startSearch(s).encoded()) == .startSearch(s))
+        var t = StartSearchRequest(spaceYAML: "name: x", budget: 1)
+        t.kind = "supernet"
+        t.supernetPool = 64
+        #expect(try decode(ControlRequest.startSearch(t).encoded()) == .startSearch(t))
     }
 
     @Test("absent fields take the defaults written once, in StartSearchRequest")
@@ -69,6 +74,17 @@ struct ControlRequestTests {
         #expect(problem { $0.objectives = ["acc:maximum"] }?.contains("objective 'acc:maximum'") == true)
         #expect(problem { $0.constraints = ["params=5"] }?.contains("constraint 'params=5'") == true)
         #expect(problem { $0.targetCalibration = "{}" }?.contains("'target_calibration' needs 'target_yaml'") == true)
+        // Supernets: one trial, no finalists; a pool only for a supernet search; evaluator forms.
+        #expect(problem { $0.kind = "supernet" }?.contains("'budget' must be 1") == true)
+        #expect(problem { $0.kind = "supernet"; $0.budget = 1 } == nil)
+        #expect(problem { $0.kind = "supernet"; $0.budget = 1; $0.finalists = 1 }?.contains("no 'finalists'") == true)
+        #expect(problem { $0.supernetPool = 8 }?.contains("'supernet_pool'") == true)
+        #expect(problem { $0.kind = "supernet"; $0.budget = 1; $0.supernetPool = 0 }?.contains("'supernet_pool' must be 1 to 512") == true)
+        #expect(problem { $0.evaluator = "supernet" } == nil)
+        #expect(problem { $0.evaluator = "supernet:4" } == nil)
+        #expect(problem { $0.evaluator = "weights:4" }?.contains("evaluator 'weights:4'") == true)
+        #expect(problem { $0.evaluator = "supernet:x" }?.contains("supernet:ID") == true)
+        #expect(problem { $0.evaluator = "supernet"; $0.kind = "measure" }?.contains("'evaluator' is for a train search") == true)
     }
 
     @Test("fidelity values from the command line: integers, numbers, then text")

@@ -42,6 +42,15 @@ def optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.O
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=lr)
 
 
+def optimizer_and_schedule(model: nn.Module, sched: Schedule, total_steps: int):
+    """AdamW and its learning rate per step: linear warm-up, then cosine decay to 0."""
+    warm = max(1, int(sched.warmup_fraction * total_steps))
+    opt = optimizer(model, sched.lr, sched.weight_decay)
+    sch = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total_steps - warm))))
+    return opt, sch
+
+
 def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Schedule, *, seed: int,
           distill: Distill | None = None, after_step: Callable[[], None] | None = None,
           at_fraction: tuple[float, Callable[[], None]] | None = None,
@@ -52,12 +61,8 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
     may return False to stop. Returns the epochs done."""
     n = len(split)
     bs = sched.batch_size
-    steps_per_epoch = max(1, math.ceil(n / bs))
-    total = steps_per_epoch * sched.epochs
-    warm = max(1, int(sched.warmup_fraction * total))
-    opt = optimizer(model, sched.lr, sched.weight_decay)
-    sch = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+    total = max(1, math.ceil(n / bs)) * sched.epochs
+    opt, sch = optimizer_and_schedule(model, sched, total)
     gen = torch.Generator().manual_seed(seed)
     step = 0
     fired = False

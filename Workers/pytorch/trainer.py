@@ -175,6 +175,29 @@ class Clock:
         return self.elapsed() + seconds + self.reserve < 0.9 * self.deadline_s
 
 
+def load_data(job: Job, net, shape: tuple[int, int, int], info: dict[str, Any]):
+    """The job's data set at its fractions, checked against the network's outputs and input
+    channels; what was loaded goes into `info`."""
+    import data
+    try:
+        ds = data.load(job.data_fraction, job.val_fraction, job.test_fraction, dataset=job.dataset)
+    except (data.DataError, ValueError) as e:
+        raise JobError(str(e)) from e
+    classes = int(ds.train.labels.max()) + 1 if len(ds.train) else 0
+    outputs = _output_classes(net, shape) if job.dataset else None
+    if job.dataset and outputs is not None and classes > outputs:
+        raise JobError(f"{job.dataset}: the data has {classes} classes but the network outputs {outputs}: "
+                       f"use a space with classes: {classes}")
+    if job.dataset and ds.train.images.shape[1] > shape[0]:
+        raise JobError(f"{job.dataset}: the images have {ds.train.images.shape[1]} channels but the network takes {shape[0]}: "
+                       f"use a space whose input has channels: {ds.train.images.shape[1]}")
+    info["data"] = {"dataset": job.dataset or "fashion-mnist", "train_images": len(ds.train), "val_images": len(ds.val),
+                    "test_images": len(ds.test), "input": list(shape)}
+    log(f"{len(ds.train)} training, {len(ds.val)} validation, {len(ds.test)} test images; input {list(shape)}; "
+        f"{info.get('threads', 1)} thread(s)")
+    return ds
+
+
 def run(raw: dict[str, Any]) -> None:
     import numpy as np
     import torch
@@ -186,6 +209,12 @@ def run(raw: dict[str, Any]) -> None:
     from graph_model import GraphNet, count_macs
 
     job = parse_job(raw)
+    if raw.get("kind") == "supernet":
+        # supernet_job imports this file as `trainer`: the same module, not a second copy.
+        sys.modules.setdefault("trainer", sys.modules[__name__])
+        import supernet_job
+        supernet_job.run(job, raw.get("supernet"), str((raw.get("candidate") or {}).get("space", "")))
+        return
     threads = trial.threads()
     torch.set_num_threads(threads)
     torch.manual_seed(job.seed)
@@ -200,7 +229,7 @@ def run(raw: dict[str, Any]) -> None:
     final_graph = GraphNet(cg)  # validates the graph (ops, shapes) before anything is trained
     shape = final_graph.input_shape
     classes = cg["nodes"][final_graph.output_id]["shape"][0]
-    if classes != len(data.CLASSES):
+    if job.dataset is None and classes != len(data.CLASSES):
         raise JobError(f"the graph has {classes} outputs; Fashion-MNIST has {len(data.CLASSES)} classes")
     if shape[0] not in (1, 3):
         raise JobError(f"the graph takes {shape[0]} input channels; Fashion-MNIST images have 1 (or 3, repeated)")
@@ -231,23 +260,26 @@ def run(raw: dict[str, Any]) -> None:
     ft_epochs = job.finetune_epochs if job.finetune_epochs is not None else max(1, math.ceil(job.epochs / 4))
     if not (needs_finetune or q.qat):
         ft_epochs = 0
+    inheriting = "supernet" in job.artifact_paths
+    if inheriting and job.epochs == 0 and job.finetune_epochs is None:
+        # Evaluation by inheritance: compression applied after training, nothing trained.
+        ft_epochs = 0
 
-    try:
-        ds = data.load(job.data_fraction, job.val_fraction, job.test_fraction, dataset=job.dataset)
-    except (data.DataError, ValueError) as e:
-        raise JobError(str(e)) from e
-    classes = int(ds.train.labels.max()) + 1 if len(ds.train) else 0
-    outputs = _output_classes(final_graph, shape) if job.dataset else None
-    if job.dataset and outputs is not None and classes > outputs:
-        raise JobError(f"{job.dataset}: the data has {classes} classes but the network outputs {outputs}: "
-                       f"use a space with classes: {classes}")
-    if job.dataset and ds.train.images.shape[1] > shape[0]:
-        raise JobError(f"{job.dataset}: the images have {ds.train.images.shape[1]} channels but the network takes {shape[0]}: "
-                       f"use a space whose input has channels: {ds.train.images.shape[1]}")
-    info["data"] = {"dataset": job.dataset or "fashion-mnist", "train_images": len(ds.train), "val_images": len(ds.val),
-                    "test_images": len(ds.test), "input": list(shape)}
-    log(f"{len(ds.train)} training, {len(ds.val)} validation, {len(ds.test)} test images; input {list(shape)}; "
-        f"{threads} thread(s)")
+    ds = load_data(job, final_graph, shape, info)
+    if inheriting:
+        import supernet
+        try:
+            net, ck = supernet.load(job.artifact_paths["supernet"])
+            space = (raw.get("candidate") or {}).get("space")
+            if space and ck.get("space") and space != ck["space"]:
+                raise supernet.SupernetError(f"the supernet was trained for the space '{ck['space']}', the candidate is of '{space}'")
+            values = net.load_into(base)
+        except supernet.SupernetError as e:
+            raise JobError(f"cannot inherit weights from the supernet: {e}") from e
+        images = engine.recalibrate_bn(base, ds.train, shape)
+        info["inherited"] = {"supernet_space": ck.get("space"), "values": values, "bn_images": images,
+                             "supernet_settings": ck.get("settings"), "epochs_after": job.epochs}
+        log(f"weights inherited from the supernet ({values} values), batch norm recalibrated on {images} images")
 
     distill = None
     if distill_cfg.get("enabled") and job.dataset:

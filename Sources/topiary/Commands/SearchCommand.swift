@@ -34,7 +34,7 @@ struct SearchCommand: AsyncParsableCommand {
         @Option(help: "Attempts per trial before it fails.") var maxAttempts = 3
         @Flag(help: "Retry every failed trial (trainer error, no result, deadline) while --max-attempts last; by default only a trainer killed by a signal or a lost worker is retried.")
         var retryFailed = false
-        @Option(help: "Trial kind: train, or measure (time candidates on workers tagged with the target).") var kind = "train"
+        @Option(help: "Trial kind: train, or measure (time candidates on workers tagged with the target); supernet is `topiary supernet train`.") var kind = "train"
         @Option(help: "A file every job gets, NAME=SHA256 (repeatable; `topiary artifacts add FILE` stores it and prints the digest); the trainer finds its path in the job's artifact_paths.")
         var artifact: [String] = []
         @Flag(help: "The same trial sequence whatever the number of workers and the order they finish: trials are drawn in batches of 8, each once the last has ended, its results told in suggestion order (slower when workers outnumber 8 slots).")
@@ -47,6 +47,9 @@ struct SearchCommand: AsyncParsableCommand {
         var finalists = 0
         @Option(name: .customLong("final-fidelity"), help: ArgumentHelp("A fidelity setting of the final phase, over the search's (repeatable; default: all the data and 4x the epochs, at least 4).", valueName: "key=value"))
         var finalFidelity: [String] = []
+        @Option(help: ArgumentHelp("How candidates are evaluated: supernet (weights inherited from the space's latest trained supernet, see `topiary supernet train`) or supernet:ID. Trials then train nothing unless --fidelity gives epochs; finalists are fine-tuned from the supernet.", valueName: "supernet[:id]"))
+        var evaluator: String?
+        @Option(name: .customLong("supernet-pool"), help: .hidden) var supernetPool: Int?
         @Flag(help: "Follow the search until it ends, with a progress bar.") var follow = false
         @Flag(help: "Predict latency with the target's profile as written, not the calibration saved beside it (measurements in the daemon's store still refine it).")
         var uncalibrated = false
@@ -78,6 +81,8 @@ struct SearchCommand: AsyncParsableCommand {
             r.reproducible = reproducible
             r.finalists = finalists
             r.finalFidelity = try Self.fidelitySettings(finalFidelity, flag: "--final-fidelity")
+            r.evaluator = evaluator
+            r.supernetPool = supernetPool
             return r
         }
 
@@ -102,6 +107,8 @@ struct SearchCommand: AsyncParsableCommand {
             message.replacingOccurrences(of: "'budget'", with: "--budget").replacingOccurrences(of: "'deadline_s'", with: "--deadline")
                 .replacingOccurrences(of: "'max_attempts'", with: "--max-attempts").replacingOccurrences(of: "'kind'", with: "--kind")
                 .replacingOccurrences(of: "'finalists'", with: "--finalists").replacingOccurrences(of: "'final_fidelity'", with: "--final-fidelity")
+                .replacingOccurrences(of: "evaluator '", with: "--evaluator '").replacingOccurrences(of: "'evaluator'", with: "--evaluator")
+                .replacingOccurrences(of: "'supernet_pool'", with: "--pool")
                 .replacingOccurrences(of: "objective '", with: "--objective '").replacingOccurrences(of: "artifact '", with: "--artifact '").replacingOccurrences(of: "constraint '", with: "--constraint '")
         }
 
@@ -176,6 +183,7 @@ struct SearchCommand: AsyncParsableCommand {
             }
             let r = try control.client.call(.showSearch(Int64(id)), SearchSummary.self)
             print(Follower.describe(r))
+            if let e = r.evaluator { print("evaluator: \(e)") }
             for n in Follower.notes(r) { print(n) }
             let top = r.top ?? []
             if !top.isEmpty {

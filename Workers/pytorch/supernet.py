@@ -1,0 +1,247 @@
+"""A weight-sharing supernet over a search space (Once-for-All / BigNAS style), built from graphs.
+
+Every network of a space is a slice of its largest one: the same layers (named by the graph's
+labels), fewer blocks (elastic depth: a stage's first d blocks), fewer channels (elastic width
+and expansion: the first c), smaller kernels (the centre k x k of the largest kernel), another
+input size (convolutions do not depend on it). The supernet is `GraphNet(largest graph)`; a
+candidate's weights are cut from it layer by layer, so nothing here knows the space's YAML:
+the coordinator sends the largest graph, the smallest and a pool of sampled ones
+(`topiary supernet pool`), and the same slicing serves every space built from labelled graphs.
+
+Training (`train`): the sandwich rule with in-place distillation (BigNAS): every step trains
+the largest network on the labels, then the smallest and two networks of the pool on the
+largest one's predictions, and takes one optimizer step for all four.
+
+Evaluating by inheritance (`inherit`): a candidate's `GraphNet` gets its slices; batch-norm
+statistics are then recomputed on a few training batches by the caller (the largest
+network's statistics do not hold for a slice).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from graph_model import GraphNet, module_name
+
+FORMAT = 1
+SHARED_OPS = ("conv", "linear", "batchnorm")
+
+
+class SupernetError(ValueError):
+    """A checkpoint or graph the supernet cannot serve; the message says which layer and why."""
+
+
+def layer_keys(graph: dict[str, Any]) -> dict[int, str]:
+    """Node id -> the layer's name across the space: label, op and its position among the
+    label's nodes of that op (a squeeze-excite block has two convolutions under one label)."""
+    seen: dict[tuple[str, str], int] = {}
+    keys: dict[int, str] = {}
+    for n in graph["nodes"]:
+        if n.get("op") not in SHARED_OPS:
+            continue
+        k = (str(n.get("label", "")), n["op"])
+        i = seen.get(k, 0)
+        seen[k] = i + 1
+        keys[n["id"]] = f"{k[0]}/{k[1]}/{i}"
+    return keys
+
+
+def _crop(w: torch.Tensor, k: int, key: str) -> torch.Tensor:
+    big = w.shape[-1]
+    if k > big or (big - k) % 2:
+        raise SupernetError(f"layer {key}: a {k}x{k} kernel is not the centre of the supernet's {big}x{big}")
+    o = (big - k) // 2
+    return w[..., o:o + k, o:o + k]
+
+
+def slice_param(key: str, node: dict[str, Any], name: str, full: torch.Tensor) -> torch.Tensor:
+    """The part of a supernet parameter (`weight`, `bias`, `running_mean`, ...) that the layer
+    `node` of a smaller network uses."""
+    op = node["op"]
+    if op == "conv" and name == "weight":
+        out, cin, g, k = node["out"], node["in"], node.get("groups", 1), node["kernel"]
+        per_group = cin // g
+        if out > full.shape[0] or per_group > full.shape[1]:
+            raise SupernetError(f"layer {key}: {cin}->{out} (groups {g}) is wider than the supernet's "
+                                f"{full.shape[1]}x{full.shape[0]}: the supernet was trained for another space")
+        return _crop(full[:out, :per_group], k, key)
+    if op == "linear" and name == "weight":
+        out, cin = node["out"], node["in"]
+        if out > full.shape[0] or cin > full.shape[1]:
+            raise SupernetError(f"layer {key}: {cin}->{out} is wider than the supernet's {full.shape[1]}->{full.shape[0]}")
+        return full[:out, :cin]
+    if full.ndim == 0:  # num_batches_tracked
+        return full
+    c = node["out"] if op in ("conv", "linear") else node["shape"][0]
+    if c > full.shape[0]:
+        raise SupernetError(f"layer {key}: {c} channels but the supernet has {full.shape[0]}")
+    return full[:c]
+
+
+class Supernet(nn.Module):
+    """The largest network's layers, lent in slices to any network of the space."""
+
+    def __init__(self, largest: dict[str, Any]):
+        super().__init__()
+        self.largest = largest
+        self.net = GraphNet(largest)
+        self.by_key = {key: module_name(i) for i, key in layer_keys(largest).items()}
+        self._plans: dict[int, tuple[GraphNet, list[tuple[str, str, str, dict[str, Any]]]]] = {}
+
+    def plan(self, graph: dict[str, Any]) -> tuple[GraphNet, list[tuple[str, str, str, dict[str, Any]]]]:
+        """A network of the graph (built once) and, for each of its parameters and buffers,
+        (its name, the supernet module, the tensor's name, the node)."""
+        cached = self._plans.get(id(graph))
+        if cached is not None and cached[0].graph is graph:
+            return cached
+        sub = GraphNet(graph)
+        entries = []
+        for i, key in layer_keys(graph).items():
+            mod = self.by_key.get(key)
+            if mod is None:
+                raise SupernetError(f"layer {key} is not in the supernet: it was trained for another space "
+                                    f"(or a compressed graph was given where its uncompressed one was needed)")
+            node = graph["nodes"][i]
+            for pname, _ in list(sub.layers[module_name(i)].named_parameters(recurse=False)) + \
+                    list(sub.layers[module_name(i)].named_buffers(recurse=False)):
+                entries.append((f"layers.{module_name(i)}.{pname}", mod, pname, node))
+        self._plans[id(graph)] = (sub, entries)
+        return sub, entries
+
+    def sliced(self, graph: dict[str, Any], buffers: bool = False) -> dict[str, torch.Tensor]:
+        """The graph's parameters (and, if asked, buffers) as slices of the supernet's: views
+        that carry gradients back to the supernet."""
+        _, entries = self.plan(graph)
+        out = {}
+        for name, mod, pname, node in entries:
+            full = getattr(self.net.layers[mod], pname)
+            if isinstance(full, nn.Parameter) or buffers:
+                out[name] = slice_param(f"{node.get('label')}/{node['op']}", node, pname, full)
+        return out
+
+    def forward_graph(self, graph: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+        """The graph's network run with the supernet's sliced weights (training mode: batch-norm
+        uses the batch's statistics)."""
+        sub, _ = self.plan(graph)
+        sub.train(self.training)
+        return functional_call(sub, self.sliced(graph), (x,), strict=False)
+
+    def load_into(self, model: GraphNet) -> int:
+        """Copies the slices of every parameter and buffer into `model` (a network of the space);
+        returns the number of values copied."""
+        keys = layer_keys(model.graph)
+        copied = 0
+        with torch.no_grad():
+            for i, key in keys.items():
+                mod = self.by_key.get(key)
+                if mod is None:
+                    raise SupernetError(f"layer {key} is not in the supernet: it was trained for another space")
+                node = model.graph["nodes"][i]
+                src = self.net.layers[mod]
+                dst = model.layers[module_name(i)]
+                for pname, t in list(dst.named_parameters(recurse=False)) + list(dst.named_buffers(recurse=False)):
+                    s = slice_param(key, node, pname, getattr(src, pname))
+                    if s.shape != t.shape:
+                        raise SupernetError(f"layer {key}: {pname} {list(t.shape)} but the supernet gives {list(s.shape)}")
+                    t.copy_(s)
+                    copied += t.numel()
+        return copied
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+def save(net: Supernet, path: Path, space: str, settings: dict[str, Any], figures: dict[str, Any]) -> None:
+    torch.save({"format": FORMAT, "space": space, "largest": net.largest, "state_dict": net.net.state_dict(),
+                "settings": settings, "figures": figures}, path)
+
+
+_LOADED: dict[str, tuple[Supernet, dict[str, Any]]] = {}
+
+
+def load(path: str | Path) -> tuple[Supernet, dict[str, Any]]:
+    """A supernet checkpoint (`save`); only tensors and plain values are read (weights_only)."""
+    key = str(path)
+    if key in _LOADED:
+        return _LOADED[key]
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 — any unreadable file is the same problem for the user
+        raise SupernetError(f"{path}: not a supernet checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("largest"), dict):
+        raise SupernetError(f"{path}: not a supernet checkpoint of format {FORMAT} (train one with `topiary supernet train`)")
+    net = Supernet(ck["largest"])
+    try:
+        net.net.load_state_dict(ck["state_dict"])
+    except RuntimeError as e:
+        raise SupernetError(f"{path}: the weights do not match the checkpoint's largest graph: {str(e)[:200]}") from e
+    _LOADED[key] = (net, ck)
+    return net, ck
+
+
+# --- training ---------------------------------------------------------------------------------
+
+def check_pool(pool: Any) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """(largest, smallest, sampled graphs) of a job's `supernet` object."""
+    if not isinstance(pool, dict):
+        raise SupernetError("the job's 'supernet' must be an object with 'largest', 'smallest' and 'graphs'")
+    largest, smallest, graphs = pool.get("largest"), pool.get("smallest"), pool.get("graphs")
+    if not isinstance(largest, dict) or not isinstance(smallest, dict):
+        raise SupernetError("supernet.largest and supernet.smallest must be graph JSON objects")
+    if not isinstance(graphs, list) or not graphs or not all(isinstance(g, dict) for g in graphs):
+        raise SupernetError("supernet.graphs must be a non-empty list of graph JSON objects (the sampled networks)")
+    return largest, smallest, graphs
+
+
+def sandwich_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """In-place distillation: KL(teacher || student) at temperature 1 (BigNAS)."""
+    return F.kl_div(F.log_softmax(student, dim=1), F.log_softmax(teacher, dim=1), reduction="batchmean", log_target=True)
+
+
+def train(net: Supernet, smallest: dict[str, Any], pool: list[dict[str, Any]], split, *, epochs: int, lr: float,
+          batch_size: int, seed: int, sampled: int = 2, weight_decay: float = 1e-5,
+          epoch_end: Callable[[int, float, float], bool] | None = None) -> int:
+    """Sandwich-rule training. Returns the epochs done (`epoch_end` may stop early)."""
+    from data import adapt
+    from engine import Schedule, optimizer_and_schedule
+    n = len(split)
+    total = max(1, math.ceil(n / batch_size)) * epochs
+    opt, sch = optimizer_and_schedule(net.net, Schedule(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size), total)
+    gen = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed)
+    largest = net.largest
+    for epoch in range(1, epochs + 1):
+        t0 = time.monotonic()
+        net.train()
+        perm = torch.randperm(n, generator=gen)
+        running, seen = 0.0, 0
+        for s in range(0, n, batch_size):
+            idx = perm[s:s + batch_size]
+            if len(idx) < 2:
+                continue
+            x, y = split.images[idx], split.labels[idx]
+            opt.zero_grad(set_to_none=True)
+            out = net.forward_graph(largest, adapt(x, tuple(largest["input"]), split.pad))
+            loss = F.cross_entropy(out, y)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"supernet training diverged (loss {loss.item()}) in epoch {epoch}")
+            loss.backward()
+            soft = out.detach()
+            for g in [smallest] + rng.sample(pool, min(sampled, len(pool))):
+                sl = sandwich_loss(net.forward_graph(g, adapt(x, tuple(g["input"]), split.pad)), soft)
+                sl.backward()
+            opt.step()
+            sch.step()
+            running += loss.item() * len(idx)
+            seen += len(idx)
+        if epoch_end is not None and epoch_end(epoch, running / max(1, seen), time.monotonic() - t0) is False:
+            return epoch
+    return epochs
