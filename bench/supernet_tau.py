@@ -9,7 +9,8 @@ unless `--with-compression`), and for each runs the reference trainer (Workers/p
 the program a worker runs) twice: once inheriting the supernet's weights (epochs 0: batch norm
 recalibrated, nothing trained), once from scratch at `--standalone` fidelity. Prints tau and
 Spearman's rho for inheritance and for the zero-cost baselines a user has without a supernet
-(parameters, MACs), all against the stand-alone accuracy, and the time each evaluation took.
+(parameters, MACs) and, with `--proxy`, for the short training a search without a supernet would
+rank by, all against the stand-alone accuracy, and the time each evaluation took.
 Results are kept in `--out` as they come, so an interrupted run resumes where it stopped.
 """
 
@@ -105,6 +106,8 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=30)
     ap.add_argument("--seed", type=int, default=100, help="the candidates' seed (pick one the supernet's pool did not use)")
     ap.add_argument("--standalone", default="epochs=2,data_fraction=0.5", help="fidelity of the stand-alone training, KEY=VALUE,...")
+    ap.add_argument("--proxy", default="", help="also train each candidate at this low fidelity (what a search without a supernet "
+                                                "ranks by, e.g. epochs=1,data_fraction=0.1) and rank by it")
     ap.add_argument("--eval", default="", help="extra fidelity of both evaluations, KEY=VALUE,... (e.g. val_fraction=1)")
     ap.add_argument("--with-compression", action="store_true", help="keep the sampled compression settings")
     ap.add_argument("--jobs", type=int, default=2, help="trainer processes at once (one thread each)")
@@ -148,6 +151,8 @@ def main() -> int:
         if mode == "inherited":
             job["fidelity"] = dict(fid(a.eval), epochs=0)
             job["artifact_paths"] = {"supernet": os.path.abspath(a.checkpoint)}
+        elif mode == "proxy":
+            job["fidelity"] = dict(fid(a.eval), **fid(a.proxy))
         else:
             job["fidelity"] = dict(fid(a.eval), **fid(a.standalone))
         r = run_trainer(a.python, job)
@@ -156,26 +161,29 @@ def main() -> int:
         out_path.write_text(json.dumps(done, indent=1))
         print(f"{key}: {r['accuracy']:.2f}% in {r['seconds']:.1f} s", flush=True)
 
-    work = [(k, m) for m in ("inherited", "standalone") for k in range(len(cands))]
+    modes = ("inherited", "standalone") + (("proxy",) if a.proxy else ())
+    work = [(k, m) for m in modes for k in range(len(cands))]
     with ThreadPoolExecutor(a.jobs) as pool:
         for f in [pool.submit(evaluate, k, m) for k, m in work]:
             f.result()
 
-    ks = [k for k in range(len(cands)) if f"{k}:inherited" in done and f"{k}:standalone" in done]
+    ks = [k for k in range(len(cands)) if all(f"{k}:{m}" in done for m in modes)]
     sa = [done[f"{k}:standalone"]["accuracy"] for k in ks]
     rows = {
         "inherited accuracy": [done[f"{k}:inherited"]["accuracy"] for k in ks],
+        **({f"trained at {a.proxy} (baseline)": [done[f"{k}:proxy"]["accuracy"] for k in ks]} if a.proxy else {}),
         "parameters (baseline)": [done[f"{k}:standalone"]["params"] for k in ks],
         "MACs (baseline)": [done[f"{k}:standalone"]["macs"] for k in ks],
     }
     print(f"\n{len(ks)} candidates of {a.space} (seed {a.seed}{', compressed' if a.with_compression else ', compression off'}); "
           f"stand-alone: {a.standalone}; supernet {a.checkpoint}")
-    print(f"stand-alone accuracy {min(sa):.2f}-{max(sa):.2f}%, median seconds: stand-alone "
-          f"{sorted(done[f'{k}:standalone']['seconds'] for k in ks)[len(ks) // 2]:.1f}, inherited "
-          f"{sorted(done[f'{k}:inherited']['seconds'] for k in ks)[len(ks) // 2]:.1f}")
-    print(f"{'ranking by':<24} {'Kendall tau':>11} {'Spearman':>9}")
-    for name, v in rows.items():
-        print(f"{name:<24} {kendall_tau(v, sa):>11.3f} {spearman(v, sa):>9.3f}")
+    print(f"stand-alone accuracy {min(sa):.2f}-{max(sa):.2f}%, median {sorted(sa)[len(sa) // 2]:.2f}%, median seconds "
+          f"{sorted(done[f'{k}:standalone']['seconds'] for k in ks)[len(ks) // 2]:.1f}")
+    width = max(len(n) for n in rows)
+    print(f"{'ranking by':<{width}} {'Kendall tau':>11} {'Spearman':>9} {'median s':>9}")
+    for (name, v), mode in zip(rows.items(), ["inherited"] + (["proxy"] if a.proxy else []) + [None, None]):
+        secs = f"{sorted(done[f'{k}:{mode}']['seconds'] for k in ks)[len(ks) // 2]:.1f}" if mode else "0"
+        print(f"{name:<{width}} {kendall_tau(v, sa):>11.3f} {spearman(v, sa):>9.3f} {secs:>9}")
     # Does the best by inheritance come near the best stand-alone?
     best_inh = max(ks, key=lambda k: done[f"{k}:inherited"]["accuracy"])
     print(f"best by inheritance: candidate {best_inh}, {done[f'{best_inh}:standalone']['accuracy']:.2f}% stand-alone "

@@ -171,9 +171,12 @@ extension CoordinatorLoop {
         }
         if r.kind == "supernet" || r.evaluator != nil, let why = SupernetPool.refusal(space) { throw ControlError(why) }
         var fidelityPairs = r.fidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }
-        if r.evaluator != nil && r.fidelity["epochs"] == nil {
-            // Evaluation by inheritance trains nothing unless the fidelity says so.
-            fidelityPairs.append(("epochs", .int(0)))
+        if r.evaluator != nil {
+            // Evaluation by inheritance trains nothing unless the fidelity says so, and ranks
+            // by validation accuracy: a tenth of the test set will do until the final phase
+            // (whose default fidelity takes all of it).
+            if r.fidelity["epochs"] == nil { fidelityPairs.append(("epochs", .int(0))) }
+            if r.fidelity["test_fraction"] == nil { fidelityPairs.append(("test_fraction", .double(0.1))) }
             fidelityPairs.sort { $0.0 < $1.0 }
         }
         let fidelity = JSONValue.object(fidelityPairs)

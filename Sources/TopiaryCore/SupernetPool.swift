@@ -1,5 +1,7 @@
 /// What a supernet job trains on: the space's largest network (its weights are the
-/// supernet's), its smallest, and a pool of sampled networks, all as uncompressed graphs.
+/// supernet's), its smallest, a pool of sampled networks, and `extra` networks that hold
+/// the layers the largest lacks (MobileNet blocks without an expansion layer compute on the
+/// block's input, so they get weights of their own), all as uncompressed graphs.
 /// The trainer cuts every network's weights from the largest by layer label (see
 /// Workers/pytorch/supernet.py), so it needs no copy of the space's rules.
 public enum SupernetPool {
@@ -15,7 +17,7 @@ public enum SupernetPool {
         return nil
     }
 
-    /// `{"largest": graph, "smallest": graph, "graphs": [graph, ...]}`: `count` networks
+    /// `{"largest": graph, "smallest": graph, "graphs": [graph, ...], "extra": [graph]}`: `count` networks
     /// drawn uniformly from `seed` (architecture only; compression is applied per candidate
     /// after inheritance).
     public static func json(space: SearchSpace, count: Int, seed: UInt64) -> JSONValue {
@@ -23,10 +25,14 @@ public enum SupernetPool {
         let graphs = (0..<count).map { _ in
             NetworkGraph.build(space.uncompressed(space.sample(using: &rng)), in: space).json
         }
+        let largest = space.extremeNetwork(largest: true)
+        // The largest with every expansion at its least: blocks without an expansion layer.
+        let unexpanded = space.extremeNetwork(largest: true, least: { $0.hasSuffix(".expansion") })
         return .object([
-            ("largest", NetworkGraph.build(space.extremeNetwork(largest: true), in: space).json),
+            ("largest", NetworkGraph.build(largest, in: space).json),
             ("smallest", NetworkGraph.build(space.extremeNetwork(largest: false), in: space).json),
             ("graphs", .array(graphs)),
+            ("extra", .array(unexpanded == largest ? [] : [NetworkGraph.build(unexpanded, in: space).json])),
         ])
     }
 }
@@ -36,9 +42,11 @@ extension SearchSpace {
     /// dimension at its largest (smallest) number, yes (no) for yes/no choices, the first of
     /// named choices. The largest shapes a supernet's weights; the sandwich rule trains the
     /// smallest beside it.
-    public func extremeNetwork(largest: Bool) -> Candidate {
+    /// `least` names dimensions taken at the other end.
+    public func extremeNetwork(largest wantLargest: Bool, least: (String) -> Bool = { _ in false }) -> Candidate {
         var partial: [String: ChoiceValue] = [:]
         for p in parameters where !p.isFixed && p.section == .arch {
+            let largest = wantLargest != least(p.name)
             let numbers = p.choices.compactMap(\.doubleValue)
             if numbers.count == p.choices.count {
                 let pick = largest ? numbers.max()! : numbers.min()!

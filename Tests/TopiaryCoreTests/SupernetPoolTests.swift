@@ -6,19 +6,26 @@ import Testing
 /// layer (the trainer cuts weights by label, Workers/pytorch/supernet.py).
 @Suite("Supernet pool")
 struct SupernetPoolTests {
-    /// Weight layers of a graph JSON by the trainer's key (label/op/position), with their
-    /// widths and kernel.
+    /// Weight layers of a graph JSON by the trainer's key (label/op/position, marked for the
+    /// parts of a block without an expansion layer), with their widths and kernel.
     static func layers(_ graph: JSONValue) -> [String: (out: Int, inPerGroup: Int, kernel: Int)] {
         var seen: [String: Int] = [:]
         var out: [String: (Int, Int, Int)] = [:]
-        for n in graph["nodes"]?.arrayValue ?? [] {
+        let nodes = graph["nodes"]?.arrayValue ?? []
+        let labels = Set(nodes.compactMap { $0["label"]?.stringValue })
+        for n in nodes {
             guard let op = n["op"]?.stringValue, ["conv", "linear", "batchnorm"].contains(op) else { continue }
-            let base = "\(n["label"]?.stringValue ?? "")/\(op)"
-            let i = seen[base, default: 0]
-            seen[base] = i + 1
+            let label = n["label"]?.stringValue ?? ""
+            let i = seen["\(label)/\(op)", default: 0]
+            seen["\(label)/\(op)"] = i + 1
+            var mark = ""
+            if let dot = label.lastIndex(of: "."), ["dw", "se", "project"].contains(String(label[label.index(after: dot)...])),
+               !labels.contains(label[..<dot] + ".expand") {
+                mark = "|noexpand"
+            }
             let c = op == "batchnorm" ? n["shape"]?.arrayValue?.first?.intValue ?? 0 : n["out"]?.intValue ?? 0
             let groups = n["groups"]?.intValue ?? 1
-            out["\(base)/\(i)"] = (c, (n["in"]?.intValue ?? 0) / max(1, groups), n["kernel"]?.intValue ?? 1)
+            out["\(label)/\(op)/\(i)\(mark)"] = (c, (n["in"]?.intValue ?? 0) / max(1, groups), n["kernel"]?.intValue ?? 1)
         }
         return out
     }
@@ -28,7 +35,10 @@ struct SupernetPoolTests {
     func slices(name: String) throws {
         let space = try Spaces.load(name)
         let pool = SupernetPool.json(space: space, count: 200, seed: 3)
-        let largest = Self.layers(pool["largest"]!)
+        // The largest network's layers, and the extra networks' for the layers it lacks.
+        var largest = Self.layers(pool["largest"]!)
+        for g in pool["extra"]?.arrayValue ?? [] { largest.merge(Self.layers(g)) { a, _ in a } }
+        #expect(largest.keys.contains { $0.hasSuffix("|noexpand") })
         let graphs = [pool["smallest"]!] + (pool["graphs"]?.arrayValue ?? [])
         #expect(graphs.count == 201)
         for g in graphs {

@@ -86,6 +86,10 @@ def test_the_daemons_refusals_are_typed_errors_with_its_words(daemon):
         client.start_search(str(SPACE), budget=5, finalists=2)
     with pytest.raises(ControlError, match="'dataset' must be an absolute path"):
         client.start_search(str(SPACE), budget=5, dataset="data/x.npz")
+    with pytest.raises(ControlError, match="evaluated by the benchmark's table, not by a supernet"):
+        client.start_search(str(SPACE), budget=5, evaluator="supernet")
+    with pytest.raises(ControlError, match="evaluated by the benchmark's table, not by a supernet"):
+        client.train_supernet(str(SPACE), epochs=1)
     with pytest.raises(ControlError, match="no search 99"):
         client.search(99)
     with pytest.raises(DaemonUnreachable, match="no daemon answered"):

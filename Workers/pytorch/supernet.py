@@ -32,8 +32,12 @@ from torch.func import functional_call
 
 from graph_model import GraphNet, module_name
 
-FORMAT = 1
+FORMAT = 2
 SHARED_OPS = ("conv", "linear", "batchnorm")
+# Parts of a MobileNet block that compute something else when the block has no expansion
+# layer (expansion 1): they read the block's input, not expanded channels, so they get
+# weights of their own instead of sharing the expanded block's.
+BLOCK_PARTS = ("dw", "se", "project")
 
 
 class SupernetError(ValueError):
@@ -42,16 +46,21 @@ class SupernetError(ValueError):
 
 def layer_keys(graph: dict[str, Any]) -> dict[int, str]:
     """Node id -> the layer's name across the space: label, op and its position among the
-    label's nodes of that op (a squeeze-excite block has two convolutions under one label)."""
+    label's nodes of that op (a squeeze-excite block has two convolutions under one label),
+    marked `|noexpand` for the parts of a block without an expansion layer."""
+    labels = {str(n.get("label", "")) for n in graph["nodes"]}
     seen: dict[tuple[str, str], int] = {}
     keys: dict[int, str] = {}
     for n in graph["nodes"]:
         if n.get("op") not in SHARED_OPS:
             continue
-        k = (str(n.get("label", "")), n["op"])
+        label = str(n.get("label", ""))
+        k = (label, n["op"])
         i = seen.get(k, 0)
         seen[k] = i + 1
-        keys[n["id"]] = f"{k[0]}/{k[1]}/{i}"
+        block, _, part = label.rpartition(".")
+        mark = "|noexpand" if part in BLOCK_PARTS and block and f"{block}.expand" not in labels else ""
+        keys[n["id"]] = f"{label}/{n['op']}/{i}{mark}"
     return keys
 
 
@@ -88,13 +97,21 @@ def slice_param(key: str, node: dict[str, Any], name: str, full: torch.Tensor) -
 
 
 class Supernet(nn.Module):
-    """The largest network's layers, lent in slices to any network of the space."""
+    """The largest network's layers (and those of `extra` networks, for layers the largest
+    does not have: blocks without an expansion layer), lent in slices to any network of the
+    space."""
 
-    def __init__(self, largest: dict[str, Any]):
+    def __init__(self, largest: dict[str, Any], extra: list[dict[str, Any]] | None = None):
         super().__init__()
         self.largest = largest
-        self.net = GraphNet(largest)
-        self.by_key = {key: module_name(i) for i, key in layer_keys(largest).items()}
+        self.extra = list(extra or [])
+        self.nets = nn.ModuleList([GraphNet(g) for g in [largest] + self.extra])
+        self.net = self.nets[0]
+        # key -> the module holding the widest version of that layer
+        self.by_key: dict[str, nn.Module] = {}
+        for g, net in zip([largest] + self.extra, self.nets):
+            for i, key in layer_keys(g).items():
+                self.by_key.setdefault(key, net.layers[module_name(i)])
         self._plans: dict[int, tuple[GraphNet, list[tuple[str, str, str, dict[str, Any]]]]] = {}
 
     def plan(self, graph: dict[str, Any]) -> tuple[GraphNet, list[tuple[str, str, str, dict[str, Any]]]]:
@@ -123,7 +140,7 @@ class Supernet(nn.Module):
         _, entries = self.plan(graph)
         out = {}
         for name, mod, pname, node in entries:
-            full = getattr(self.net.layers[mod], pname)
+            full = getattr(mod, pname)
             if isinstance(full, nn.Parameter) or buffers:
                 out[name] = slice_param(f"{node.get('label')}/{node['op']}", node, pname, full)
         return out
@@ -134,6 +151,9 @@ class Supernet(nn.Module):
         sub, _ = self.plan(graph)
         sub.train(self.training)
         return functional_call(sub, self.sliced(graph), (x,), strict=False)
+
+    def param_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
 
     def load_into(self, model: GraphNet) -> int:
         """Copies the slices of every parameter and buffer into `model` (a network of the space);
@@ -146,7 +166,7 @@ class Supernet(nn.Module):
                 if mod is None:
                     raise SupernetError(f"layer {key} is not in the supernet: it was trained for another space")
                 node = model.graph["nodes"][i]
-                src = self.net.layers[mod]
+                src = mod
                 dst = model.layers[module_name(i)]
                 for pname, t in list(dst.named_parameters(recurse=False)) + list(dst.named_buffers(recurse=False)):
                     s = slice_param(key, node, pname, getattr(src, pname))
@@ -160,8 +180,8 @@ class Supernet(nn.Module):
 # --- checkpoints ------------------------------------------------------------------------------
 
 def save(net: Supernet, path: Path, space: str, settings: dict[str, Any], figures: dict[str, Any]) -> None:
-    torch.save({"format": FORMAT, "space": space, "largest": net.largest, "state_dict": net.net.state_dict(),
-                "settings": settings, "figures": figures}, path)
+    torch.save({"format": FORMAT, "space": space, "largest": net.largest, "extra": net.extra,
+                "state_dict": net.nets.state_dict(), "settings": settings, "figures": figures}, path)
 
 
 _LOADED: dict[str, tuple[Supernet, dict[str, Any]]] = {}
@@ -178,9 +198,9 @@ def load(path: str | Path) -> tuple[Supernet, dict[str, Any]]:
         raise SupernetError(f"{path}: not a supernet checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
     if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("largest"), dict):
         raise SupernetError(f"{path}: not a supernet checkpoint of format {FORMAT} (train one with `topiary supernet train`)")
-    net = Supernet(ck["largest"])
+    net = Supernet(ck["largest"], ck.get("extra") or [])
     try:
-        net.net.load_state_dict(ck["state_dict"])
+        net.nets.load_state_dict(ck["state_dict"])
     except RuntimeError as e:
         raise SupernetError(f"{path}: the weights do not match the checkpoint's largest graph: {str(e)[:200]}") from e
     _LOADED[key] = (net, ck)
@@ -190,15 +210,17 @@ def load(path: str | Path) -> tuple[Supernet, dict[str, Any]]:
 # --- training ---------------------------------------------------------------------------------
 
 def check_pool(pool: Any) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    """(largest, smallest, sampled graphs) of a job's `supernet` object."""
+    """(largest, smallest, sampled graphs, extra graphs) of a job's `supernet` object."""
     if not isinstance(pool, dict):
         raise SupernetError("the job's 'supernet' must be an object with 'largest', 'smallest' and 'graphs'")
-    largest, smallest, graphs = pool.get("largest"), pool.get("smallest"), pool.get("graphs")
+    largest, smallest, graphs, extra = pool.get("largest"), pool.get("smallest"), pool.get("graphs"), pool.get("extra", [])
     if not isinstance(largest, dict) or not isinstance(smallest, dict):
         raise SupernetError("supernet.largest and supernet.smallest must be graph JSON objects")
     if not isinstance(graphs, list) or not graphs or not all(isinstance(g, dict) for g in graphs):
         raise SupernetError("supernet.graphs must be a non-empty list of graph JSON objects (the sampled networks)")
-    return largest, smallest, graphs
+    if not isinstance(extra, list) or not all(isinstance(g, dict) for g in extra):
+        raise SupernetError("supernet.extra must be a list of graph JSON objects")
+    return largest, smallest, graphs, extra
 
 
 def sandwich_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -214,7 +236,7 @@ def train(net: Supernet, smallest: dict[str, Any], pool: list[dict[str, Any]], s
     from engine import Schedule, optimizer_and_schedule
     n = len(split)
     total = max(1, math.ceil(n / batch_size)) * epochs
-    opt, sch = optimizer_and_schedule(net.net, Schedule(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size), total)
+    opt, sch = optimizer_and_schedule(net.nets, Schedule(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size), total)
     gen = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
     largest = net.largest

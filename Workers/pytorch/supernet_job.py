@@ -41,14 +41,14 @@ def run(job: Job, pool: Any, space: str) -> None:
     torch.manual_seed(job.seed)
     clock = Clock(job.deadline_s)
     try:
-        largest, smallest, graphs = S.check_pool(pool)
+        largest, smallest, graphs, extra = S.check_pool(pool)
     except S.SupernetError as e:
         raise JobError(str(e)) from e
     if largest != job.graph:
         log("note: the job's graph is not supernet.largest; the supernet is shaped by supernet.largest")
     out_dir = job.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    net = S.Supernet(largest)
+    net = S.Supernet(largest, extra)
     # Every graph the sandwich rule uses must be a slice of the largest (checked before training).
     try:
         for g in [smallest] + graphs:
@@ -60,7 +60,7 @@ def run(job: Job, pool: Any, space: str) -> None:
     info: dict[str, Any] = {"trainer": "pytorch", "mode": "supernet", "torch": torch.__version__, "threads": threads,
                             "seed": job.seed, "pool": len(graphs)}
     ds = load_data(job, net.net, shape, info)
-    log(f"supernet: {net.net.param_count()} parameters; sandwich rule over the largest, the smallest and "
+    log(f"supernet: {net.param_count()} parameters; sandwich rule over the largest, the smallest and "
         f"2 of {len(graphs)} sampled networks per step")
 
     epoch_seconds: list[float] = []
@@ -98,7 +98,7 @@ def run(job: Job, pool: Any, space: str) -> None:
     S.save(net, path, space, settings, figures)
     info.update(settings=settings, figures=figures, checkpoint_bytes=path.stat().st_size, stopped_early=stopped["early"])
     metrics = {"accuracy": figures["largest_accuracy"], "smallest_accuracy": figures["smallest_accuracy"],
-               "sampled_accuracy": figures["sampled_accuracy"], "params": net.net.param_count(),
+               "sampled_accuracy": figures["sampled_accuracy"], "params": net.param_count(),
                "macs": count_macs(net.net, shape), "train_seconds": round(train_seconds, 3),
                "seconds": round(clock.elapsed(), 3), "epochs_done": done}
     if epoch_seconds:

@@ -33,7 +33,7 @@ def supernet_job(out, fidelity=None, pool=POOL):
 
 
 def test_every_pool_network_is_a_slice_of_the_largest():
-    net = S.Supernet(POOL["largest"])
+    net = S.Supernet(POOL["largest"], POOL["extra"])
     # The largest network cut from itself is itself.
     x = torch.randn(3, 1, 28, 28)
     net.eval()
@@ -47,7 +47,7 @@ def test_every_pool_network_is_a_slice_of_the_largest():
             node = g["nodes"][i]
             if node["op"] == "conv":
                 w = model.layers[f"n{i}"].weight
-                big = net.net.layers[net.by_key[key]].weight
+                big = net.by_key[key].weight
                 o = (big.shape[-1] - node["kernel"]) // 2
                 assert torch.equal(w, big[:w.shape[0], :w.shape[1], o:o + w.shape[2], o:o + w.shape[3]])
         # The sliced forward pass (training) and the copied network compute the same.
@@ -56,15 +56,28 @@ def test_every_pool_network_is_a_slice_of_the_largest():
         assert torch.allclose(model(x), net.forward_graph(g, x), atol=1e-5)
 
 
+def test_blocks_without_an_expansion_layer_have_weights_of_their_own():
+    net = S.Supernet(POOL["largest"], POOL["extra"])
+    keys = set(S.layer_keys(POOL["smallest"]).values())
+    assert "s1.b1.dw/conv/0|noexpand" in keys and "s1.b1.dw/conv/0" not in keys
+    # Held by the extra network, not the largest's expanded depthwise layer.
+    assert net.by_key["s1.b1.dw/conv/0|noexpand"] is not net.by_key["s1.b1.dw/conv/0"]
+    assert net.by_key["s1.b1.dw/conv/0|noexpand"] is net.nets[1].layers[
+        next(f"n{i}" for i, k in S.layer_keys(POOL["extra"][0]).items() if k == "s1.b1.dw/conv/0|noexpand")]
+    # Without the extra network such a block is not in the supernet: it was made for another pool.
+    with pytest.raises(S.SupernetError, match="not in the supernet"):
+        S.Supernet(POOL["largest"]).load_into(GraphNet(POOL["smallest"]))
+
+
 def test_gradients_of_a_slice_reach_the_supernet():
-    net = S.Supernet(POOL["largest"])
+    net = S.Supernet(POOL["largest"], POOL["extra"])
     g = POOL["smallest"]
     net.train()
     net.forward_graph(g, torch.randn(4, 1, 28, 28)).sum().backward()
     grads = [p.grad for p in net.net.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
     assert grads
     # Channels the smallest network does not use get no gradient.
-    stem = net.net.layers[net.by_key["stem/conv/0"]].weight
+    stem = net.by_key["stem/conv/0"].weight
     width = next(n for n in g["nodes"] if n.get("label") == "stem" and n["op"] == "conv")["out"]
     assert stem.grad[width:].abs().sum() == 0 and stem.grad[:width].abs().sum() > 0
 

@@ -61,12 +61,14 @@ class Client:
                      max_attempts: int = 3, kind: str = "train", retry_failed: bool = False,
                      artifacts: Optional[Dict[str, str]] = None, reproducible: bool = False,
                      dataset: Optional[str] = None, finalists: int = 0,
-                     final_fidelity: Optional[Dict[str, Any]] = None) -> int:
+                     final_fidelity: Optional[Dict[str, Any]] = None, evaluator: Optional[str] = None) -> int:
         """Starts a search; returns its id. `space` is a YAML file (or the YAML text itself).
         Without `target_yaml` the daemon predicts no latency (the CLI sends the profile); pass
         the profile's text for hardware-aware admission. `dataset` is the training data's
         absolute path on the workers; `finalists` candidates are trained again at
-        `final_fidelity` once the budget is spent (the final phase)."""
+        `final_fidelity` once the budget is spent (the final phase). `evaluator="supernet"` (or
+        `"supernet:ID"`) evaluates candidates with weights inherited from a trained supernet
+        (`train_supernet`)."""
         if os.path.exists(space):
             space_file, space_yaml = space, open(space, encoding="utf-8").read()
         else:
@@ -86,10 +88,28 @@ class Client:
             body["finalists"] = finalists
         if final_fidelity:
             body["final_fidelity"] = dict(final_fidelity)
+        if evaluator is not None:
+            body["evaluator"] = evaluator
         if trainer is not None:
             body["trainer"] = trainer
         if target_yaml is not None:
             body["target_yaml"] = target_yaml
+        return int(self.call("search.start", **body)["search"])
+
+    def train_supernet(self, space: str, epochs: int = 3, data_fraction: float = 1.0, pool: int = 256, seed: int = 0,
+                       fidelity: Optional[Dict[str, Any]] = None, deadline_s: int = 6 * 3600, trainer: str = "pytorch",
+                       dataset: Optional[str] = None) -> int:
+        """Queues the training of the space's supernet (one trial, on a worker with `trainer`);
+        returns the search's id, which `start_search(evaluator=f"supernet:{id}")` names."""
+        f = dict(fidelity or {}, epochs=epochs, data_fraction=data_fraction)
+        if os.path.exists(space):
+            space_file, space_yaml = space, open(space, encoding="utf-8").read()
+        else:
+            space_file, space_yaml = "<space>", space
+        body: Dict[str, Any] = {"space_yaml": space_yaml, "space_file": space_file, "budget": 1, "kind": "supernet",
+                                "supernet_pool": pool, "seed": seed, "fidelity": f, "deadline_s": deadline_s, "trainer": trainer}
+        if dataset is not None:
+            body["dataset"] = dataset
         return int(self.call("search.start", **body)["search"])
 
     def searches(self) -> List[Dict[str, Any]]:
