@@ -191,9 +191,11 @@ extension CoordinatorLoop {
         if r.finalists > 0 {
             if trainer == "table" { throw ControlError("'finalists' are trained again at full fidelity: the table trainer answers the same at every fidelity") }
             settings.finalists = r.finalists
-            // The search's fidelity with the final phase's over it (or the default's).
-            var pairs = (fidelity.objectPairs ?? [])
-            let over: [(String, JSONValue)] = r.finalFidelity.isEmpty ? RunSettings.defaultFinalFidelity(over: fidelity)
+            // The search's fidelity as given (not the evaluator's 0 epochs and tenth of the test
+            // set) with the final phase's over it (or the default's).
+            let given = JSONValue.object(r.fidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })
+            var pairs = (given.objectPairs ?? [])
+            let over: [(String, JSONValue)] = r.finalFidelity.isEmpty ? RunSettings.defaultFinalFidelity(over: given)
                 : r.finalFidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }
             for (k, v) in over {
                 if let i = pairs.firstIndex(where: { $0.0 == k }) { pairs[i].1 = v } else { pairs.append((k, v)) }

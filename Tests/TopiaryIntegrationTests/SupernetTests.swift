@@ -63,6 +63,10 @@ struct SupernetTests {
                 #expect(trained == 0 && done == 0, "\(metrics.text().prefix(600))")
             }
         }
+        // The final phase does not take the evaluator's 0 epochs or tenth of the test set.
+        let settings = try JSONText.parse(try store.search(2)?.strategySettings ?? "{}")
+        #expect(settings["fidelity"]?["epochs"]?.intValue == 0 && settings["final_fidelity"]?["epochs"]?.intValue == 1, "\(settings.text())")
+        #expect(settings["final_fidelity"]?["test_fraction"]?.doubleValue == 0.01, "\(settings.text())")
         let shown = try c.control(["search", "show", "2"])
         #expect(shown.contains("evaluator: supernet:1"), "\(shown)")
     }
