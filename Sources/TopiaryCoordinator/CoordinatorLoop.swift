@@ -336,10 +336,7 @@ struct CoordinatorLoop {
         let picks = s.strategy.recommendation(count: s.settings.finalists).map(\.candidate).filter { seen.insert($0.identity.id).inserted }
         guard !picks.isEmpty else { return false }
         let requests = picks.map { c -> TrialRequest in
-            let (json, cid) = c.identity
-            searches[id]!.candidates[cid] = c
-            let f = s.admission.figures(c)
-            let d = Drawn(candidate: c, fidelity: s.settings.finalFidelityValue, id: cid, canonicalJSON: json, cost: f.cost, predictedMs: f.latencyMs)
+            let d = searches[id]!.drawn(c, fidelity: s.settings.finalFidelityValue)
             return TrialRequest(candidate: d.record, fidelity: d.fidelity, kind: .train, phase: .final)
         }
         searches[id]!.enqueuing += requests.count

@@ -58,10 +58,11 @@ public struct RunSettings: Sendable {
     }
 
     /// The final phase's fidelity number for the store (its epochs).
-    public var finalFidelityValue: Double {
-        let v = finalFidelity?["epochs"]?.doubleValue ?? fidelityValue
-        return v > 0 ? v : 1
-    }
+    public var finalFidelityValue: Double { Self.stored(finalFidelity?["epochs"]?.doubleValue ?? fidelityValue) }
+
+    /// A fidelity as the store keeps it: positive (0 epochs, evaluation by inheritance, is
+    /// stored as the lowest fidelity, 1).
+    static func stored(_ epochs: Double) -> Double { epochs > 0 ? epochs : 1 }
 
     public init(trainer: String, fidelity: JSONValue, deadlineSeconds: Int, constraints: [Constraint],
                 kind: TrialKind = .train, targetYAML: String? = nil) {
@@ -112,12 +113,8 @@ public struct RunSettings: Sendable {
     /// The kind of job its trials are sent as.
     public var jobKind: String { supernetPool != nil ? "supernet" : kind.rawValue }
 
-    /// The trial's fidelity number for the store: epochs if given (and above 0: evaluation
-    /// by inheritance trains 0 epochs and is stored as the lowest fidelity, 1), else 1.
-    public var fidelityValue: Double {
-        let v = fidelity["epochs"]?.doubleValue ?? fidelity["fidelity"]?.doubleValue ?? 1
-        return v > 0 ? v : 1
-    }
+    /// The trial's fidelity number for the store: epochs if given, else 1 (see `stored`).
+    public var fidelityValue: Double { Self.stored(fidelity["epochs"]?.doubleValue ?? fidelity["fidelity"]?.doubleValue ?? 1) }
 }
 
 /// A candidate drawn for a search, with what is known of it before training.
@@ -338,19 +335,17 @@ struct SearchRuntime {
         if settings.supernetPool != nil {
             // A supernet's one trial: the largest network, whatever the strategy.
             guard created == 0 else { return [] }
-            let c = space.extremeNetwork(largest: true)
-            let (json, id) = c.identity
-            candidates[id] = c
-            let f = admission.figures(c)
-            return [Drawn(candidate: c, fidelity: settings.fidelityValue, id: id, canonicalJSON: json, cost: f.cost, predictedMs: f.latencyMs)]
+            return [drawn(space.extremeNetwork(largest: true), fidelity: settings.fidelityValue)]
         }
-        return strategy.suggest(count: count).compactMap { sug in
-            let c = sug.candidate
-            let (json, id) = c.identity
-            candidates[id] = c
-            let f = admission.figures(c)
-            return Drawn(candidate: c, fidelity: sug.fidelity, id: id, canonicalJSON: json, cost: f.cost, predictedMs: f.latencyMs)
-        }
+        return strategy.suggest(count: count).map { drawn($0.candidate, fidelity: $0.fidelity) }
+    }
+
+    /// A candidate about to be queued, with its figures; remembered for building its jobs.
+    mutating func drawn(_ c: Candidate, fidelity: Double) -> Drawn {
+        let (json, id) = c.identity
+        candidates[id] = c
+        let f = admission.figures(c)
+        return Drawn(candidate: c, fidelity: fidelity, id: id, canonicalJSON: json, cost: f.cost, predictedMs: f.latencyMs)
     }
 
     /// The first of the search's objectives that a training result must report and
