@@ -114,9 +114,10 @@ extension CoordinatorLoop {
             var m: [String: Double] = [:]
             for (k, v) in held.result.metrics.objectPairs ?? [] { if let d = v.doubleValue { m[k] = d } }
             trialEnded(sid, trial: ref.trial, .completed(m))
-            if let a = held.result.metrics["accuracy"]?.doubleValue, let s = searches[sid],
-               a > (s.best?.accuracy ?? -Double.infinity), let key = s.keys[ref.trial] {
-                searches[sid]!.best = (a, key.candidateID)
+            if let a = held.result.metrics["accuracy"]?.doubleValue {
+                inPlace(sid) { s in
+                    if a > (s.best?.accuracy ?? -Double.infinity), let key = s.keys[ref.trial] { s.best = (a, key.candidateID) }
+                }
             }
         case .stored(let ignored):
             logger.info("report ignored", metadata: ["worker": "\(held.worker)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "outcome": "\(ignored)"])

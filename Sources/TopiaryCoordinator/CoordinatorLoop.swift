@@ -47,6 +47,10 @@ struct CoordinatorLoop {
     var lastDeadlineCheck = Date()
     var lastSeenFlush = Date()
     var dispatched = 0
+    /// Figures of candidates, one memo per (space, latency model), shared by searches.
+    let figureCaches = FigureCaches()
+    /// Trials ended per second: how far ahead a strategy that does not learn is asked.
+    var throughput = Throughput()
     var lastMetrics = Date.distantPast
     /// Uploads of artifacts in progress, and the bytes each search's artifacts take.
     var transfers: ArtifactTransfers
@@ -96,7 +100,7 @@ struct CoordinatorLoop {
 
     var heartbeat: TimeInterval { Double(config.heartbeatMs) / 1000 }
     var deadAfter: TimeInterval { heartbeat * Double(config.liveness) }
-    var recovery: Recovery { Recovery(store: store, logger: logger) }
+    var recovery: Recovery { Recovery(store: store, logger: logger, figureCaches: figureCaches) }
 
     // MARK: Start-up
 
@@ -148,25 +152,38 @@ struct CoordinatorLoop {
     /// A running trial of a search ended: it no longer counts as running, and its strategy
     /// is told how.
     mutating func trialEnded(_ search: Int64, trial: Int64, _ status: TrialStatus) {
-        guard searches[search] != nil else { return }
-        searches[search]!.running -= 1
-        searches[search]!.finished += 1
-        // A finalist's failure does not open the budget again (final trials are not counted).
-        if case .failed = status, !searches[search]!.finalTrials.contains(trial) { searches[search]!.failed += 1 }
+        // Read and changed in place: this runs for every trial.
+        guard let (key, reproducible) = inPlace(search, { s -> (TrialKey?, Bool) in
+            s.running -= 1
+            s.finished += 1
+            // A finalist's failure does not open the budget again (final trials are not counted).
+            if case .failed = status, !s.finalTrials.contains(trial) { s.failed += 1 }
+            // A supernet's trial was not the strategy's suggestion.
+            return (s.settings.supernetPool == nil ? s.keys[trial] : nil, s.settings.reproducibleBatch != nil)
+        }) else { return }
+        throughput.ended()
         switch status {
         case .completed: config.metrics?.trialEnded("completed")
         case .failed: config.metrics?.trialEnded("failed")
         case .stopped, .pending: config.metrics?.trialEnded("stopped")
         }
-        // A supernet's trial was not the strategy's suggestion.
-        guard let key = searches[search]!.keys[trial], searches[search]!.settings.supernetPool == nil else { return }
-        guard searches[search]!.settings.reproducibleBatch != nil else { tell(search, trial, key, status); return }
+        guard let key else { return }
+        guard reproducible else { tell(search, trial, key, status); return }
         // Reproducible: the batch's ends are told together, in suggestion order.
         searches[search]!.heldTells.append((trial, key, status))
         guard searches[search]!.isIdle else { return }
         let held = searches[search]!.heldTells.sorted { $0.trial < $1.trial }
         searches[search]!.heldTells.removeAll()
         for h in held { tell(search, h.trial, h.key, h.status) }
+    }
+
+    /// Runs `body` on a search's runtime where it is, or returns nil when there is no such
+    /// search. Reading through `searches[id]!` copies the whole runtime (a retain of every
+    /// table in it); the per-trial paths go through here instead.
+    @discardableResult
+    mutating func inPlace<T>(_ id: Int64, _ body: (inout SearchRuntime) -> T) -> T? {
+        guard searches[id] != nil else { return nil }
+        return body(&searches[id]!)
     }
 
     mutating func tell(_ search: Int64, _ trial: Int64, _ key: TrialKey, _ status: TrialStatus) {
@@ -353,11 +370,18 @@ struct CoordinatorLoop {
     /// writer creates them and they join the queue when it is done.
     mutating func topUp() {
         let freeSlots = registry.freeSlots
+        throughput.tick()
+        // A strategy that does not learn from results loses nothing by being asked far
+        // ahead: its queue covers what the workers end while the writer commits a batch
+        // (larger batches, fewer pages written per trial). The others stay close.
+        let deep = throughput.lookahead(floor: config.lookahead, seconds: Self.pipelineSeconds, ceiling: Self.maxLookahead)
         for id in searches.keys.sorted() {
             // Only numbers are read first: a copy of the runtime kept alive while it is
             // changed would make every table in it copy itself (once per turn, O(history)).
-            guard searches[id]?.record.state == .active, let s = searches[id].map({ ($0.budget, $0.counted, $0.queued, $0.enqueuing) }) else { continue }
-            var want = Scheduler.topUp(budget: s.0, created: s.1, queued: s.2, pending: s.3, freeSlots: freeSlots, lookahead: config.lookahead)
+            guard searches[id]?.record.state == .active,
+                  let s = searches[id].map({ ($0.budget, $0.counted, $0.queued, $0.enqueuing, $0.strategy.learnsFromResults) }) else { continue }
+            var want = Scheduler.topUp(budget: s.0, created: s.1, queued: s.2, pending: s.3, freeSlots: freeSlots,
+                                       lookahead: s.4 ? config.lookahead : deep)
             if let batch = searches[id]?.settings.reproducibleBatch {
                 // The next batch only once the last has ended and been told.
                 want = searches[id]!.isIdle && searches[id]!.heldTells.isEmpty ? min(batch, s.0 - s.1) : 0
@@ -386,28 +410,36 @@ struct CoordinatorLoop {
         }
     }
 
-    /// Fills free worker slots from the queues of active searches (`Scheduler.assign`).
-    /// The JOBs go out at once and the starts are written behind them: the writer keeps
-    /// order, so a start is stored before any report of its trial, and a daemon killed in
-    /// between finds the trial still queued (its worker is told to cancel it on return).
+    /// Seconds of trials (at the current rate) queued ahead for strategies that do not
+    /// learn, and at most how many.
+    static let pipelineSeconds = 0.05
+    static let maxLookahead = 1_024
+
     /// A search as the scheduler sees it.
     func demand(_ s: SearchRuntime) -> Scheduler.SearchDemand {
         Scheduler.SearchDemand(id: s.id, active: s.record.state == .active, queued: s.queued, running: s.running, trainer: s.settings.trainer,
                                measureOn: s.settings.kind == .measure ? s.record.target : nil)
     }
 
+    /// Fills free worker slots from the queues of active searches (`Scheduler.assign`).
+    /// The JOBs go out at once and the starts are written behind them: the writer keeps
+    /// order, so a start is stored before any report of its trial, and a daemon killed in
+    /// between finds the trial still queued (its worker is told to cancel it on return).
     mutating func dispatch() {
         let assigned = Scheduler.assign(workers: registry.slots, searches: searches.values.map(demand))
         guard !assigned.isEmpty else { return }
         var picks: [Pick] = []
         picks.reserveCapacity(assigned.count)
         for a in assigned {
-            guard let q = searches[a.search]?.popQueued() else { continue }
+            guard let (q, job) = inPlace(a.search, { s -> (QueuedTrial, Job?)? in
+                guard let q = s.popQueued() else { return nil }
+                s.running += 1
+                return (q, s.job(q, kind: s.settings.kind))
+            }) ?? nil else { continue }
             let pick = Pick(worker: a.worker, search: a.search, trial: q)
-            searches[a.search]!.running += 1
             registry[a.worker]!.running[pick.ref] = a.search
             picks.append(pick)
-            guard let s = searches[a.search], let job = s.job(q, kind: s.settings.kind) else {
+            guard let job else {
                 logger.error("queued trial has no candidate", metadata: ["search": "\(a.search)", "trial": "\(q.trial)"])
                 continue
             }

@@ -18,6 +18,8 @@ struct Orphan: Equatable {
 struct Recovery {
     let store: Store
     let logger: Logger
+    /// Where a search finds the figures other searches of its space and model computed.
+    var figureCaches = FigureCaches()
 
     /// The runtime of a stored search.
     func load(_ record: SearchRecord) throws -> SearchRuntime {
@@ -63,7 +65,8 @@ struct Recovery {
             let reports = try store.progress(trial: t.trialID).map { ProgressReport(step: Double($0.step), metrics: Self.numbers($0.metrics)) }
             history.append(Trial(candidate: c, fidelity: t.fidelity, status: status, reports: reports))
         }
-        var rt = try SearchRuntime(record: record, space: space, settings: settings, model: model, calibratedFrom: samples, history: history)
+        var rt = try SearchRuntime(record: record, space: space, settings: settings, model: model, calibratedFrom: samples, history: history,
+                                   figures: figureCaches.cache(space: record.spaceYAML, model: model))
         rt.candidates = candidates
         rt.created = trials.filter { $0.phase == .search }.count
         for t in trials {

@@ -161,8 +161,9 @@ struct Admission: Sendable {
     let constraints: [Constraint]
     let stats: AdmissionStats
     /// Cost and predicted latency per candidate, computed once: the constraint, the
-    /// strategy's predictor and the enqueue all ask for them.
-    let cache = FigureCache()
+    /// strategy's predictor and the enqueue all ask for them (shared by searches of the
+    /// same space and latency model, `FigureCaches`).
+    let cache: FigureCache
 
     func figures(_ c: Candidate) -> Figures {
         if let f = cache.get(c) { return f }
@@ -170,7 +171,7 @@ struct Admission: Sendable {
         let cost = graph.cost()
         var f = Figures(cost: cost, latencyMs: nil, problems: nil)
         if let model {
-            let report = model.predict(graph)
+            let report = model.predict(graph, cost: cost)
             f.latencyMs = report.milliseconds
             if !report.fits { f.problems = report.problems.map(\.description).joined(separator: "; ") }
         }
@@ -216,7 +217,9 @@ struct Figures: Sendable {
     var problems: String?
 }
 
-/// A bounded, thread-safe memo of candidate figures (cleared when full).
+/// A bounded, thread-safe memo of candidate figures (cleared when full). The figures
+/// depend only on the space and the latency model: `FigureCaches` hands one memo to every
+/// search of the same pair.
 final class FigureCache: Sendable {
     private let table = Mutex<[Candidate: Figures]>([:])
     static let capacity = 50_000
@@ -291,12 +294,12 @@ struct SearchRuntime {
 
     /// A search's runtime with its strategy restored from `history` (trial id order).
     init(record: SearchRecord, space: SearchSpace, settings: RunSettings, model: LatencyModel?, calibratedFrom: Int,
-         history: [Trial]) throws {
+         history: [Trial], figures: FigureCache = FigureCache()) throws {
         self.record = record
         self.space = space
         self.settings = settings
         self.calibratedFrom = calibratedFrom
-        let admission = Admission(space: space, model: model, constraints: settings.constraints, stats: AdmissionStats())
+        let admission = Admission(space: space, model: model, constraints: settings.constraints, stats: AdmissionStats(), cache: figures)
         self.admission = admission
         let objectives = try record.objectives.map { text throws -> SearchObjective in try SearchObjective.parse(text) }
         reportedObjectives = settings.kind == .train ? objectives.map(\.metric).filter { !Admission.figureNames.contains($0) } : []

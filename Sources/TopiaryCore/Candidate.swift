@@ -24,10 +24,17 @@ public struct Candidate: Hashable, Sendable {
         a.space == b.space && a.choices == b.choices && a.compression == b.compression
     }
 
+    /// Hashes the contents once per candidate (copies share it): a drawn candidate is
+    /// looked up in several tables (freshness, figures, history).
     public func hash(into h: inout Hasher) {
-        h.combine(space)
-        h.combine(choices)
-        h.combine(compression)
+        if let known = memo.hash.withLock({ $0 }) { h.combine(known); return }
+        var own = Hasher()
+        own.combine(space)
+        own.combine(choices)
+        own.combine(compression)
+        let made = own.finalize()
+        memo.hash.withLock { $0 = made }
+        h.combine(made)
     }
 
     /// Canonical JSON text: `{"arch":{...},"compression":{...},"space":"..."}`, keys sorted.
@@ -77,6 +84,8 @@ public struct Candidate: Hashable, Sendable {
 /// A candidate's identity once computed (a class, so that copies of the candidate share it).
 final class IdentityMemo: Sendable {
     let value = Mutex<(json: String, id: String)?>(nil)
+    /// The hash of the contents (within this process: `Hasher` is seeded per process).
+    let hash = Mutex<Int?>(nil)
 }
 
 extension SearchSpace {

@@ -13,7 +13,7 @@ import TopiaryCore
 /// holds its weights and activations; magnitude sparsity only when it has sparse
 /// kernels; channel pruning and low-rank factorization act through the smaller graph.
 /// `coefficients` (from `Calibrator`) scale each term; 1 is the profile as written.
-public struct LatencyModel: Sendable {
+public struct LatencyModel: Sendable, Equatable {
     public var target: HardwareTarget
     public var coefficients: Coefficients
     /// Where a calibration chose a straight line (or a blend) over the per-layer model,
@@ -38,21 +38,28 @@ public struct LatencyModel: Sendable {
     }
 
     /// The prediction for a (compressed) network graph.
-    public func predict(_ graph: NetworkGraph) -> LatencyReport {
-        let a = analyze(graph)
+    public func predict(_ graph: NetworkGraph) -> LatencyReport { predict(graph, cost: graph.cost()) }
+
+    /// The prediction for a graph whose cost report the caller already has.
+    public func predict(_ graph: NetworkGraph, cost: CostReport) -> LatencyReport {
+        let a = analyze(graph, cost: cost)
         let c = coefficients
         var layers: [LayerLatency] = []
         layers.reserveCapacity(a.layers.count)
         for (l, f) in zip(a.layers, a.features.layers) {
+            // Each part once (the daemon predicts every candidate it draws); the sums are
+            // those of `f.milliseconds(c)` and `f.isComputeBound(c)`, in the same order.
             var out = l
-            out.computeMilliseconds = f.computeMilliseconds(c)
-            out.memoryMilliseconds = f.memoryMilliseconds(c)
+            let compute = f.computeMilliseconds(c), memory = f.memoryMilliseconds(c)
+            out.computeMilliseconds = compute
+            out.memoryMilliseconds = memory
             out.overheadMilliseconds = c[f.overhead.term] * f.overhead.milliseconds
             out.layoutMilliseconds = f.layoutMilliseconds(c)
             out.quantizeMilliseconds = f.quantizeMilliseconds(c)
-            out.computeBound = f.isComputeBound(c)
+            out.computeBound = !f.overlap || compute >= memory
             out.overlapped = f.overlap
-            out.milliseconds = f.milliseconds(c)
+            out.milliseconds = (f.overlap ? max(compute, memory) : compute + memory) + out.overheadMilliseconds
+                + out.layoutMilliseconds + out.quantizeMilliseconds
             layers.append(out)
         }
         var fixed = a.features.fixed.reduce(0) { $0 + c[$1.term] * $1.milliseconds }
@@ -93,8 +100,8 @@ public struct LatencyModel: Sendable {
         var problems: [Infeasibility]
     }
 
-    func analyze(_ graph: NetworkGraph) -> Analysis {
-        let cost = graph.cost()
+    func analyze(_ graph: NetworkGraph, cost: CostReport? = nil) -> Analysis {
+        let cost = cost ?? graph.cost()
         let t = target
         let widest = t.precisions.last!
         var problems: [Infeasibility] = []

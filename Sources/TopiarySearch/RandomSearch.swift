@@ -28,6 +28,7 @@ public struct RandomSearch: CoreBackedStrategy {
     public var name: String { core.name }
     public var problem: SearchProblem { core.problem }
     public var history: TrialHistory { core.history }
+    public var learnsFromResults: Bool { false }
 
     public mutating func suggest(count: Int) -> [Suggestion] {
         core.suggest(count: count) { core, rng in

@@ -40,9 +40,15 @@ public protocol SearchStrategy: Sendable {
     /// ranked by the strategy's estimate of their quality; for several, the non-dominated
     /// completed trials ordered by the primary objective.
     func recommendation(count: Int) -> [Trial]
+
+    /// Whether what it suggests depends on the results told so far. One that does not
+    /// (random sampling) may be asked far ahead at no cost to its quality.
+    var learnsFromResults: Bool { get }
 }
 
 extension SearchStrategy {
+    public var learnsFromResults: Bool { true }
+
     /// The single best trial so far (see `recommendation(count:)`).
     public var best: Trial? { recommendation(count: 1).first }
 }

@@ -46,7 +46,8 @@ struct StrategyCore: Sendable {
     func randomCandidate(_ rng: inout SeededGenerator, tries: Int = 10_000) -> Candidate? {
         for _ in 0..<tries {
             let c = problem.space.sample(using: &rng)
-            if !history.containsCandidate(c.id) && problem.admits(c) { return c }
+            // By value first: a repeat is turned away without hashing its JSON for an id.
+            if !history.containsCandidate(c) && !history.containsCandidate(c.id) && problem.admits(c) { return c }
         }
         return nil
     }

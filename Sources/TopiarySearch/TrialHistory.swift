@@ -9,6 +9,9 @@ public struct TrialHistory: Sendable {
     private var index: [TrialKey: Int] = [:]
     /// Candidate ids with any trial, at any fidelity.
     public private(set) var candidateIDs: Set<String> = []
+    /// The same candidates as values: a drawn candidate is checked by its choices, without
+    /// computing its id (a hash of its JSON) when it is not fresh.
+    private var candidates: Set<Candidate> = []
 
     public init() {}
 
@@ -19,6 +22,9 @@ public struct TrialHistory: Sendable {
 
     /// Whether a candidate has a trial at any fidelity.
     public func containsCandidate(_ id: String) -> Bool { candidateIDs.contains(id) }
+
+    /// Whether a candidate has a trial at any fidelity (by value).
+    public func containsCandidate(_ c: Candidate) -> Bool { candidates.contains(c) }
 
     public subscript(key: TrialKey) -> Trial? { index[key].map { trials[$0] } }
 
@@ -31,6 +37,7 @@ public struct TrialHistory: Sendable {
         guard index[key] == nil else { throw .duplicateTrial(key) }
         index[key] = trials.count
         candidateIDs.insert(key.candidateID)
+        candidates.insert(trial.candidate)
         trials.append(trial)
     }
 

@@ -44,6 +44,11 @@ extension Store {
     /// A latency figure changed: copy the candidate's result rows (target '') to rows for
     /// `target` carrying the effective latency, in every scope the candidate has a result in.
     func propagateLatency(_ db: Database, candidate: String, target: String) throws {
+        // Every result row is written in scope 0 too: a candidate without its scope-0 row has
+        // no result anywhere and nothing to copy (most candidates, when first queued). One
+        // key lookup instead of the statement below.
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM leaderboard WHERE scope = 0 AND target = '' AND candidate_id = ?)"),
+                                arguments: [candidate]) == true else { return }
         try db.cachedStatement(sql: """
             INSERT INTO leaderboard (scope, target, candidate_id, trial_id, search_id, fidelity, accuracy,
                                      latency_ms, predicted_ms, measured_ms, size_bytes, peak_activation_bytes,

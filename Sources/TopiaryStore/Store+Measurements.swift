@@ -44,7 +44,11 @@ extension Store {
             VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (candidate_id, target, source) DO UPDATE SET
                 latency_ms = excluded.latency_ms, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at
+            WHERE latency_ms IS NOT excluded.latency_ms OR recorded_by IS NOT excluded.recorded_by
             """).execute(arguments: [m.candidateID, m.target, m.source.rawValue, m.latencyMs, m.recordedBy, m.recordedAt.timeIntervalSince1970])
+        // The same figure from the same source again (a second search queueing the candidate)
+        // keeps its first time and changes no leaderboard row.
+        guard db.changesCount > 0 else { return }
         try propagateLatency(db, candidate: m.candidateID, target: m.target)
     }
 }

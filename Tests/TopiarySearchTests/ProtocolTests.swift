@@ -118,4 +118,28 @@ import TopiaryCore
         for (f, n) in perFidelity { #expect(n == sim.suggested.filter { $0.fidelity == f }.count && n <= 9) }
         #expect(Set(sim.suggested.map(\.key)).count == sim.suggested.count)
     }
+
+    @Test(arguments: Config.all)
+    func onlyRandomSearchMayBeAskedFarAhead(config: Config) throws {
+        // The daemon queues far ahead only for strategies whose suggestions do not depend on
+        // what they were told: drawing ahead would cost the others what they learn meanwhile.
+        let s = try config.make(problem(try loadSpace("nas-bench-macro"), seed: 3))
+        #expect(s.learnsFromResults == (config.name != "random"))
+    }
+
+    @Test func theHistoryKnowsACandidateByValueAsByID() throws {
+        let space = try loadSpace("fashion-mobilenet")
+        var s = try Config(name: "random", options: "").make(problem(space, seed: 5))
+        let drawn = s.suggest(count: 20)
+        let again = space.sample(count: 400, seed: 5)
+        for c in again {
+            // A candidate sampled anew is a different value with its own memo: known by value
+            // exactly when known by id.
+            #expect(s.history.containsCandidate(c) == s.history.containsCandidate(c.id))
+        }
+        for d in drawn {
+            let copy = try space.decode(json: d.candidate.canonicalJSON)
+            #expect(s.history.containsCandidate(copy))
+        }
+    }
 }

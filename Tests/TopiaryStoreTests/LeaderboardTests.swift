@@ -281,4 +281,31 @@ struct RandomWorld {
         #expect(try t.store.leaderboard(LeaderboardQuery(search: s2.id!)).map(\.trialID) == [b[0].trialID])
         #expect(try t.store.leaderboard(LeaderboardQuery(minFidelity: 10)).isEmpty)
     }
+
+    @Test func theSameFigureAgainKeepsItsTimeAndANewFigureReachesEveryScope() throws {
+        let t = try TestStore()
+        defer { t.remove() }
+        let s = try t.store.createSearch(newSearch())
+        let c = syntheticCandidate(1)
+        let trials = try t.store.enqueue(search: s.id!, [TrialRequest(candidate: c, fidelity: 1)])
+        func figure(_ ms: Double, at seconds: Double, by who: String = "model") throws {
+            try t.store.recordMeasurements([MeasurementRecord(candidateID: c.id, target: "cpu", source: .predicted, latencyMs: ms,
+                                                              recordedBy: who, recordedAt: Date(timeIntervalSince1970: seconds))])
+        }
+        // Before any result there is no row to carry the figure.
+        try figure(5, at: 10)
+        #expect(try t.store.leaderboard(LeaderboardQuery(target: "cpu")).isEmpty)
+        try complete(t.store, trials[0], accuracy: 0.9)
+        #expect(try t.store.leaderboard(LeaderboardQuery(target: "cpu")).map(\.latencyMs) == [5])
+        // The same figure from the same source again (a second search queueing the candidate).
+        try figure(5, at: 20)
+        #expect(try t.store.measurements(candidate: c.id).map(\.recordedAt) == [Date(timeIntervalSince1970: 10)])
+        // A new figure, or the same from another source, replaces it and reaches both scopes.
+        try figure(7, at: 30)
+        #expect(try t.store.measurements(candidate: c.id).map { [$0.latencyMs, $0.recordedAt.timeIntervalSince1970] } == [[7, 30]])
+        #expect(try t.store.leaderboard(LeaderboardQuery(target: "cpu")).map(\.latencyMs) == [7])
+        #expect(try t.store.leaderboard(LeaderboardQuery(search: s.id!, target: "cpu")).map(\.latencyMs) == [7])
+        try figure(7, at: 40, by: "recalibrated model")
+        #expect(try t.store.measurements(candidate: c.id).map(\.recordedBy) == ["recalibrated model"])
+    }
 }

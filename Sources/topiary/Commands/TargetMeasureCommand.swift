@@ -28,7 +28,7 @@ extension TargetCommand {
         }
 
         func run() async throws {
-            var start = try SearchCommand.Start.parse([space, "--target", target, "--budget", String(count), "--kind", "measure",
+            let start = try SearchCommand.Start.parse([space, "--target", target, "--budget", String(count), "--kind", "measure",
                                                        "--trainer", trainer, "--seed", String(seed), "--fidelity", "runs=\(runs)",
                                                        "--control", control.control]
                                                       + (location.targetsDirectory.map { ["--targets", $0] } ?? [])
