@@ -6,7 +6,8 @@
 # searches fashion-mobilenet.yaml for a Raspberry Pi 4 under a latency budget (every
 # candidate trained for real on Fashion-MNIST, compressed as it asks), shows progress,
 # trains the two candidates the strategy recommends again on all the data (the final
-# phase), prints the leaderboard and the Pareto front, exports the best final model, and
+# phase, which also writes TFLite float32 and int8 files), prints the leaderboard and the
+# Pareto front, exports the best final model, and
 # stops everything. Settings: TOPIARY_DEMO_BUDGET (trials, 8), TOPIARY_DEMO_DIR (where the
 # database, logs and export go), TOPIARY_DEMO_PORT (first of two ports, 25555).
 set -euo pipefail
@@ -49,7 +50,7 @@ echo "\$ topiary search start SearchSpaces/fashion-mobilenet.yaml --target raspb
 "$topiary" search start SearchSpaces/fashion-mobilenet.yaml --target raspberry-pi-4 --strategy evolution --seed 1 \
     --budget "$budget" --constraint 'latency_ms<=0.8' \
     --fidelity epochs=1 --fidelity data_fraction=0.2 --fidelity finetune_epochs=1 --fidelity test_fraction=0.5 --fidelity teacher_epochs=1 --fidelity teacher_data_fraction=0.2 \
-    --finalists 2 --final-fidelity epochs=6 --final-fidelity data_fraction=1 --final-fidelity test_fraction=1 \
+    --finalists 2 --final-fidelity epochs=6 --final-fidelity data_fraction=1 --final-fidelity test_fraction=1 --final-fidelity tflite=1 \
     --deadline 900 --control "$control" --follow
 echo
 "$topiary" workers --control "$control"

@@ -90,10 +90,22 @@ public struct CandidateExport: Sendable {
         card += "\n## Files\n\n- candidate.json — the candidate (decode with `topiary candidate cost candidate.json --space SPACE`)\n"
         card += "- graph.json — the compressed network graph the trainer built\n- \(modelNote)\n"
         for up in uploaded where up.name != "model.onnx" {
-            card += "- \(up.name) — uploaded by worker \(up.record.workerID) (\(Format.grouped(up.record.bytes)) bytes, SHA-256 \(up.record.sha256))\n"
+            let what = Self.fileKinds[up.name].map { $0 + ", " } ?? ""
+            card += "- \(up.name) — \(what)uploaded by worker \(up.record.workerID) (\(Format.grouped(up.record.bytes)) bytes, SHA-256 \(up.record.sha256))\n"
         }
         return card
     }
+}
+
+extension CandidateExport {
+    /// What the reference trainer's files are, for the model card.
+    static let fileKinds: [String: String] = [
+        "model.tflite": "the float32 network for LiteRT (TFLite): phones, Raspberry Pis",
+        "model_int8.tflite": "the int8 network for LiteRT (TFLite): int8 weights, activations, input and output, for integer-only runtimes such as TFLite Micro",
+        "model.tpym": "the packed weights in the format the cost model counts",
+        "model.pt": "the PyTorch state dict",
+        "model_int8.pt": "the PyTorch state dict of the int8 model",
+    ]
 }
 
 public struct CandidateExportError: Error, CustomStringConvertible {

@@ -45,7 +45,7 @@ class JobError(ValueError):
 # --- the job --------------------------------------------------------------------------------
 
 FIDELITY_KEYS = {"epochs", "data_fraction", "val_fraction", "test_fraction", "finetune_epochs", "teacher_epochs",
-                 "teacher_data_fraction", "batch_size", "lr"}
+                 "teacher_data_fraction", "batch_size", "lr", "tflite"}
 
 
 @dataclass
@@ -64,6 +64,8 @@ class Job:
     artifact_paths: dict = field(default_factory=dict)
     batch_size: int = 128
     lr: float = 3e-3
+    # Also write model.tflite and model_int8.tflite (fidelity tflite=1; a few seconds each).
+    tflite: bool = False
     # The user's data (`search start --dataset`): a path on this machine; None: Fashion-MNIST.
     dataset: str | None = None
     seed: int = 0
@@ -138,6 +140,7 @@ def parse_job(raw: dict[str, Any]) -> Job:
     j.artifact_paths = dict(paths)
     j.batch_size = _number(fid, "batch_size", 128, 2, 65536, integer=True)
     j.lr = _number(fid, "lr", 3e-3, 1e-7, 10.0)
+    j.tflite = _number(fid, "tflite", 0, 0, 1, integer=True) == 1
     for k in fid:
         if k not in FIDELITY_KEYS:
             j.notes.append(f"fidelity.{k} is not used by this trainer")
@@ -433,9 +436,11 @@ def run(raw: dict[str, Any]) -> None:
     packed = pack.pack(model, out_dir / "model.tpym", cons)
     torch_path = out_dir / ("model_int8.pt" if q.int8 else "model.pt")
     torch.save(final.state_dict(), torch_path)
-    onnx_info = export_onnx(final, export_model, q, shape, out_dir / "model.onnx")
+    onnx_info, onnx_model = export_onnx(final, export_model, q, shape, out_dir / "model.onnx")
     onnx_bytes = onnx_info.pop("onnx_bytes")
     info.update(onnx_info)
+    if job.tflite:
+        info.update(export_tflite(export_model if q.int8 else onnx_model, shape, ds, out_dir))
     info.update(packed=str(out_dir / "model.tpym"), torch_model=str(torch_path), torch_bytes=torch_path.stat().st_size,
                 phases=phases, epochs=job.epochs, finetune_epochs=ft_epochs, data_fraction=job.data_fraction,
                 stopped_early=stopped["early"])
@@ -455,13 +460,15 @@ def run(raw: dict[str, Any]) -> None:
     # The files the worker uploads to the coordinator, so the model can be exported wherever
     # the search is queried from.
     artifacts = {"model.onnx": str(out_dir / "model.onnx"), "model.tpym": str(out_dir / "model.tpym"), torch_path.name: str(torch_path)}
+    for name, made in info.get("tflite", {}).items():
+        artifacts[name] = made["path"]
     trial.report_result(info=info, artifacts={k: v for k, v in artifacts.items() if Path(v).exists()}, **metrics)
 
 
-def export_onnx(final, float_model, q, shape, path: Path) -> dict[str, Any]:
+def export_onnx(final, float_model, q, shape, path: Path) -> tuple[dict[str, Any], Any]:
     """Exports the compressed model to ONNX: the int8 model as QDQ/QLinear operators where the
     exporter can; otherwise the float network with its compressed weights (quantization
-    recorded in the result's info instead)."""
+    recorded in the result's info instead). Returns the info and the PyTorch model exported."""
     import copy
 
     import torch
@@ -512,6 +519,28 @@ def export_onnx(final, float_model, q, shape, path: Path) -> dict[str, Any]:
         out["onnx_note"] = "; ".join(failures)
     out["onnx_bytes"] = path.stat().st_size
     out["onnx_check"] = onnx_check(exported, path, shape)
+    return out, exported
+
+
+def export_tflite(model, shape, ds, out_dir: Path) -> dict[str, Any]:
+    """model.tflite (float32) and model_int8.tflite (int8 throughout) of the trained network,
+    checked against PyTorch on 32 test images (tflite_export.py). `model` is the float network
+    the compressed weights live in: the one model.onnx holds (weights baked on their grid),
+    or for int8 candidates the float model their QAT or calibration started from."""
+    import torch
+
+    import data
+    import tflite_export
+
+    if len(getattr(model, "act_fq", ())):
+        model.act_fq = torch.nn.ModuleDict()  # simulated activations: the int8 file quantizes them itself
+    calibration = data.adapt(ds.train.images[:256], shape).contiguous()
+    check = data.adapt(ds.test.images[:32], shape).contiguous()
+    t = time.monotonic()
+    out = tflite_export.export(model, shape, out_dir, calibration, check)
+    log(f"TFLite export in {time.monotonic() - t:.1f} s: " + (", ".join(
+        f"{k} {v['bytes']} bytes, top-1 agreement {v['check']['top1_agreement']:.2%}" for k, v in out.get("tflite", {}).items())
+        or "none") + (f" ({out['tflite_note']})" if "tflite_note" in out else ""))
     return out
 
 

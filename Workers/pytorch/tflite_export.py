@@ -1,0 +1,176 @@
+"""TFLite (LiteRT) files of a trained network: what phones, Raspberry Pis and microcontrollers run.
+
+    export(model, shape, out_dir, calibration)  ->  info for the trial's result
+
+writes `model.tflite` (float32) and `model_int8.tflite` (int8 weights and activations, int8
+input and output: post-training static quantization, per-channel weights, activations
+calibrated on training images), runs each in the LiteRT interpreter on the same images as
+PyTorch and reports how often the top class agrees. The converter is litert-torch (PyTorch →
+TFLite through torch.export), the runtime ai-edge-litert (XNNPACK on x86 and ARM); both are
+optional: without them `available()` says why and the trainer goes on without TFLite files.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+# TensorFlow's runtime logs a line per converter start; the trainer's log is for the user.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # the converter's TensorFlow ops; says so on every start otherwise
+
+
+def available() -> str | None:
+    """None when both the converter and the runtime import, else what to install."""
+    try:
+        import litert_torch  # noqa: F401
+        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - a broken install raises more than ImportError
+        return (f"TFLite export needs litert-torch and ai-edge-litert ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
+                "install them with: bash scripts/setup.sh --python (Workers/requirements.txt)")
+    return None
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The converter prints progress and deprecation warnings on standard output and error;
+    a trainer's standard output carries its protocol lines."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+
+
+def convert_float(model, shape: tuple[int, int, int], path: Path) -> None:
+    """The float32 network as a .tflite file (batch 1)."""
+    import torch
+
+    import litert_torch
+
+    model.eval()
+    with _quiet(), torch.no_grad():
+        litert_torch.convert(model, (torch.zeros(1, *shape),)).export(str(path))
+
+
+def convert_int8(model, shape: tuple[int, int, int], calibration, path: Path) -> None:
+    """The network quantized to int8 (weights per channel, activations per tensor, symmetric),
+    calibrated on `calibration` (N x C x H x W float images), as a .tflite file whose input
+    and output are int8 too (what integer-only runtimes such as TFLite Micro need)."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    import litert_torch
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    model.eval()
+    sample = (torch.zeros(1, *shape),)
+    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+    with _quiet():
+        g = torch.export.export_for_training(model, sample).module()
+        g = prepare_pt2e(g, quantizer)
+        with torch.no_grad():
+            for i in range(0, len(calibration), 32):
+                g(calibration[i:i + 32])
+        g = convert_pt2e(g, fold_quantize=False)
+        litert_torch.convert(g, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(str(path))
+
+
+class Runner:
+    """A .tflite file in the LiteRT interpreter, one image at a time; float in, float out
+    (an int8 model's input is quantized and its output dequantized with the file's own scales)."""
+
+    def __init__(self, path: Path, threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.it = Interpreter(model_path=str(path), num_threads=threads)
+        self.it.allocate_tensors()
+        self.inp = self.it.get_input_details()[0]
+        self.out = self.it.get_output_details()[0]
+
+    def __call__(self, image):
+        """`image`: a float NumPy array of the input's shape (1 x C x H x W)."""
+        import numpy as np
+
+        x = image
+        if self.inp["dtype"] != np.float32:
+            scale, zero = self.inp["quantization"]
+            info = np.iinfo(self.inp["dtype"])
+            x = np.clip(np.round(image / scale + zero), info.min, info.max).astype(self.inp["dtype"])
+        self.it.set_tensor(self.inp["index"], x)
+        self.it.invoke()
+        y = self.it.get_tensor(self.out["index"])
+        if self.out["dtype"] != np.float32:
+            scale, zero = self.out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        return y
+
+    def tensor_types(self) -> dict[str, int]:
+        """How many tensors of each element type the file holds (weights included)."""
+        counts: dict[str, int] = {}
+        for d in self.it.get_tensor_details():
+            name = d["dtype"].__name__
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def int8_weights(self) -> int:
+        """How many int8 constant tensors of two or more dimensions (convolution and linear
+        weights) the file holds."""
+        import numpy as np
+
+        n = 0
+        for d in self.it.get_tensor_details():
+            if d["dtype"] == np.int8 and len(d["shape"]) >= 2:
+                try:
+                    self.it.get_tensor(d["index"])
+                except ValueError:
+                    continue  # an activation, not a constant
+                n += 1
+        return n
+
+
+def agreement(model, path: Path, images) -> dict[str, Any]:
+    """Top-1 agreement and largest logit difference between PyTorch and the .tflite file on
+    `images` (N x C x H x W)."""
+    import numpy as np
+    import torch
+
+    run = Runner(path)
+    model.eval()
+    with torch.no_grad():
+        want = model(images).float().numpy()
+    got = np.concatenate([run(images[i:i + 1].numpy().astype(np.float32)) for i in range(len(images))])
+    return {"images": int(len(images)), "top1_agreement": round(float((got.argmax(1) == want.argmax(1)).mean()), 4),
+            "max_abs_diff": round(float(np.abs(got - want).max()), 6)}
+
+
+def export(model, shape: tuple[int, int, int], out_dir: Path, calibration, check_images) -> dict[str, Any]:
+    """Writes model.tflite and model_int8.tflite for `model` (a float PyTorch network) and checks
+    both against it on `check_images`. Returns what goes into the result's info; a file that
+    cannot be made is said in `tflite_note`, the other is still written."""
+    why = available()
+    if why:
+        return {"tflite_note": why}
+    out: dict[str, Any] = {}
+    notes = []
+    for name, make in (("model.tflite", lambda p: convert_float(model, shape, p)),
+                       ("model_int8.tflite", lambda p: convert_int8(model, shape, calibration, p))):
+        path = out_dir / name
+        t = time.monotonic()
+        try:
+            make(path)
+            check = agreement(model, path, check_images)
+            if name == "model_int8.tflite":
+                check["int8_weight_tensors"] = Runner(path).int8_weights()
+            out[name] = {"path": str(path), "bytes": path.stat().st_size, "seconds": round(time.monotonic() - t, 2), "check": check}
+        except Exception as e:  # noqa: BLE001 - the converter raises many kinds
+            path.unlink(missing_ok=True)
+            notes.append(f"{name} could not be made ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})")
+    result: dict[str, Any] = {"tflite": out}
+    if notes:
+        result["tflite_note"] = "; ".join(notes)
+    return result
