@@ -1,5 +1,6 @@
-"""Measures candidates on this machine's CPU through the ONNX Runtime worker and writes a
-CSV that `topiary-bench hardware` and `topiary target calibrate` read.
+"""Measures candidates on this machine's CPU through the ONNX Runtime worker (or, with
+`--runtime litert`, the LiteRT one: Workers/litert) and writes a CSV that
+`topiary-bench hardware` and `topiary target calibrate` read.
 
     python bench/latency_validation.py [--count 160] [--spaces fashion-mobilenet nas-bench-macro]
                                        [--passes 2] [--out bench/data/host-cpu-ort.csv]
@@ -29,7 +30,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "Workers", "onnxruntime"))
 
-from measure import measure, precision_for  # noqa: E402
+from measure import measure as measure_onnxruntime  # noqa: E402
+from measure import precision_for  # noqa: E402
 from topiary_binary import topiary_binary  # noqa: E402
 
 
@@ -87,7 +89,16 @@ def main() -> int:
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "data", "host-cpu-ort.csv"))
     ap.add_argument("--precision", choices=["any", "fp32", "int8"], default="any",
                     help="keep only the drawn candidates that run at this precision (more measurements of one kind)")
+    ap.add_argument("--runtime", choices=["onnxruntime", "litert"], default="onnxruntime",
+                    help="litert: each candidate converted to .tflite (a few seconds) and timed in LiteRT")
     args = ap.parse_args()
+    measure = measure_onnxruntime
+    if args.runtime == "litert":
+        import importlib.util  # Workers/litert/measure_trainer.py shares its module name with the ONNX one's
+        spec = importlib.util.spec_from_file_location("litert_measure", os.path.join(REPO, "Workers", "litert", "measure_trainer.py"))
+        litert = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(litert)
+        measure = litert.measure
 
     binary = topiary_binary(REPO, args.topiary)
     items = []
@@ -116,7 +127,7 @@ def main() -> int:
             it = items[k]
             it["waited"] += wait_idle(args.max_wait)
             it["busy"] += int(busy())
-            r = measure(it["graph"], "auto", runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds)
+            r = measure(it["graph"], precision="auto", runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds)
             it["medians"].append(r["median_ms"])
             it["mins"].append(r["min_ms"])
             it["runs"] += r["runs"]
