@@ -109,14 +109,6 @@ class Runner:
             y = (y.astype(np.float32) - zero) * scale
         return y
 
-    def tensor_types(self) -> dict[str, int]:
-        """How many tensors of each element type the file holds (weights included)."""
-        counts: dict[str, int] = {}
-        for d in self.it.get_tensor_details():
-            name = d["dtype"].__name__
-            counts[name] = counts.get(name, 0) + 1
-        return counts
-
     def int8_weights(self) -> int:
         """How many int8 constant tensors of two or more dimensions (convolution and linear
         weights) the file holds."""
@@ -133,13 +125,12 @@ class Runner:
         return n
 
 
-def agreement(model, path: Path, images) -> dict[str, Any]:
-    """Top-1 agreement and largest logit difference between PyTorch and the .tflite file on
+def agreement(model, run: Runner, images) -> dict[str, Any]:
+    """Top-1 agreement and largest logit difference between PyTorch and a .tflite file on
     `images` (N x C x H x W)."""
     import numpy as np
     import torch
 
-    run = Runner(path)
     model.eval()
     with torch.no_grad():
         want = model(images).float().numpy()
@@ -163,9 +154,10 @@ def export(model, shape: tuple[int, int, int], out_dir: Path, calibration, check
         t = time.monotonic()
         try:
             make(path)
-            check = agreement(model, path, check_images)
+            run = Runner(path)
+            check = agreement(model, run, check_images)
             if name == "model_int8.tflite":
-                check["int8_weight_tensors"] = Runner(path).int8_weights()
+                check["int8_weight_tensors"] = run.int8_weights()
             out[name] = {"path": str(path), "bytes": path.stat().st_size, "seconds": round(time.monotonic() - t, 2), "check": check}
         except Exception as e:  # noqa: BLE001 - the converter raises many kinds
             path.unlink(missing_ok=True)
