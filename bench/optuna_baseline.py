@@ -3,6 +3,7 @@
     python bench/optuna_baseline.py [--csv ../shared/benchmarks/nas-bench-macro/nas-bench-macro-cifar10.csv]
                                     [--seeds 30] [--budgets 25,50,100,200]
                                     [--samplers random,tpe,nsga2] [--rows-only]
+    python bench/optuna_baseline.py --landscape FILE.json [--seeds 30] [--budgets ...] [--samplers tpe] [--raw]
 
 Install: python3 -m venv ~/.cache/topiary/bench-venv && ~/.cache/topiary/bench-venv/bin/pip install -r bench/requirements.txt
 
@@ -20,6 +21,12 @@ The protocol mirrors bench/Sources/topiary-bench/StrategyBench.swift exactly:
   non-dominated set of the observed (accuracy, flops) pairs; it is scored by the hypervolume of its
   true (mean_acc, flops) points against the reference point (85 % accuracy, 110 MFLOPs), divided by
   the hypervolume of the table's true Pareto front (so 1.0 is the best possible).
+- `--landscape FILE.json` (written by `topiary-bench suite`, see bench/Sources/topiary-bench/Landscape.swift):
+  a synthetic landscape over a space's dimensions instead of the table, searched define-by-run
+  (a dimension is suggested only when its condition holds, as Topiary drops inactive ones); the
+  k-th evaluation observes the value plus noise drawn from (seed, key, k) exactly as Swift does;
+  one objective. The file's check values are verified before anything runs.
+- `--raw` prints one line per (sampler, seed, budget): `raw SAMPLER SEED BUDGET TRUE_VALUE`.
 """
 
 from __future__ import annotations
@@ -34,21 +41,14 @@ import time
 
 import optuna
 
+from landscape import MASK, Landscape, noise_draw, splitmix64
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CSV = os.path.join(REPO, "..", "shared", "benchmarks", "nas-bench-macro", "nas-bench-macro-cifar10.csv")
 OPS = ["identity", "mb_e3_k3", "mb_e6_k5"]
 LAYERS = ["s1.b1.op", "s1.b2.op", "s2.b1.op", "s2.b2.op", "s2.b3.op", "s3.b1.op", "s3.b2.op", "s3.b3.op"]
 REF_ACC = 85.0
 REF_FLOPS = 110e6
-MASK = (1 << 64) - 1
-
-
-def splitmix64(state: int) -> int:
-    """One output of SplitMix64 after one step from `state` (SeededGenerator.next() in Swift)."""
-    z = (state + 0x9E3779B97F4A7C15) & MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
 
 
 def run_index(seed: int, arch: str, k: int) -> int:
@@ -95,6 +95,31 @@ def front(observed: list[tuple[str, float]], table: Table) -> list[str]:
     return out
 
 
+def run_landscape_study(land: Landscape, sampler: str, seed: int, budget: int) -> list[tuple[str, float, float]]:
+    """The ordered (key, observed, true value) of one study on a landscape."""
+    counts: dict[str, int] = {}
+    history: list[tuple[str, float, float]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        x: list = []
+        for d in land.dims:
+            if land.active(d, x):
+                x.append(d["labels"].index(trial.suggest_categorical(d["name"], d["labels"])))
+            else:
+                x.append(None)
+        key = Landscape.key(x)
+        k = counts.get(key, 0)
+        counts[key] = k + 1
+        true = land.value(x)
+        observed = true + land.noise_sd * noise_draw(seed, key, k)
+        history.append((key, observed, true))
+        return observed
+
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, seed))
+    study.optimize(objective, n_trials=budget)
+    return history
+
+
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -139,13 +164,30 @@ def main() -> None:
     p.add_argument("--budgets", default="25,50,100,200")
     p.add_argument("--samplers", default="random,tpe,nsga2")
     p.add_argument("--rows-only", action="store_true", help="print table rows only (topiary-bench merges them)")
+    p.add_argument("--landscape", help="a synthetic landscape JSON from `topiary-bench suite` instead of the table")
+    p.add_argument("--objectives", type=int, choices=(1, 2), default=2, help="1: the single-objective studies only")
+    p.add_argument("--raw", action="store_true", help="per-seed lines: raw SAMPLER SEED BUDGET TRUE_VALUE")
     args = p.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
     if not budgets or min(budgets) < 1:
         sys.exit("error: --budgets takes positive integers, e.g. 25,50,100,200")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    table = Table(args.csv)
     samplers = [s for s in args.samplers.split(",") if s]
+    if args.landscape:
+        land = Landscape(args.landscape)
+        for name in samplers:
+            acc_at = {b: [] for b in budgets}
+            for seed in range(args.seeds):
+                hist = run_landscape_study(land, name, seed, max(budgets))
+                for b in budgets:
+                    best = max(hist[:b], key=lambda h: h[1])
+                    acc_at[b].append(best[2])
+                    if args.raw:
+                        print(f"raw {name} {seed} {b} {best[2]!r}", flush=True)
+            if not args.raw:
+                print("acc " + f"optuna-{name}".ljust(22) + "".join(fmt(acc_at[b], 3).rjust(16) for b in budgets))
+        return
+    table = Table(args.csv)
     if not args.rows_only:
         print(f"optuna {optuna.__version__}: {args.seeds} seeds, budgets {budgets}")
     single_rows, multi_rows = [], []
@@ -158,6 +200,10 @@ def main() -> None:
             for b in budgets:
                 best = max(hist[:b], key=lambda h: h[1])[0]
                 acc_at[b].append(table.mean[best])
+                if args.raw:
+                    print(f"raw {name} {seed} {b} {table.mean[best]!r}", flush=True)
+            if args.objectives == 1:
+                continue
             hist2 = run_study(table, name, seed, max(budgets), 2)
             for b in budgets:
                 pts = [(table.mean[a], table.flops[a]) for a in front(hist2[:b], table)]
@@ -165,7 +211,10 @@ def main() -> None:
         secs = time.perf_counter() - t0
         label = f"optuna-{name}"
         single_rows.append("acc " + label.ljust(22) + "".join(fmt(acc_at[b], 2).rjust(16) for b in budgets) + f"   ({secs:.0f} s both modes)")
-        multi_rows.append("hv  " + label.ljust(22) + "".join(fmt(hv_at[b], 4).rjust(16) for b in budgets))
+        if args.objectives == 2:
+            multi_rows.append("hv  " + label.ljust(22) + "".join(fmt(hv_at[b], 4).rjust(16) for b in budgets))
+    if args.raw:
+        return
     for row in single_rows + multi_rows:
         print(row, flush=True)
 

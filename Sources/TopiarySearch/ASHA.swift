@@ -17,15 +17,26 @@ import TopiaryCore
 /// Rungs are `min_fidelity × eta^k` below the problem's fidelity, which is the last rung.
 /// Ranking uses the primary objective (with the latency reward when set; see `Fitness`).
 ///
+/// New candidates are random (`sampler=random`) or, as BOHB (Falkner et al. 2018) does,
+/// drawn from a TPE model (`sampler=tpe`): fitted to the values of the highest rung with at
+/// least TPE's `startup` results (a stopped trial counts at the rungs it reached), its
+/// `candidates` draws from l(x) scored by l(x)/g(x); a `random_fraction` of new candidates
+/// stays uniformly random so the model never starves the search of coverage.
+///
 /// Options: `eta` (3), `min_fidelity` (the problem's fidelity / eta³), `mode`
 /// (`promote` or `stop`), `metric` (the reported metric to rank by, `NAME[:max|min]`;
-/// default the primary objective), and the latency reward options.
+/// default the primary objective), `sampler` (random), `random_fraction` (1/3), and the
+/// latency reward options.
 public struct ASHA: CoreBackedStrategy {
     public struct Settings: Sendable, Equatable {
         public var eta: Int
         public var minFidelity: Double
         public var stopMode: Bool
+        public var modelSampler: Bool
+        public var randomFraction: Double
         var fitness: Fitness
+        /// The model's settings (TPE's defaults) when `sampler=tpe`.
+        var tpe: TPE.Settings?
 
         public init(options: StrategyOptions, problem: SearchProblem) throws(StrategyError) {
             var r = StrategyOptions.Reader("asha", options)
@@ -39,8 +50,15 @@ public struct ASHA: CoreBackedStrategy {
                     throw .invalidOption(strategy: "asha", option: "metric", value: m, expected: "METRIC, METRIC:max or METRIC:min (e.g. accuracy, val_loss:min)")
                 }
             }
+            modelSampler = try r.choice("sampler", default: "random", of: ["random", "tpe"]) == "tpe"
+            randomFraction = try r.double("random_fraction", default: 1.0 / 3, in: 0...1)!
             fitness = try Fitness(objective: objective, reading: &r)
             try r.finish()
+            if modelSampler {
+                var model = try TPE.Settings(options: StrategyOptions(), problem: problem)
+                model.fitness = fitness
+                tpe = model
+            }
             guard minFidelity <= top else {
                 throw .invalidOption(strategy: "asha", option: "min_fidelity", value: r.options["min_fidelity"] ?? "",
                                      expected: "at most the search's fidelity \(ChoiceValue.formatDouble(top))")
@@ -73,11 +91,32 @@ public struct ASHA: CoreBackedStrategy {
     public mutating func suggest(count: Int) -> [Suggestion] {
         let s = settings
         let rungs = rungs
+        // One model per call, as TPE (no result arrives within a batch).
+        let model = s.tpe.flatMap { modelOfHighestRung($0) }
         return core.suggest(count: count) { core, rng in
             if !s.stopMode, let p = Self.promotion(core, s, rungs) { return p }
             let f = s.stopMode ? core.problem.fidelity : rungs[0]
+            if let model, let tpe = s.tpe, !rng.chance(s.randomFraction),
+               let c = TPE.bestDraw(model, tpe.candidates, core, fidelity: f, &rng) {
+                return Suggestion(candidate: c, fidelity: f)
+            }
             return core.randomCandidate(&rng).map { Suggestion(candidate: $0, fidelity: f) }
         }
+    }
+
+    /// BOHB's model: TPE's l and g over the values at the highest rung with enough of them.
+    func modelOfHighestRung(_ tpe: TPE.Settings) -> TPE.Model? {
+        for k in rungs.indices.reversed() {
+            let scored: [(Trial, Double)] = core.history.trials.compactMap { t in
+                if k == rungs.count - 1 || !settings.stopMode {
+                    guard t.fidelity == rungs[k] else { return nil }
+                    return settings.fitness.score(t, core).map { (t, $0) }
+                }
+                return value(t, rung: k).map { (t, $0) }
+            }
+            if scored.count >= tpe.startup { return TPE.model(scored, tpe, core.problem.space) }
+        }
+        return nil
     }
 
     /// The next promotion, highest rung first: a trial in the top 1/eta of its rung's

@@ -15,9 +15,14 @@ import TopiaryCore
 /// component: a candidate is drawn whole from one good trial's kernel, so the choices that
 /// did well together are proposed together, and scored by log l(x)/g(x) of the mixtures.
 ///
+/// The answer is noise-aware: completed trials are ranked by `(1 - smoothing) × observed +
+/// smoothing × estimate`, the estimate being a Hamming-kernel Gaussian process's posterior
+/// mean (as evolution's); `smoothing=0` is Optuna's best trial. The default, 1, was chosen on
+/// the strategy suite by leave-one-benchmark-out (docs/STRATEGIES.md).
+///
 /// Options: `startup` (10), `candidates` (24), `gamma` (0.1), `prior` (1.0), `multivariate`
-/// (false), and the latency reward of `Fitness`. Single objective (the primary; with the
-/// reward, its product).
+/// (false), `smoothing` (1.0), and the latency reward of `Fitness`. Single objective (the
+/// primary; with the reward, its product).
 public struct TPE: CoreBackedStrategy {
     public struct Settings: Sendable, Equatable {
         var fitness: Fitness
@@ -26,6 +31,7 @@ public struct TPE: CoreBackedStrategy {
         var gamma = 0.1
         var prior = 1.0
         var multivariate = false
+        var smoothing = 1.0
 
         public init(options: StrategyOptions, problem: SearchProblem) throws(StrategyError) {
             var r = StrategyOptions.Reader("tpe", options)
@@ -35,16 +41,19 @@ public struct TPE: CoreBackedStrategy {
             gamma = try r.double("gamma", default: 0.1, in: 0.01...0.9)!
             prior = try r.double("prior", default: 1.0, in: 0.001...1_000)!
             multivariate = try r.choice("multivariate", default: "false", of: ["false", "true"]) == "true"
+            smoothing = try r.double("smoothing", default: 1, in: 0...1)!
             try r.finish()
         }
     }
 
     var core: StrategyCore
     public let settings: Settings
+    let encoding: CandidateEncoding
 
     public init(problem: SearchProblem, settings: Settings) {
         core = StrategyCore(name: "tpe", problem: problem)
         self.settings = settings
+        encoding = CandidateEncoding(problem.space)
     }
 
     public var name: String { core.name }
@@ -62,20 +71,28 @@ public struct TPE: CoreBackedStrategy {
             guard let model else {
                 return core.randomCandidate(&rng).map { Suggestion(candidate: $0, fidelity: fidelity) }
             }
-            var best: (Candidate, Double)?
-            for _ in 0..<settings.candidates {
-                let c = model.draw(core.problem.space, &rng)
-                guard core.isFresh(c, fidelity: fidelity) && !core.history.containsCandidate(c.id) else { continue }
-                let s = model.score(c)
-                if best == nil || s > best!.1 { best = (c, s) }
-            }
             // Everything drawn was tried already (a small or exhausted space): a fresh random one.
-            return (best?.0 ?? core.randomCandidate(&rng)).map { Suggestion(candidate: $0, fidelity: fidelity) }
+            let c = Self.bestDraw(model, settings.candidates, core, fidelity: fidelity, &rng) ?? core.randomCandidate(&rng)
+            return c.map { Suggestion(candidate: $0, fidelity: fidelity) }
         }
     }
 
+    /// Of `count` draws from l, the fresh one with the largest log l/g; nil when none is fresh.
+    static func bestDraw(_ model: any Density, _ count: Int, _ core: StrategyCore, fidelity: Double,
+                         _ rng: inout SeededGenerator) -> Candidate? {
+        var best: (Candidate, Double)?
+        for _ in 0..<count {
+            let c = model.draw(core.problem.space, &rng)
+            guard core.isFresh(c, fidelity: fidelity) && !core.history.containsCandidate(c.id) else { continue }
+            let s = model.score(c)
+            if best == nil || s > best!.1 { best = (c, s) }
+        }
+        return best?.0
+    }
+
     public func recommendation(count: Int) -> [Trial] {
-        rankByFitness(core.history.trials, settings.fitness, core, count: count)
+        guard settings.smoothing > 0 else { return rankByFitness(core.history.trials, settings.fitness, core, count: count) }
+        return rankGP(core.history.trials, settings.fitness, settings.smoothing, encoding, core, count: count)
     }
 
     mutating func restore(_ trials: [Trial]) throws(StrategyError) { try core.restore(trials) }

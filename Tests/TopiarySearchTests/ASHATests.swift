@@ -87,5 +87,28 @@ import TopiaryCore
         #expect(throws: StrategyError.self) { try self.make("eta=1") }
         #expect(throws: StrategyError.self) { try self.make("min_fidelity=10") }
         #expect(throws: StrategyError.self) { try self.make("mode=halve") }
+        #expect(throws: StrategyError.self) { try self.make("sampler=bayes") }
+        #expect(throws: StrategyError.self) { try self.make("random_fraction=2") }
+    }
+
+    @Test("BOHB (sampler=tpe) finds better candidates than random sampling under successive halving, in both modes")
+    func modelSamplerBeatsRandom() throws {
+        let space = try loadSpace("fashion-mobilenet")
+        func mean(_ options: String) throws -> Double {
+            var total = 0.0
+            for seed in UInt64(0)..<8 {
+                let p = SearchProblem(space: space, seed: seed, fidelity: 9, objectives: [.accuracy])
+                var s = try Strategies.make("asha", options: StrategyOptions(text: options), problem: p)
+                var sim = Simulator(space: space, seed: seed, workers: 3)
+                sim.noise = 0.5
+                try sim.run(&s, trials: 160)
+                total += sim.objective.value(try #require(s.best).candidate)
+            }
+            return total / 8
+        }
+        for mode in ["promote", "stop"] {
+            let random = try mean("min_fidelity=1,mode=\(mode)"), bohb = try mean("min_fidelity=1,mode=\(mode),sampler=tpe")
+            #expect(bohb > random + 0.5, "\(mode): BOHB \(bohb) vs random \(random)")
+        }
     }
 }

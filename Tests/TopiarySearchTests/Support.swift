@@ -20,9 +20,12 @@ struct Config: Sendable, CustomStringConvertible {
         Config(name: "evolution", options: "candidates=1,exploit=0,smoothing=0,population=8,sample=3"),
         Config(name: "tpe", options: ""),
         Config(name: "tpe", options: "startup=3,candidates=8"),
+        Config(name: "tpe", options: "startup=3,smoothing=1"),
         Config(name: "nsga2", options: ""),
         Config(name: "asha", options: "min_fidelity=1"),
         Config(name: "asha", options: "min_fidelity=1,mode=stop"),
+        Config(name: "asha", options: "min_fidelity=1,sampler=tpe"),
+        Config(name: "asha", options: "min_fidelity=1,mode=stop,sampler=tpe"),
     ]
 
     func make(_ problem: SearchProblem, history: [Trial] = []) throws -> any SearchStrategy {

@@ -68,4 +68,25 @@ struct TPETests {
         #expect(share > 0.6, "share of the favoured value \(share), uniform would be \(1.0 / Double(dim.choices.count))")
         #expect(throws: StrategyError.self) { try Strategies.make("tpe", options: StrategyOptions(text: "gamma=2"), problem: p) }
     }
+
+    @Test("with smoothing (the default), the recommendation sees through noise: its true value is higher than the best observation's")
+    func smoothedRecommendation() throws {
+        let space = try loadSpace("fashion-mobilenet")
+        let land = try SyntheticLandscape(name: "test", space: space, interaction: 0.5, noise: 0.5, seed: 21)
+        func mean(_ options: String) throws -> Double {
+            var total = 0.0
+            for seed in UInt64(0)..<12 {
+                var s = try Strategies.make("tpe", options: StrategyOptions(text: options), problem: SearchProblem(space: space, seed: seed))
+                for _ in 0..<80 {
+                    let sug = try #require(s.suggest(count: 1).first)
+                    try s.tell(sug.key, .completed(["accuracy": land.observe(sug.candidate, seed: seed, k: 0)]))
+                }
+                total += land.value(try #require(s.best).candidate)
+            }
+            return total / 12
+        }
+        let plain = try mean("smoothing=0"), smoothed = try mean("")
+        #expect(smoothed > plain + 0.2, "smoothed \(smoothed) vs best observed \(plain)")
+        #expect(throws: StrategyError.self) { try Strategies.make("tpe", options: StrategyOptions(text: "smoothing=2"), problem: SearchProblem(space: space, seed: 1)) }
+    }
 }

@@ -163,33 +163,10 @@ enum StrategyBench {
     /// after each budget's worth of completed trials.
     static func simulate(_ s: inout any SearchStrategy, table: [String: Row], space: SearchSpace, seed: Int, budgets: [Int],
                          workers: Int, measure: (any SearchStrategy, Int) -> Void) throws {
-        var running: [TrialKey] = []
-        var order = SeededGenerator(seed: UInt64(seed) &+ 0xB0B)
-        var evaluations: [String: Int] = [:]
-        var done = 0
-        var started = 0
-        let total = budgets.last!
-        var nextBudget = 0
-        while done < total {
-            while running.count < workers && started < total {
-                guard let sug = s.suggest(count: 1).first else { break }
-                running.append(sug.key)
-                started += 1
-            }
-            guard !running.isEmpty else { throw BenchError("strategy \(s.name) ran out of candidates after \(done) evaluations") }
-            let key = running.remove(at: order.index(below: running.count))
-            let cand = s.history[key]!.candidate
-            let arch = try space.encodeBenchmarkKey(cand)
-            let k = evaluations[arch, default: 0]
-            evaluations[arch] = k + 1
-            let acc = table[arch]!.runs[runIndex(seed: UInt64(seed), arch: arch, k: k)]
-            try s.tell(key, .completed(["accuracy": acc]))
-            done += 1
-            while nextBudget < budgets.count && budgets[nextBudget] == done {
-                measure(s, done)
-                nextBudget += 1
-            }
-        }
+        try StrategySuite.drive(&s, seed: seed, budgets: budgets, workers: workers,
+                                evalKey: { try space.encodeBenchmarkKey($0) },
+                                observe: { _, arch, k in table[arch]!.runs[runIndex(seed: UInt64(seed), arch: arch, k: k)] },
+                                measure: measure)
     }
 
     /// The noise draw shared with bench/optuna_baseline.py.

@@ -8,6 +8,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "dispatch": DispatchBench.run,
     "hardware": HardwareBench.run,
     "strategies": StrategyBench.run,
+    "suite": StrategySuite.run,
     "workers": ManyWorkersBench.run,
     "dashboard": DashboardBench.run,
     "artifacts": ArtifactsBench.run,
