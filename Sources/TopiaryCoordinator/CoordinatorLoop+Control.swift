@@ -118,7 +118,7 @@ extension CoordinatorLoop {
             s.lastInfeasibility = live.lastInfeasibility
             s.latencyModel = live.model == nil ? "none" : live.calibratedFrom > 0 ? "calibrated on \(live.calibratedFrom) measurements" : "profile"
             s.best = live.best.map { SearchSummary.Best(accuracy: $0.accuracy, candidate: $0.candidate) }
-            s.recommended = live.strategy.recommendation(count: 1).first?.candidate.id
+            s.recommended = live.recommendation.candidate(live.strategy)
             if rec.state == .active && live.queued > 0 {
                 s.waiting = Scheduler.stall(demand(live), workers: registry.slots)
             }

@@ -279,6 +279,8 @@ struct SearchRuntime {
     var infeasible: Int { admission.stats.snapshot.infeasible }
     var lastInfeasibility: String? { admission.stats.snapshot.last }
     var best: (accuracy: Double, candidate: String)?
+    /// The strategy's answer as control replies show it (throttled; see `RecommendationMemo`).
+    let recommendation = RecommendationMemo()
     /// The objectives a training result must report (not figures known before training).
     let reportedObjectives: [String]
 
