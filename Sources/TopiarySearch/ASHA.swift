@@ -32,10 +32,9 @@ public struct ASHA: CoreBackedStrategy {
         public var eta: Int
         public var minFidelity: Double
         public var stopMode: Bool
-        public var modelSampler: Bool
         public var randomFraction: Double
         var fitness: Fitness
-        /// The model's settings (TPE's defaults) when `sampler=tpe`.
+        /// The model's settings (TPE's defaults) when `sampler=tpe`; nil for random sampling.
         var tpe: TPE.Settings?
 
         public init(options: StrategyOptions, problem: SearchProblem) throws(StrategyError) {
@@ -50,7 +49,7 @@ public struct ASHA: CoreBackedStrategy {
                     throw .invalidOption(strategy: "asha", option: "metric", value: m, expected: "METRIC, METRIC:max or METRIC:min (e.g. accuracy, val_loss:min)")
                 }
             }
-            modelSampler = try r.choice("sampler", default: "random", of: ["random", "tpe"]) == "tpe"
+            let modelSampler = try r.choice("sampler", default: "random", of: ["random", "tpe"]) == "tpe"
             randomFraction = try r.double("random_fraction", default: 1.0 / 3, in: 0...1)!
             fitness = try Fitness(objective: objective, reading: &r)
             try r.finish()
