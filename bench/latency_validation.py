@@ -78,7 +78,8 @@ def write_csv(path: str, items: list[dict]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--topiary", help="path of the topiary binary (default: the newest build)")
-    ap.add_argument("--spaces", nargs="+", default=["fashion-mobilenet", "nas-bench-macro"])
+    ap.add_argument("--spaces", nargs="+", default=["fashion-mobilenet", "nas-bench-macro"],
+                    help="space names (SearchSpaces/NAME.yaml) or paths of space files")
     ap.add_argument("--count", type=int, default=160, help="candidates per space")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--runs", type=int, default=30)
@@ -89,6 +90,7 @@ def main() -> int:
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "data", "host-cpu-ort.csv"))
     ap.add_argument("--precision", choices=["any", "fp32", "int8"], default="any",
                     help="keep only the drawn candidates that run at this precision (more measurements of one kind)")
+    ap.add_argument("--threads", type=int, default=1, help="intra-op threads of the runtime (default 1)")
     ap.add_argument("--runtime", choices=["onnxruntime", "litert"], default="onnxruntime",
                     help="litert: each candidate converted to .tflite (a few seconds) and timed in LiteRT")
     args = ap.parse_args()
@@ -98,12 +100,16 @@ def main() -> int:
         spec = importlib.util.spec_from_file_location("litert_measure", os.path.join(REPO, "Workers", "litert", "measure_trainer.py"))
         litert = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(litert)
-        measure = litert.measure
+        import functools
+        import tempfile
+        # Each candidate is converted once; later passes time the same file.
+        measure = functools.partial(litert.measure, cache_dir=tempfile.mkdtemp(prefix="topiary-litert-cache-"))
 
     binary = topiary_binary(REPO, args.topiary)
     items = []
     for space in args.spaces:
-        path = os.path.join(REPO, "SearchSpaces", f"{space}.yaml")
+        path = space if space.endswith(".yaml") else os.path.join(REPO, "SearchSpaces", f"{space}.yaml")
+        space = os.path.basename(path)[: -len(".yaml")]
         lines = subprocess.run([binary, "space", "sample", path, "--count", str(args.count), "--seed", str(args.seed), "--json"],
                                capture_output=True, text=True, check=True).stdout.splitlines()
         graphs = subprocess.run([binary, "candidate", "graph", "-", "--space", path], input="\n".join(lines) + "\n",
@@ -127,7 +133,12 @@ def main() -> int:
             it = items[k]
             it["waited"] += wait_idle(args.max_wait)
             it["busy"] += int(busy())
-            r = measure(it["graph"], precision="auto", runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds)
+            try:
+                r = measure(it["graph"], precision="auto", runs=args.runs, warmup=args.warmup, threads=args.threads,
+                            min_seconds=args.min_seconds)
+            except Exception as e:  # noqa: BLE001 — a converter that refuses one network must not end the set
+                print(f"{it['space']} {it['id']}: not measured: {type(e).__name__}: {str(e)[:200]}", file=sys.stderr)
+                continue
             it["medians"].append(r["median_ms"])
             it["mins"].append(r["min_ms"])
             it["runs"] += r["runs"]
@@ -135,8 +146,8 @@ def main() -> int:
             if (n + 1) % 50 == 0:
                 print(f"pass {p + 1}: {n + 1}/{len(items)} ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
         write_csv(args.out, items)
-    spread = sorted(max(it["medians"]) / min(it["medians"]) - 1 for it in items)
-    print(f"wrote {args.out}: {len(items)} rows; pass-to-pass spread of medians: median {100 * spread[len(spread) // 2]:.1f}%, "
+    spread = sorted(max(it["medians"]) / min(it["medians"]) - 1 for it in items if it["medians"])
+    print(f"wrote {args.out}: {sum(1 for it in items if it['medians'])} rows; pass-to-pass spread of medians: median {100 * spread[len(spread) // 2]:.1f}%, "
           f"90th percentile {100 * spread[int(0.9 * len(spread))]:.1f}%", file=sys.stderr)
     return 0
 

@@ -48,6 +48,16 @@ public struct NetworkGraph: Sendable {
         public var groups: Int
         public var bias: Bool
 
+        public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int, bias: Bool) {
+            self.inChannels = inChannels
+            self.outChannels = outChannels
+            self.kernel = kernel
+            self.stride = stride
+            self.padding = padding
+            self.groups = groups
+            self.bias = bias
+        }
+
         public var isDepthwise: Bool { groups > 1 && groups == inChannels && groups == outChannels }
         public var isPointwise: Bool { kernel == 1 && groups == 1 }
         public var weightCount: Int { outChannels * (inChannels / groups) * kernel * kernel }
@@ -57,6 +67,12 @@ public struct NetworkGraph: Sendable {
         public var inFeatures: Int
         public var outFeatures: Int
         public var bias: Bool
+
+        public init(inFeatures: Int, outFeatures: Int, bias: Bool) {
+            self.inFeatures = inFeatures
+            self.outFeatures = outFeatures
+            self.bias = bias
+        }
     }
 
     /// How a layer's weights are stored after compression.
@@ -67,6 +83,13 @@ public struct NetworkGraph: Sendable {
         /// Weight-sharing clusters (0 = none).
         public var clusters: Int = 0
         public var perChannel: Bool = true
+
+        public init(bits: Int = 32, zeros: Int = 0, clusters: Int = 0, perChannel: Bool = true) {
+            self.bits = bits
+            self.zeros = zeros
+            self.clusters = clusters
+            self.perChannel = perChannel
+        }
     }
 
     /// Kinds of operation that a latency model treats differently.
@@ -152,3 +175,18 @@ extension NetworkGraph.Node {
         }
     }
 }
+
+// Public initializers for graphs built outside this module (a kernel cut out of a
+// network, `KernelExtractor`); in extensions so the memberwise ones stay.
+extension NetworkGraph {
+    public static func assembled(nodes: [Node], output: Int, activationBits: Int) -> NetworkGraph {
+        NetworkGraph(nodes: nodes, output: output, activationBits: activationBits)
+    }
+}
+
+extension NetworkGraph.Node {
+    public init(op: NetworkGraph.Op, inputs: NodeInputs, shape: TensorShape, label: LayerLabel) {
+        self.init(op: op, inputs: inputs, shape: shape, label: label, weights: nil, prunable: false, channelsFollow: nil)
+    }
+}
+

@@ -66,7 +66,9 @@ public struct Calibration: Sendable, Equatable {
     /// The calibrated prediction from the per-layer model's total (under `coefficients`)
     /// and the network's counts.
     public func milliseconds(perLayer: Double, summary: NetworkSummary) -> Double {
-        guard form != .perLayer, let linear else { return perLayer }
+        // A kernel-sum calibration without the sweep it was fitted with (the file was not
+        // copied along) falls back to the per-layer model rather than to a constant.
+        guard form != .perLayer, let linear, LinearLatencyFit.applies(linear.form, summary) else { return perLayer }
         // A line with a zero intercept can reach 0 for a tiny network; latency cannot.
         let line = max(linear.milliseconds(summary), 1e-6)
         return form == .blend ? (max(perLayer, 1e-6) * line).squareRoot() : line
@@ -81,6 +83,7 @@ public struct Calibration: Sendable, Equatable {
             case "intercept": return "\(Self.short(w)) ms"
             case "macs": return "\(Self.short(w * 1e6)) ms per MMAC"
             case "bytes": return "\(Self.short(w * 1e6)) ms per MB"
+            case "kernels": return "\(Self.short(w)) x the kernels' sum"
             default: return "\(Self.short(w)) ms per \(n.replacingOccurrences(of: "layers.", with: "")) layer"
             }
         }

@@ -56,7 +56,7 @@ public struct Calibrator: Sendable {
         public var minimumUses: Int = 3
         /// The models to choose between by cross-validation (the per-layer model is
         /// always fitted: its coefficients are a later calibration's starting point).
-        public var forms: [LatencyForm] = LatencyForm.allCases
+        public var forms: [LatencyForm] = LatencyForm.defaultChoice
 
         public init() {}
     }
@@ -126,6 +126,7 @@ public struct Calibrator: Sendable {
         var scores: [(form: LatencyForm, cv: CrossValidation)] = []
         if options.forms.contains(.perLayer) || options.forms.contains(.blend) { scores.append((.perLayer, perLayer)) }
         for form in LatencyForm.linear where options.forms.contains(form) || options.forms.contains(.blend) {
+            guard summaries.allSatisfy({ LinearLatencyFit.applies(form, $0) }) else { continue }
             // Room for every parameter in each training fold, and one sample to spare.
             guard LinearLatencyFit.parameters(form, summaries) < n - (n + folds - 1) / folds else { continue }
             var predicted = [Double](repeating: 0, count: n)

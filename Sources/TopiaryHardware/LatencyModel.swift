@@ -19,6 +19,9 @@ public struct LatencyModel: Sendable, Equatable {
     /// Where a calibration chose a straight line (or a blend) over the per-layer model,
     /// the total follows it and the layers keep their shares of it.
     public var calibration: Calibration?
+    /// A kernel sweep of the device (`topiary target profile`): networks' kernel sums,
+    /// for a calibration that chose the `kernel-sum` form (and for choosing it).
+    public var kernels: KernelProfile?
 
     public init(target: HardwareTarget, coefficients: Coefficients = .identity) {
         self.target = target
@@ -299,7 +302,9 @@ public struct LatencyModel: Sendable, Equatable {
         if let cap = t.memory.capacityBytes, runtimeWeightBytes + peakAct > cap {
             problems.append(.workingSetExceedsMemory(bytes: runtimeWeightBytes + peakAct, capacity: cap))
         }
-        return Analysis(features: LatencyFeatures(layers: features, fixed: fixed, summary: NetworkSummary(layers: layers)), layers: layers, weightBytes: cost.sizeBytes,
+        var summary = NetworkSummary(layers: layers)
+        summary.kernelMilliseconds = kernels?.milliseconds(graph, cost: cost)
+        return Analysis(features: LatencyFeatures(layers: features, fixed: fixed, summary: summary), layers: layers, weightBytes: cost.sizeBytes,
                         runtimeWeightBytes: runtimeWeightBytes, peakActivationBytes: peakAct, precision: used, problems: problems)
     }
 }

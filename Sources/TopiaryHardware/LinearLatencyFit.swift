@@ -12,10 +12,17 @@ public enum LatencyForm: String, CaseIterable, Sendable {
     case flopsMemory = "flops-memory-linear"
     /// a + b·MACs + Σ c_kind·(layers of that kind)
     case opCounts = "op-count-linear"
+    /// a + b·(the sum of the network's kernels as a sweep on the device measured them)
+    case kernels = "kernel-sum"
     /// √(per-layer × best linear form)
     case blend = "blend"
 
-    public static let linear: [LatencyForm] = [.flops, .flopsMemory, .opCounts]
+    public static let linear: [LatencyForm] = [.flops, .flopsMemory, .opCounts, .kernels]
+    /// What calibration compares unless told otherwise: every form but the kernel sum,
+    /// which the leave-one-out harness found worse than the per-layer model on every pair
+    /// of this machine (docs/HARDWARE.md) and which a calibration compares only when asked
+    /// (`target calibrate --kernels`).
+    public static let defaultChoice: [LatencyForm] = allCases.filter { $0 != .kernels }
 }
 
 /// A straight line through a network's counts, fitted in relative error with
@@ -37,8 +44,14 @@ public struct LinearLatencyFit: Sendable, Equatable {
         case .flops: return ["intercept", "macs"]
         case .flopsMemory: return ["intercept", "macs", "bytes"]
         case .opCounts: return ["intercept", "macs"] + OperationKind.allCases.map { "layers.\($0.rawValue)" }
+        case .kernels: return ["intercept", "kernels"]
         case .perLayer, .blend: return []
         }
+    }
+
+    /// Whether the form can predict this network (the kernel sum needs a sweep).
+    public static func applies(_ form: LatencyForm, _ s: NetworkSummary) -> Bool {
+        form != .kernels || s.kernelMilliseconds != nil
     }
 
     /// A form's features of one network, in `featureNames` order.
@@ -47,6 +60,7 @@ public struct LinearLatencyFit: Sendable, Equatable {
         case .flops: return [1, s.macs]
         case .flopsMemory: return [1, s.macs, s.bytes]
         case .opCounts: return [1, s.macs] + OperationKind.allCases.map { Double(s.layers[$0] ?? 0) }
+        case .kernels: return [1, s.kernelMilliseconds ?? 0]
         case .perLayer, .blend: return []
         }
     }

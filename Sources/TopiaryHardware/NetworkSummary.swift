@@ -9,6 +9,14 @@ public struct NetworkSummary: Sendable, Equatable {
     public var bytes: Double
     /// Fused layers of each kind.
     public var layers: [OperationKind: Int]
+    /// Multiply-accumulates and bytes moved by the layers of each kind.
+    public var kindMACs: [OperationKind: Double] = [:]
+    public var kindBytes: [OperationKind: Double] = [:]
+    /// Precision of the network as the target runs it (its widest layer).
+    public var precision: Precision = .fp32
+    /// The sum of its kernels as a kernel sweep measured them (`KernelProfile`), when the
+    /// model has one.
+    public var kernelMilliseconds: Double?
 
     public init(macs: Double = 0, bytes: Double = 0, layers: [OperationKind: Int] = [:]) {
         self.macs = macs
@@ -23,6 +31,9 @@ public struct NetworkSummary: Sendable, Equatable {
             macs += Double(l.macs)
             bytes += Double(l.bytes)
             layers[l.kind, default: 0] += 1
+            kindMACs[l.kind, default: 0] += Double(l.macs)
+            kindBytes[l.kind, default: 0] += Double(l.bytes)
+            precision = max(precision, l.precision)
         }
     }
 }

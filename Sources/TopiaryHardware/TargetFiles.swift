@@ -26,6 +26,14 @@ public enum TargetFiles {
         return cal
     }
 
+    /// The kernel sweep saved beside a profile (`NAME.kernels.csv`, `topiary target
+    /// profile`), if there is one.
+    public static func savedKernels(besideProfile profilePath: String, target: String) throws(CalibrationError) -> KernelProfile? {
+        let path = KernelProfile.path(for: target, dir: (profilePath as NSString).deletingLastPathComponent)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try KernelProfile.load(path)
+    }
+
     /// The calibration saved beside a profile, if there is one.
     public static func savedCalibration(besideProfile profilePath: String, for target: HardwareTarget) throws(CalibrationError) -> (Calibration, path: String)? {
         let path = calibrationPath(besideProfile: profilePath, target: target.name)

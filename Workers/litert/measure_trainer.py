@@ -17,6 +17,9 @@ graph's activations and every weight are 8 bits or fewer).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -43,8 +46,10 @@ def precision_for(graph: dict[str, Any]) -> str:
 
 
 def measure(graph: dict[str, Any], precision: str = "auto", runs: int = 50, warmup: int = 10, threads: int = 1,
-            min_seconds: float = 0.2, seed: int = 0) -> dict[str, Any]:
-    """Builds, converts and times one graph; the figures of the timed runs."""
+            min_seconds: float = 0.2, seed: int = 0, cache_dir: str | None = None) -> dict[str, Any]:
+    """Builds, converts and times one graph; the figures of the timed runs. With
+    `cache_dir`, converted files are kept there by graph, precision and seed, so that
+    measuring the same graph again (another pass) times the same file without converting."""
     import numpy as np
     import torch
 
@@ -60,13 +65,24 @@ def measure(graph: dict[str, Any], precision: str = "auto", runs: int = 50, warm
     chosen = precision_for(graph) if precision == "auto" else precision
     with tempfile.TemporaryDirectory(prefix="topiary-litert-") as tmp:
         path = Path(tmp) / "model.tflite"
+        cached = None
+        if cache_dir:
+            key = hashlib.sha256(json.dumps([graph, chosen, seed], sort_keys=True).encode()).hexdigest()[:24]
+            cached = Path(cache_dir) / f"{key}.tflite"
+            if cached.exists():
+                shutil.copyfile(cached, path)
         t = time.monotonic()
-        if chosen == "int8":
+        if path.exists():
+            pass
+        elif chosen == "int8":
             g = torch.Generator().manual_seed(seed + 1)
             tflite_export.convert_int8(net, shape, torch.randn(64, *shape, generator=g), path)
         else:
             tflite_export.convert_float(net, shape, path)
         convert_s = time.monotonic() - t
+        if cached is not None and not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, cached)
         run = tflite_export.Runner(path, threads=threads)
         image = np.random.default_rng(seed).standard_normal((1, *shape)).astype(np.float32)
         for _ in range(max(0, warmup)):

@@ -12,7 +12,7 @@ struct TargetCommand: AsyncParsableCommand {
             else SearchSpaces/targets, else the built-in profiles unpacked into ~/.local/share/topiary/targets) or given as a path to its YAML file. A calibration saved as \
             DIR/NAME.calibration.json is used by `candidate latency` unless --uncalibrated is given.
             """,
-        subcommands: [List.self, Show.self, Calibrate.self, Measure.self]
+        subcommands: [List.self, Show.self, Calibrate.self, Measure.self, Profile.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -59,6 +59,11 @@ struct TargetCommand: AsyncParsableCommand {
                     ("power", .object([("active_w", .double(t.power.activeWatts)), ("idle_w", .double(t.power.idleWatts))])),
                 ]
                 if let cal { pairs.append(("calibration", cal.json)) }
+                if let k = try Targets.savedKernels(path, t) {
+                    pairs.append(("kernel_sweep", .object([("kernels", .int(k.rows.count)), ("runtime", .string(k.runtime)),
+                                                           ("overhead_ms", .double(k.overheadMilliseconds)),
+                                                           ("fusion", .object(k.fusion.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }))])))
+                }
                 print(JSONValue.object(pairs).text(pretty: true))
                 return
             }
@@ -105,6 +110,12 @@ struct TargetCommand: AsyncParsableCommand {
             } else {
                 print("calibrated: no (topiary target calibrate \(t.name) --measurements FILE.csv)")
             }
+            if let k = try Targets.savedKernels(path, t) {
+                print("kernel sweep: \(k.rows.count) kernels measured (\(k.runtime)), fixed cost \(Targets.number(k.overheadMilliseconds * 1000)) µs per inference")
+                TargetCommand.Profile.printFusion(k)
+            } else {
+                print("kernel sweep: none (topiary target profile \(t.name) on the device)")
+            }
         }
     }
 
@@ -139,6 +150,9 @@ struct TargetCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The model to predict with: auto (chosen by cross-validation) or one of \(LatencyForm.allCases.map(\.rawValue).joined(separator: ", ")).",
                                    valueName: "name"))
         var model: String = "auto"
+        @Option(help: ArgumentHelp("A kernel sweep of the device (`topiary target profile`): the sum of a network's kernels is then among the models compared; `saved` names NAME.kernels.csv beside the target.",
+                                   valueName: "file"))
+        var kernels: String?
 
         func validate() throws {
             if model != "auto" && LatencyForm(rawValue: model) == nil {
@@ -151,10 +165,18 @@ struct TargetCommand: AsyncParsableCommand {
         func run() async throws {
             let path = try location.path(of: target)
             let t = try Targets.load(path: path)
-            let plain = LatencyModel(target: t)
+            var plain = LatencyModel(target: t)
+            if let kernels {
+                let file = kernels == "saved" ? KernelProfile.path(for: t.name, dir: (path as NSString).deletingLastPathComponent) : kernels
+                do { plain.kernels = try KernelProfile.load(file) } catch { throw InputError(error.description) }
+                print("kernel sweep: \(plain.kernels!.rows.count) kernels (\(plain.kernels!.runtime)) from \(file)")
+            } else if model == LatencyForm.kernels.rawValue {
+                throw InputError("--model kernel-sum needs a kernel sweep: --kernels saved (NAME.kernels.csv beside the target) or --kernels FILE")
+            }
             let samples = try measurements.flatMap { try Targets.samples(csv: $0, space: space, model: plain, location: location) }
             var options = Calibrator.Options()
             if let fixed = LatencyForm(rawValue: model) { options.forms = fixed == .blend ? [.blend] : [fixed] }
+            else if kernels != nil { options.forms = LatencyForm.allCases }
             let calibrator = Calibrator(options: options)
             let dir = (path as NSString).deletingLastPathComponent
             let priorPath = prior == "saved" ? TargetFiles.calibrationPath(for: t.name, dir: dir) : prior
@@ -295,11 +317,25 @@ enum Targets {
         let path = try location.path(of: target)
         let t = try load(path: path)
         if uncalibrated { return (LatencyModel(target: t), nil) }
-        if let calibration { return (LatencyModel(target: t, calibration: try loadCalibration(calibration, for: t)), calibration) }
+        let kernels = try savedKernels(path, t)
+        if let calibration {
+            var m = LatencyModel(target: t, calibration: try loadCalibration(calibration, for: t))
+            m.kernels = kernels
+            return (m, calibration)
+        }
         do {
-            if let (cal, beside) = try TargetFiles.savedCalibration(besideProfile: path, for: t) { return (LatencyModel(target: t, calibration: cal), beside) }
+            if let (cal, beside) = try TargetFiles.savedCalibration(besideProfile: path, for: t) {
+                var m = LatencyModel(target: t, calibration: cal)
+                m.kernels = kernels
+                return (m, beside)
+            }
         } catch { throw InputError(error.description) }
         return (LatencyModel(target: t), nil)
+    }
+
+    /// The kernel sweep beside a profile, with its errors as bad input.
+    static func savedKernels(_ profilePath: String, _ t: HardwareTarget) throws -> KernelProfile? {
+        do { return try TargetFiles.savedKernels(besideProfile: profilePath, target: t.name) } catch { throw InputError(error.description) }
     }
 
     /// The models a calibration's cross-validation compared, one line each, the chosen

@@ -7,6 +7,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "store": StoreBench.run,
     "dispatch": DispatchBench.run,
     "hardware": HardwareBench.run,
+    "latency-loo": LatencyLOO.run,
     "strategies": StrategyBench.run,
     "suite": StrategySuite.run,
     "workers": ManyWorkersBench.run,
