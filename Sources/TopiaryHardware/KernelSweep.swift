@@ -76,8 +76,9 @@ public enum KernelSweep {
         for f in familyOrder { byFamily[f]!.shuffle(using: &rng) }
         // The fusion probes go first: a few dozen kernels, and every sweep should have them.
         var out: [Kernel] = probes()
+        let total = out.count + seen.count
         var round = 0
-        while out.count < seen.count + probes().count {
+        while out.count < total {
             for f in familyOrder where round < byFamily[f]!.count { out.append(byFamily[f]![round]) }
             round += 1
         }

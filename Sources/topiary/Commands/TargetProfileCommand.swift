@@ -120,7 +120,8 @@ extension TargetCommand {
                 file.write(Data((row + "\n").utf8))
                 measured += 1
                 if measured % 100 == 0 {
-                    print("\(measured) kernels measured (\(Int(Date().timeIntervalSince(started))) s)")
+                    // Written unbuffered, so a log shows progress as it happens.
+                    FileHandle.standardOutput.write(Data("\(measured) kernels measured (\(Int(Date().timeIntervalSince(started))) s)\n".utf8))
                 }
             }
             while true {
