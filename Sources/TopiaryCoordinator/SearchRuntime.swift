@@ -49,10 +49,14 @@ public struct RunSettings: Sendable {
     public var evaluator: String?
 
     /// The final phase's fidelity when none is given: all the data, four times the
-    /// search's epochs (at least 4) and fine-tuning a quarter of that.
+    /// search's epochs (at least 4) and fine-tuning a quarter of that; structurally
+    /// compressed finalists (channel pruning, low rank) train their compressed architecture
+    /// from the start (`from_scratch`), which at full budget matches or beats cutting a trained
+    /// network and needs no recovery epochs.
     public static func defaultFinalFidelity(over search: JSONValue) -> [(String, JSONValue)] {
         let epochs = max(4, 4 * (search["epochs"]?.intValue ?? Int(search["epochs"]?.doubleValue ?? 1)))
-        var pairs: [(String, JSONValue)] = [("epochs", .int(epochs)), ("data_fraction", .int(1)), ("val_fraction", .int(1)), ("test_fraction", .int(1))]
+        var pairs: [(String, JSONValue)] = [("epochs", .int(epochs)), ("data_fraction", .int(1)), ("val_fraction", .int(1)), ("test_fraction", .int(1)),
+                                            ("from_scratch", .int(1))]
         if search["finetune_epochs"] != nil { pairs.append(("finetune_epochs", .int(max(1, epochs / 4)))) }
         return pairs
     }

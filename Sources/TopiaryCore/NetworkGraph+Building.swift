@@ -50,7 +50,12 @@ public func roundHalfEven(_ x: Double) -> Int { Int(x.rounded(.toNearestOrEven))
 
 /// The resolved fields of one inverted-residual block.
 struct BlockFields {
-    var identity = false
+    /// What the block is: an inverted residual (`mbconv`), its fused form (`fused`, a dense
+    /// k x k convolution in place of the 1x1 expansion and the depthwise one, as in
+    /// EfficientNetV2), or no operation (`identity`).
+    enum Kind: String { case mbconv, fused, identity }
+    var kind = Kind.mbconv
+    var identity: Bool { kind == .identity }
     var kernel = 3
     var expansion = 1.0
     var se = false
@@ -58,7 +63,7 @@ struct BlockFields {
 
     mutating func set(_ field: BlockField, _ v: ChoiceValue) {
         switch field {
-        case .type: identity = v.stringValue == "identity"
+        case .type: kind = v.stringValue.flatMap(Kind.init(rawValue:)) ?? kind
         case .kernel: kernel = v.intValue ?? kernel
         case .expansion: expansion = v.doubleValue ?? expansion
         case .se: se = v.boolValue ?? se
@@ -150,9 +155,21 @@ struct GraphBuilder {
         var hidden = inC
         if t != 1 {
             hidden = divisor == 1 ? roundHalfEven(Double(inC) * t) : makeDivisible(Double(roundHalfEven(Double(inC) * t)), divisor)
-            x = convBN(x, out: hidden, kernel: 1, act: act, LayerLabel(scope, block: block, .expand), prunable: true)
         }
-        x = convBN(x, out: hidden, kernel: k, stride: stride, groups: hidden, act: act, LayerLabel(scope, block: block, .dw))
+        if fields.kind == .fused {
+            // One dense k x k convolution: to the expanded width (then squeeze-excite and
+            // the 1x1 projection), or straight to the output when there is no expansion.
+            if t == 1 {
+                x = convBN(x, out: out, kernel: k, stride: stride, act: act, LayerLabel(scope, block: block, .fused))
+                return stride == 1 && inC == out ? add(.add, [input, x], LayerLabel(scope, block: block, .add)) : x
+            }
+            x = convBN(x, out: hidden, kernel: k, stride: stride, act: act, LayerLabel(scope, block: block, .fused), prunable: true)
+        } else {
+            if t != 1 {
+                x = convBN(x, out: hidden, kernel: 1, act: act, LayerLabel(scope, block: block, .expand), prunable: true)
+            }
+            x = convBN(x, out: hidden, kernel: k, stride: stride, groups: hidden, act: act, LayerLabel(scope, block: block, .dw))
+        }
         if se {
             let label = LayerLabel(scope, block: block, .se)
             let squeeze = makeDivisible(Double(hidden / 4), 8)

@@ -102,7 +102,7 @@ public struct NetworkGraph: Sendable {
 /// `s2.b1.dw`. Kept as a small value so building a graph allocates no strings.
 public struct LayerLabel: Sendable, Hashable, CustomStringConvertible {
     public enum Part: String, Sendable {
-        case input, stem, expand, dw, se, project, shortcut, add, conv, pool, classifier, reduceA = "reduce.a", reduceB = "reduce.b", edge, node, lastact, factor
+        case input, stem, expand, fused, dw, se, project, shortcut, add, conv, pool, classifier, reduceA = "reduce.a", reduceB = "reduce.b", edge, node, lastact, factor
     }
 
     public var scope: String

@@ -250,7 +250,7 @@ private struct SpaceBuilder {
 
     static func blockFieldKind(_ f: String) -> ValueKind {
         switch f {
-        case "type": return .word(["mbconv", "identity"])
+        case "type": return .word(["mbconv", "fused", "identity"])
         case "kernel": return .int(1...11)
         case "expansion": return .double(0, 16, openLow: true)
         case "se": return .bool

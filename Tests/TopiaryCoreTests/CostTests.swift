@@ -91,6 +91,46 @@ struct CostTests {
         return (s, c, NetworkGraph.build(c, in: s).compressed(cfg))
     }
 
+    @Test("fused blocks: one dense k x k convolution, to the output (expansion 1, residual when the shape holds) or to the expanded width before squeeze-excite and the 1x1 projection")
+    func fusedBlocks() throws {
+        let yaml = """
+            format: 1
+            name: fused
+            input: {channels: 1, size: 28}
+            classes: 10
+            network: mobilenet
+            stem: {width: 8}
+            stages:
+              - {name: s1, stride: 2, depth: 2, width: 16, block: {type: fused, kernel: 3, expansion: 1}}
+              - {name: s2, stride: 2, depth: 1, width: 24, block: {type: fused, kernel: 5, expansion: 2, se: true}}
+            head: [{type: pool}, {type: linear}]
+            """
+        let s = try SearchSpace.parse(yaml: yaml, file: "fused.yaml")
+        let g = NetworkGraph.build(s.sample(count: 1, seed: 0)[0], in: s)
+        #expect(g.problems().isEmpty)
+        let convs = g.nodes.compactMap { n -> (String, NetworkGraph.Conv)? in if case .conv(let c) = n.op { return (n.label.description, c) }; return nil }
+        let byLabel = Dictionary(convs.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        // s1: 8 -> 16 with stride 2, then 16 -> 16 with a residual add; no 1x1 layers.
+        #expect(byLabel["s1.b1.fused"].map { [$0.inChannels, $0.outChannels, $0.kernel, $0.stride, $0.groups] } == [8, 16, 3, 2, 1])
+        #expect(byLabel["s1.b2.fused"].map { [$0.inChannels, $0.outChannels, $0.kernel, $0.stride] } == [16, 16, 3, 1])
+        #expect(byLabel["s1.b1.project"] == nil && byLabel["s1.b1.dw"] == nil)
+        #expect(g.nodes.filter { $0.label.description == "s1.b2.add" }.count == 1)
+        #expect(g.nodes.filter { $0.label.description == "s1.b1.add" }.isEmpty)
+        // s2: 16 -> 32 (expansion 2) as a dense 5x5 with stride 2, squeeze-excite on 32, 1x1 to 24.
+        #expect(byLabel["s2.b1.fused"].map { [$0.inChannels, $0.outChannels, $0.kernel, $0.stride, $0.groups] } == [16, 32, 5, 2, 1])
+        #expect(byLabel["s2.b1.project"].map { [$0.inChannels, $0.outChannels, $0.kernel] } == [32, 24, 1])
+        #expect(g.nodes.contains { $0.label.description == "s2.b1.se" })
+        // Parameters by hand: stem 72+16, s1 1152+32 and 2304+32, s2 12800+64, SE 32*8+8 + 8*32+32, project 768+48, linear 250.
+        #expect(g.cost().params == 72 + 16 + 1152 + 32 + 2304 + 32 + 12800 + 64 + (256 + 8) + (256 + 32) + 768 + 48 + 250)
+        // Channel pruning thins the expanded width only: the 5x5's outputs and what reads them.
+        let pruned = g.channelPruned(0.5)
+        #expect(pruned.problems().isEmpty)
+        let p = pruned.nodes.compactMap { n -> (String, NetworkGraph.Conv)? in if case .conv(let c) = n.op { return (n.label.description, c) }; return nil }
+        #expect(p.first { $0.0 == "s2.b1.fused" }?.1.outChannels == 16)
+        #expect(p.first { $0.0 == "s2.b1.project" }?.1.inChannels == 16)
+        #expect(p.first { $0.0 == "s1.b2.fused" }?.1.outChannels == 16)
+    }
+
     @Test("50% channel pruning halves every prunable layer's channels")
     func channelPruning() throws {
         let (s, c, pruned) = try fashionCandidate { $0.pruning = .channel; $0.pruningRatio = 0.5 }

@@ -11,7 +11,7 @@ enum Paths {
 }
 
 enum Spaces {
-    static let names = ["fashion-mobilenet", "mobilenetv3-imagenet", "nas-bench-macro", "nas-bench-201"]
+    static let names = ["fashion-mobilenet", "fashion-fused", "mobilenetv3-imagenet", "nas-bench-macro", "nas-bench-201"]
     static func load(_ name: String) throws -> SearchSpace { try SearchSpace.load(path: Paths.space(name)) }
 }
 

@@ -21,6 +21,9 @@ class Schedule:
     weight_decay: float = 1e-4
     batch_size: int = 128
     warmup_fraction: float = 0.03
+    # Label smoothing of the cross-entropy (0: hard labels; distillation's soft targets are
+    # the teacher's and are not smoothed).
+    label_smoothing: float = 0.0
 
 
 @dataclass
@@ -42,31 +45,52 @@ def optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.O
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=lr)
 
 
-def optimizer_and_schedule(model: nn.Module, sched: Schedule, total_steps: int):
-    """AdamW and its learning rate per step: linear warm-up, then cosine decay to 0."""
+def optimizer_and_schedule(model: nn.Module, sched: Schedule, total_steps: int, plan: dict[str, int] | None = None):
+    """AdamW and its learning rate per step: linear warm-up, then cosine decay to 0 at
+    `plan["total"]` steps (`total_steps` unless the caller shortens the plan while training)."""
+    plan = plan if plan is not None else {"total": total_steps}
     warm = max(1, int(sched.warmup_fraction * total_steps))
     opt = optimizer(model, sched.lr, sched.weight_decay)
     sch = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total_steps - warm))))
+        opt, lambda s: (s + 1) / warm if s < warm
+        else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / max(1, plan["total"] - warm)))))
     return opt, sch
+
+
+def epochs_that_fit(planned: int, done: int, elapsed_s: float, budget_s: float) -> int:
+    """How many epochs in all a run can plan when `done` epochs took `elapsed_s` and it has
+    `budget_s`: the planned count, or fewer when the rest at the mean pace would overrun."""
+    if done <= 0 or budget_s is None:
+        return planned
+    pace = elapsed_s / done
+    return max(done, min(planned, done + int((budget_s - elapsed_s) / pace)))
 
 
 def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Schedule, *, seed: int,
           distill: Distill | None = None, after_step: Callable[[], None] | None = None,
           at_fraction: tuple[float, Callable[[], None]] | None = None,
-          epoch_end: Callable[[int, float, float], bool] | None = None) -> int:
+          epoch_end: Callable[[int, float, float], bool] | None = None,
+          budget_s: float | None = None, replanned: Callable[[int], None] | None = None) -> int:
     """Trains `sched.epochs` epochs (AdamW, linear warm-up then cosine decay). `after_step`
     runs after every optimizer step (constraint projection); `at_fraction` = (f, fn) calls fn
     once when a fraction f of the steps is done; `epoch_end(epoch, mean train loss, seconds)`
-    may return False to stop. Returns the epochs done."""
+    may return False to stop. With `budget_s`, the epochs are re-planned after each one so
+    that the run ends within it, the cosine decay ending with the last epoch that fits (a
+    schedule cut off at a high learning rate loses far more than a shorter one);
+    `replanned(epochs)` hears of each change. Returns the epochs done."""
     n = len(split)
     bs = sched.batch_size
-    total = max(1, math.ceil(n / bs)) * sched.epochs
-    opt, sch = optimizer_and_schedule(model, sched, total)
+    per_epoch = max(1, math.ceil(n / bs))
+    epochs = sched.epochs
+    plan = {"total": per_epoch * epochs}
+    opt, sch = optimizer_and_schedule(model, sched, plan["total"], plan)
     gen = torch.Generator().manual_seed(seed)
     step = 0
     fired = False
-    for epoch in range(1, sched.epochs + 1):
+    started = time.monotonic()
+    epoch = 0
+    while epoch < epochs:
+        epoch += 1
         t0 = time.monotonic()
         model.train()
         perm = torch.randperm(n, generator=gen)
@@ -81,7 +105,7 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
             if distill is not None:
                 loss = distill_loss(out, distill.logits[split.index[idx]], y, distill.temperature, distill.alpha)
             else:
-                loss = F.cross_entropy(out, y)
+                loss = F.cross_entropy(out, y, label_smoothing=sched.label_smoothing)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged (loss {loss.item()}) in epoch {epoch}")
             opt.zero_grad(set_to_none=True)
@@ -93,12 +117,19 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
             running += loss.item() * len(idx)
             seen += len(idx)
             step += 1
-            if at_fraction is not None and not fired and step >= at_fraction[0] * total:
+            if at_fraction is not None and not fired and step >= at_fraction[0] * plan["total"]:
                 at_fraction[1]()
                 fired = True
         if epoch_end is not None and epoch_end(epoch, running / max(1, seen), time.monotonic() - t0) is False:
             return epoch
-    return sched.epochs
+        if budget_s is not None:
+            fit = epochs_that_fit(epochs, epoch, time.monotonic() - started, budget_s)
+            if fit < epochs:
+                epochs = fit
+                plan["total"] = per_epoch * epochs
+                if replanned is not None:
+                    replanned(epochs)
+    return epochs
 
 
 @torch.no_grad()

@@ -32,13 +32,15 @@ def supernet_job(out, fidelity=None, pool=POOL):
             "seed": 2, "deadline_ms": 600_000, "output_dir": str(out), "supernet": pool}
 
 
-def test_every_pool_network_is_a_slice_of_the_largest():
-    net = S.Supernet(POOL["largest"], POOL["extra"])
+@pytest.mark.parametrize("space", ["fashion-mobilenet", "fashion-fused"])
+def test_every_pool_network_is_a_slice_of_the_largest(space):
+    pool = json.loads((FIXTURES / "supernet" / f"{space}-pool.json").read_text())
+    net = S.Supernet(pool["largest"], pool["extra"])
     # The largest network cut from itself is itself.
     x = torch.randn(3, 1, 28, 28)
     net.eval()
-    assert torch.equal(net.net(x), net.forward_graph(POOL["largest"], x))
-    for g in [POOL["smallest"]] + POOL["graphs"]:
+    assert torch.equal(net.net(x), net.forward_graph(pool["largest"], x))
+    for g in [pool["smallest"]] + pool["graphs"]:
         model = GraphNet(g)
         copied = net.load_into(model)
         assert copied >= model.param_count()

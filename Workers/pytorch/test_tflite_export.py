@@ -33,6 +33,10 @@ def test_the_trainer_writes_float_and_int8_files_that_agree_with_pytorch(run_tra
     layers = sum(1 for n in load_fixture(name)["graph"]["nodes"] if "weights" in n)
     assert int8["check"]["int8_weight_tensors"] >= layers
     assert int8["bytes"] < fp32["bytes"]
+    # The int8 file's own accuracy on the test split, beside the PyTorch model's.
+    assert int8["test_images"] == run.info["data"]["test_images"]
+    assert run.metrics["int8_tflite_test_accuracy"] == int8["test_accuracy"]
+    assert abs(int8["test_accuracy"] - run.metrics["test_accuracy"]) < 10, (int8["test_accuracy"], run.metrics)
     # The worker uploads them with the rest (and `topiary export` copies them).
     assert {"model.tflite", "model_int8.tflite"} <= set(run.result["artifacts"])
 

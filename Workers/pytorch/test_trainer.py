@@ -101,6 +101,52 @@ def test_without_graph_uncompressed_the_compressed_network_is_trained_from_scrat
     assert run.metrics["params"] == load_fixture("fashion-lowrank50")["cost"]["params"]
 
 
+def test_from_scratch_trains_the_pruned_architecture_itself(run_trainer, tmp_path):
+    # The final phase's way: no cutting from a trained network, no recovery epochs.
+    run = run_trainer(make_job("fashion-channel50", tmp_path, {**TINY, "from_scratch": 1}))
+    check_protocol(run)
+    assert run.info["structural"]["from"] == "scratch"
+    assert [p["name"] for p in run.info["phases"]] == ["train"] and run.info["phases"][0]["graph"] == "compressed"
+    assert run.metrics["params"] == load_fixture("fashion-channel50")["cost"]["params"]
+
+
+def test_a_time_budget_shortens_the_schedule_instead_of_cutting_it(run_trainer, tmp_path):
+    # 0.001 minutes cannot hold a second epoch: the plan becomes one epoch, and the run says so.
+    run = run_trainer(make_job("fashion-none", tmp_path, {**TINY, "epochs": 4, "minutes": 0.001}))
+    check_protocol(run)
+    assert run.info["budget"] == {"minutes": 0.001, "epochs_planned": 1}
+    assert run.metrics["epochs_done"] == 1 and "fit 1 of 4 epochs" in run.stderr
+    run = run_trainer(make_job("fashion-none", tmp_path / "b", {**TINY, "epochs": 2, "minutes": 60}))
+    assert run.info["budget"] == {"minutes": 60, "epochs_planned": 2} and run.metrics["epochs_done"] == 2
+    run = run_trainer(make_job("fashion-none", tmp_path / "c", {**TINY, "minutes": 0}))
+    assert run.rc == 2 and "fidelity.minutes" in run.stderr
+    run = run_trainer(make_job("fashion-none", tmp_path / "d", {**TINY, "label_smoothing": 0.9}))
+    assert run.rc == 2 and "fidelity.label_smoothing must be in [0.0, 0.5]" in run.stderr
+
+
+def test_the_plan_shrinks_only_when_the_rest_would_overrun():
+    import engine
+    assert engine.epochs_that_fit(10, 1, 60.0, 600.0) == 10      # 9 more at 60 s fit in 540 s
+    assert engine.epochs_that_fit(10, 2, 120.0, 480.0) == 8      # 6 more fit in 360 s
+    assert engine.epochs_that_fit(10, 3, 400.0, 300.0) == 3      # already over: stop here
+    assert engine.epochs_that_fit(10, 0, 0.0, 1.0) == 10 and engine.epochs_that_fit(5, 2, 1.0, None) == 5
+
+
+def test_the_cosine_decay_ends_at_the_shortened_plan():
+    import torch
+    import engine
+    model = torch.nn.Linear(2, 2)
+    plan = {"total": 100}
+    opt, sch = engine.optimizer_and_schedule(model, engine.Schedule(epochs=10, lr=1.0, warmup_fraction=0.01), 100, plan)
+    plan["total"] = 50
+    lrs = []
+    for _ in range(60):
+        opt.step()
+        sch.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[48] > 0 and lrs[49] < 1e-9 and max(lrs[49:]) < 1e-9  # 0 from step 50 on, never back up
+
+
 def test_int8_job_reports_the_int8_model(run_trainer, tmp_path):
     run = run_trainer(make_job("fashion-int8ptq", tmp_path))
     check_protocol(run)

@@ -139,6 +139,17 @@ def agreement(model, run: Runner, images) -> dict[str, Any]:
             "max_abs_diff": round(float(np.abs(got - want).max()), 6)}
 
 
+def accuracy(run: Runner, images, labels) -> float:
+    """Top-1 accuracy in % of a .tflite file on `images` (N x C x H x W, float) and `labels`:
+    what the deployed file scores, not the PyTorch model it came from."""
+    import numpy as np
+
+    x = images.numpy().astype(np.float32)
+    y = labels.numpy()
+    correct = sum(int(run(x[i:i + 1]).argmax() == y[i]) for i in range(len(y)))
+    return 100.0 * correct / max(1, len(y))
+
+
 def export(model, shape: tuple[int, int, int], out_dir: Path, calibration, check_images) -> dict[str, Any]:
     """Writes model.tflite and model_int8.tflite for `model` (a float PyTorch network) and checks
     both against it on `check_images`. Returns what goes into the result's info; a file that

@@ -45,7 +45,7 @@ class JobError(ValueError):
 # --- the job --------------------------------------------------------------------------------
 
 FIDELITY_KEYS = {"epochs", "data_fraction", "val_fraction", "test_fraction", "finetune_epochs", "teacher_epochs",
-                 "teacher_data_fraction", "batch_size", "lr", "tflite"}
+                 "teacher_data_fraction", "batch_size", "lr", "tflite", "minutes", "from_scratch", "label_smoothing"}
 
 
 @dataclass
@@ -64,8 +64,14 @@ class Job:
     artifact_paths: dict = field(default_factory=dict)
     batch_size: int = 128
     lr: float = 3e-3
+    label_smoothing: float = 0.0
     # Also write model.tflite and model_int8.tflite (fidelity tflite=1; a few seconds each).
     tflite: bool = False
+    # Minutes for the main training phase (fidelity minutes): the epochs are re-planned to fit.
+    minutes: float | None = None
+    # Structurally compressed candidates (channel pruning, low rank) train their compressed
+    # architecture from the start instead of being cut from a trained network (from_scratch=1).
+    from_scratch: bool = False
     # The user's data (`search start --dataset`): a path on this machine; None: Fashion-MNIST.
     dataset: str | None = None
     seed: int = 0
@@ -140,7 +146,11 @@ def parse_job(raw: dict[str, Any]) -> Job:
     j.artifact_paths = dict(paths)
     j.batch_size = _number(fid, "batch_size", 128, 2, 65536, integer=True)
     j.lr = _number(fid, "lr", 3e-3, 1e-7, 10.0)
+    j.label_smoothing = _number(fid, "label_smoothing", 0.0, 0.0, 0.5)
     j.tflite = _number(fid, "tflite", 0, 0, 1, integer=True) == 1
+    if "minutes" in fid:
+        j.minutes = _number(fid, "minutes", 1, 0.0001, 100000)
+    j.from_scratch = _number(fid, "from_scratch", 0, 0, 1, integer=True) == 1
     for k in fid:
         if k not in FIDELITY_KEYS:
             j.notes.append(f"fidelity.{k} is not used by this trainer")
@@ -252,9 +262,17 @@ def run(raw: dict[str, Any]) -> None:
 
     info: dict[str, Any] = {"trainer": "pytorch", "torch": torch.__version__, "threads": threads, "seed": job.seed}
     gu = job.graph_uncompressed
-    structural = gu is not None and C.needs_structural(gu, cg)
     structural_wanted = pruning == "channel" or float((comp.get("low_rank") or {}).get("rank_ratio", 1.0)) < 1.0
-    if structural_wanted and gu is None:
+    # Weights inherited from a supernet are cut like a trained network's: from_scratch does not apply.
+    scratch = job.from_scratch and "supernet" not in job.artifact_paths
+    structural = gu is not None and C.needs_structural(gu, cg) and not scratch
+    if structural_wanted and scratch:
+        # Trained as it is, the compressed architecture needs no cutting and no recovery
+        # epochs; at a full budget it matches or beats pruning a trained network (Liu et al.,
+        # "Rethinking the value of network pruning", 2019).
+        info["structural"] = {"from": "scratch", "note": "from_scratch=1: the compressed architecture was trained from the start"}
+        log(info["structural"]["note"])
+    elif structural_wanted and gu is None:
         info["structural"] = {"from": "scratch", "note": "the job has no graph_uncompressed: the compressed architecture "
                                                          "was trained from scratch instead of pruned/factorized"}
         log(info["structural"]["note"])
@@ -315,19 +333,30 @@ def run(raw: dict[str, Any]) -> None:
             vloss, vacc = engine.evaluate(model, ds.val, shape)
             trial.report_progress(step, accuracy=round(vacc, 4), loss=round(loss, 6), val_loss=round(vloss, 6),
                                   epoch=epoch, phase=phase, epoch_seconds=round(seconds, 3), elapsed_s=round(clock.elapsed(), 3))
-            log(f"phase {phase} epoch {epoch}/{total}: loss {loss:.4f}, validation {vacc:.2f}% ({seconds:.1f} s)")
-            if epoch < total and not clock.fits(seconds * 1.2):
+            # The plan a time budget left, when it cut the main phase short.
+            planned = info["budget"]["epochs_planned"] if phase == 0 and "budget" in info else total
+            log(f"phase {phase} epoch {epoch}/{planned}: loss {loss:.4f}, validation {vacc:.2f}% ({seconds:.1f} s)")
+            if epoch < planned and not clock.fits(seconds * 1.2):
                 stopped["early"] = True
                 log("stopping early: the next epoch would not finish before the deadline")
                 return False
             return True
         return cb
 
-    sched = engine.Schedule(epochs=job.epochs, lr=job.lr, batch_size=job.batch_size)
+    sched = engine.Schedule(epochs=job.epochs, lr=job.lr, batch_size=job.batch_size, label_smoothing=job.label_smoothing)
     model = base
     t0 = time.monotonic()
+    budget = None
+    if job.minutes is not None:
+        budget = job.minutes * 60.0
+        info["budget"] = {"minutes": job.minutes, "epochs_planned": job.epochs}
+
+    def replanned(epochs: int) -> None:
+        info["budget"]["epochs_planned"] = epochs
+        log(f"{job.minutes:g} minutes fit {epochs} of {job.epochs} epochs: the schedule now ends with epoch {epochs}")
+
     done = engine.train(model, ds.train, shape, sched, seed=job.seed, distill=distill,
-                        epoch_end=epoch_end(0, model, job.epochs)) if job.epochs > 0 else 0
+                        epoch_end=epoch_end(0, model, job.epochs), budget_s=budget, replanned=replanned) if job.epochs > 0 else 0
     phases.append({"name": "train", "graph": "uncompressed" if structural else "compressed", "epochs": done,
                    "seconds": round(time.monotonic() - t0, 2)})
 
@@ -351,7 +380,7 @@ def run(raw: dict[str, Any]) -> None:
         ft_epochs = 0
     # Fine-tuning a pruned, factorized or shared network needs the full learning rate to recover
     # in one epoch; quantization-aware training of an intact network a gentler one.
-    ft_sched = engine.Schedule(epochs=ft_epochs, lr=job.lr, batch_size=job.batch_size, warmup_fraction=0.0)
+    ft_sched = engine.Schedule(epochs=ft_epochs, lr=job.lr, batch_size=job.batch_size, warmup_fraction=0.0, label_smoothing=job.label_smoothing)
     qat_lr = job.lr / 3 if needs_finetune else job.lr / 6
 
     def finetune_float(m) -> None:
@@ -374,7 +403,7 @@ def run(raw: dict[str, Any]) -> None:
                 C.freeze_bn(prepared)
 
             n = engine.train(prepared, ds.train, shape, engine.Schedule(epochs=ft_epochs, lr=qat_lr, batch_size=job.batch_size,
-                                                                        warmup_fraction=0.0),
+                                                                        warmup_fraction=0.0, label_smoothing=job.label_smoothing),
                              seed=job.seed + 1, distill=distill,
                              after_step=(lambda: cons.project(lambda i: C.fx_weight(prepared, i))) if cons else None,
                              at_fraction=(0.7, freeze), epoch_end=epoch_end(1, prepared, ft_epochs, False))
@@ -403,7 +432,7 @@ def run(raw: dict[str, Any]) -> None:
         if q.qat and ft_epochs:
             t = time.monotonic()
             n = engine.train(model, ds.train, shape, engine.Schedule(epochs=ft_epochs, lr=qat_lr, batch_size=job.batch_size,
-                                                                     warmup_fraction=0.0),
+                                                                     warmup_fraction=0.0, label_smoothing=job.label_smoothing),
                              seed=job.seed + 1, distill=distill,
                              after_step=(lambda: cons.project(lambda i: C.raw_weight(model.weight_module(i)))) if cons else None,
                              at_fraction=(0.7, lambda: C.set_observers(model, False)), epoch_end=epoch_end(1, model, ft_epochs, False))
@@ -452,6 +481,9 @@ def run(raw: dict[str, Any]) -> None:
         "epochs_done": sum(p["epochs"] for p in phases),
     }
     metrics["onnx_bytes"] = onnx_bytes
+    int8_file = info.get("tflite", {}).get("model_int8.tflite", {})
+    if "test_accuracy" in int8_file:
+        metrics["int8_tflite_test_accuracy"] = int8_file["test_accuracy"]
     if epoch_seconds:
         metrics["epoch_seconds"] = round(sum(epoch_seconds) / len(epoch_seconds), 3)
     if "val_accuracy" in info.get("teacher", {}):
@@ -538,6 +570,14 @@ def export_tflite(model, shape, ds, out_dir: Path) -> dict[str, Any]:
     check = data.adapt(ds.test.images[:32], shape).contiguous()
     t = time.monotonic()
     out = tflite_export.export(model, shape, out_dir, calibration, check)
+    made = out.get("tflite", {}).get("model_int8.tflite")
+    if made:
+        # The int8 file is what goes on the device: its own test accuracy, on the job's test split.
+        e = time.monotonic()
+        acc = tflite_export.accuracy(tflite_export.Runner(Path(made["path"])), data.adapt(ds.test.images, shape).contiguous(), ds.test.labels)
+        made["test_accuracy"] = round(acc, 4)
+        made["test_images"] = len(ds.test)
+        log(f"model_int8.tflite: test {acc:.2f}% on {len(ds.test)} images ({time.monotonic() - e:.1f} s)")
     log(f"TFLite export in {time.monotonic() - t:.1f} s: " + (", ".join(
         f"{k} {v['bytes']} bytes, top-1 agreement {v['check']['top1_agreement']:.2%}" for k, v in out.get("tflite", {}).items())
         or "none") + (f" ({out['tflite_note']})" if "tflite_note" in out else ""))
