@@ -36,6 +36,18 @@ public struct CalibrationSample: Sendable {
 /// exercise (cross-validation cannot judge them). A `prior` calibration replaces the profile as
 /// the starting point: its proportions are kept and rescaled.
 public struct Calibrator: Sendable {
+    /// How a term's pull toward the common scale is measured.
+    public enum PenaltyUnit: String, Sendable, CaseIterable {
+        /// The term's mean squared share of the latency of the samples that exercise it: a
+        /// term is held as firmly whatever its share (a term that is always a small part
+        /// moves freely, as far as the little it explains allows).
+        case termShare = "term"
+        /// A whole network's latency: a term moves from the common scale only as far as
+        /// its share of the measured latencies justifies (a term that is always a small
+        /// part stays near the scale, and so extrapolates to networks where it is large).
+        case network
+    }
+
     public struct Options: Sendable {
         /// Candidate strengths of the pull toward a common scale.
         public var lambdas: [Double] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 100]
@@ -54,6 +66,8 @@ public struct Calibrator: Sendable {
         /// Samples that must exercise a term before it is fitted on its own; a term fewer
         /// samples exercise keeps the common scale.
         public var minimumUses: Int = 3
+        /// The unit of each term's pull toward the common scale.
+        public var penaltyUnit: PenaltyUnit = .termShare
         /// The models to choose between by cross-validation (the per-layer model is
         /// always fitted: its coefficients are a later calibration's starting point).
         public var forms: [LatencyForm] = LatencyForm.defaultChoice
@@ -188,7 +202,7 @@ public struct Calibrator: Sendable {
             // term that only one or two samples exercise is held to the common scale as
             // firmly as one they all do (over all samples, a rare term's penalty would
             // vanish and it would follow those few samples freely).
-            for j in 0..<k { q[j] /= max(1, uses[j]) }
+            for j in 0..<k { q[j] = options.penaltyUnit == .network ? 1 : q[j] / max(1, uses[j]) }
             var weights = [Double](repeating: 1, count: samples.count)
             var x = [Double](repeating: 0, count: k + 1)
             for pass in 0...max(0, options.robustIterations) {

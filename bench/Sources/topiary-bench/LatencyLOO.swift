@@ -46,6 +46,7 @@ enum LatencyLOO {
         var forms: [LatencyForm]
         var structures: [String] = []
         var pairPriors = false
+        var penalty = Calibrator.PenaltyUnit.termShare
     }
 
     struct Score {
@@ -142,6 +143,7 @@ enum LatencyLOO {
                     for (ci, config) in configs.enumerated() {
                         var options = Calibrator.Options()
                         options.forms = config.forms
+                        options.penaltyUnit = config.penalty
                         let calibrator = Calibrator(options: options)
                         // Every starting point the configuration allows; the one whose
                         // chosen model has the smallest cross-validated error predicts.
@@ -249,7 +251,7 @@ enum LatencyLOO {
         print("wrote \(pairs.count) files to \(dir)")
     }
 
-    /// `FORMS[;structures=all|NAME,…][;priors]`.
+    /// `FORMS[;structures=all|NAME,…][;priors][;penalty=term|network]`.
     static func config(_ label: String, _ spec: String) throws -> Config {
         let parts = spec.split(separator: ";").map(String.init)
         var c = Config(label: label, forms: try forms(parts.first ?? "auto"))
@@ -258,7 +260,9 @@ enum LatencyLOO {
                 let v = String(p.dropFirst("structures=".count))
                 c.structures = v == "all" ? ["host-cpu", "x86-server", "cortex-a76-phone", "raspberry-pi-4", "jetson-nano", "nvidia-a100"]
                     : v.split(separator: ",").map(String.init)
-            } else { throw BenchError("--config \(label): unknown part '\(p)'; use FORMS[;structures=all|NAME,…][;priors]") }
+            } else if p.hasPrefix("penalty="), let u = Calibrator.PenaltyUnit(rawValue: String(p.dropFirst("penalty=".count))) {
+                c.penalty = u
+            } else { throw BenchError("--config \(label): unknown part '\(p)'; use FORMS[;structures=all|NAME,…][;priors][;penalty=term|network]") }
         }
         return c
     }
