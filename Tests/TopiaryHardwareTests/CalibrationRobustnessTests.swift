@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TopiaryCore
 @testable import TopiaryHardware
@@ -96,4 +97,29 @@ private func samples(_ graphs: [NetworkGraph], _ model: LatencyModel, truth: Coe
         let f = model.features(g)
         #expect(abs(f.scaled(by: c).milliseconds() - f.milliseconds(with: c)) < 1e-9 * f.milliseconds(with: c))
     }
+}
+
+@Test func inNetworkUnitsATermThatIsAlwaysASmallShareStaysNearTheScale() throws {
+    // Fashion networks (a dense convolution only as the stem, a few percent of the time),
+    // measured with ±5% noise: in the term's own units the stem's term may wander with the
+    // noise; in a whole network's units it stays nearer the common scale, which is what a
+    // family of dense networks would then be predicted with.
+    let t = try target("host-cpu")
+    let model = LatencyModel(target: t)
+    let s = try space("fashion-mobilenet")
+    let graphs = s.sample(count: 120, seed: 5).map { NetworkGraph.build(compressed: $0, in: s) }.filter { model.predict($0).precision == .fp32 }.prefix(40)
+    var state: UInt64 = 7
+    let train = samples(Array(graphs), model, truth: Coefficients(defaultValue: 0.5)).map { s -> CalibrationSample in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        let noise = 0.95 + 0.1 * Double(state >> 11) / Double(1 << 53)
+        return CalibrationSample(features: s.features, measuredMilliseconds: s.measuredMilliseconds * noise, label: s.label)
+    }
+    let dense = LatencyTerm.compute(.conv, .fp32)
+    var options = Calibrator.Options()
+    let term = try Calibrator(options: options).fit(samples: train, target: t)
+    options.penaltyUnit = .network
+    let network = try Calibrator(options: options).fit(samples: train, target: t)
+    let drift = { (c: Calibration) in abs(log(c.coefficients[dense] / c.scale)) }
+    #expect(drift(network) < drift(term), "network units: \(network.coefficients[dense]) vs scale \(network.scale); term units: \(term.coefficients[dense]) vs \(term.scale)")
+    #expect(drift(network) < 0.25)
 }
