@@ -57,7 +57,7 @@ def optimizer_and_schedule(model: nn.Module, sched: Schedule, total_steps: int, 
     return opt, sch
 
 
-def epochs_that_fit(planned: int, done: int, elapsed_s: float, budget_s: float) -> int:
+def epochs_that_fit(planned: int, done: int, elapsed_s: float, budget_s: float | None) -> int:
     """How many epochs in all a run can plan when `done` epochs took `elapsed_s` and it has
     `budget_s`: the planned count, or fewer when the rest at the mean pace would overrun."""
     if done <= 0 or budget_s is None:
