@@ -84,7 +84,7 @@ PY
 else
     echo "could not time the exported model: $measured"
 fi
-sed -n '1,40p' "$dir/best/MODEL_CARD.md"
+sed -n '1,/^## Files/p' "$dir/best/MODEL_CARD.md" | sed '$d'
 echo
 sed -n '/## On the machine that ran the search/,$p' "$dir/best/MODEL_CARD.md"
 echo
