@@ -13,38 +13,16 @@
 # database, logs and export go), TOPIARY_DEMO_PORT (first of two ports, 25555).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
-
-bash scripts/setup.sh
-venv=$(bash scripts/setup.sh --python | tail -n 1)
-echo "building topiary (release)…"
-swift build -c release --product topiary 2>&1 | tail -n 1
-topiary="$repo/.build/release/topiary"
 
 budget=${TOPIARY_DEMO_BUDGET:-8}
-dir=${TOPIARY_DEMO_DIR:-$repo/runs/demo-$(date +%Y%m%d-%H%M%S)}
+dir=${TOPIARY_DEMO_DIR:-$PWD/runs/demo-$(date +%Y%m%d-%H%M%S)}
 port=${TOPIARY_DEMO_PORT:-25555}
-workers_ep="tcp://127.0.0.1:$port"
-control="tcp://127.0.0.1:$((port + 1))"
-mkdir -p "$dir"
-db="$dir/topiary.sqlite"
+source scripts/demo_lib.sh   # install, build; start_daemon, start_worker, measure_export, print_card
 
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-"$topiary" serve --db "$db" --bind "$workers_ep" --control "$control" --log-level notice > "$dir/daemon.log" 2>&1 &
-pids+=($!)
-for i in 1 2; do
-    "$topiary" worker --connect "$workers_ep" --name "local-$i" --slots 1 --threads 1 --tags cpu \
-        --trainer "pytorch=$venv/bin/python $repo/Workers/pytorch/trainer.py" \
-        --work-dir "$dir/work-$i" --log-level notice > "$dir/worker-$i.log" 2>&1 &
-    pids+=($!)
-done
-for _ in $(seq 1 50); do "$topiary" workers --control "$control" > /dev/null 2>&1 && break; sleep 0.2; done
+start_daemon
+start_worker local-1 1
+start_worker local-2 1
+wait_for_workers 2
 
 echo
 echo "\$ topiary search start SearchSpaces/fashion-fused.yaml --target raspberry-pi-4 --constraint 'latency_ms<=0.8' --constraint 'params<=50000' --budget $budget --strategy evolution --finalists 2 …"
@@ -52,7 +30,7 @@ echo "\$ topiary search start SearchSpaces/fashion-fused.yaml --target raspberry
     --budget "$budget" --constraint 'latency_ms<=0.8' --constraint 'params<=50000' \
     --fidelity epochs=1 --fidelity data_fraction=0.2 --fidelity finetune_epochs=1 --fidelity test_fraction=0.5 --fidelity teacher_epochs=1 --fidelity teacher_data_fraction=0.2 \
     --fidelity from_scratch=1 \
-    --finalists 2 --final-fidelity epochs=20 --final-fidelity minutes=9 --final-fidelity finetune_epochs=1 --final-fidelity label_smoothing=0.1 \
+    --finalists 2 --final-fidelity epochs=20 --final-fidelity minutes=10 --final-fidelity finetune_epochs=1 --final-fidelity label_smoothing=0.1 \
     --final-fidelity data_fraction=1 --final-fidelity test_fraction=1 --final-fidelity tflite=1 \
     --deadline 900 --control "$control" --follow
 echo
@@ -66,26 +44,15 @@ echo "\$ topiary leaderboard --target raspberry-pi-4 --pareto   (accuracy up, la
 echo
 "$topiary" export --db "$db" --candidate best --out "$dir/best"
 echo
-# The exported model on this machine: measured (ONNX Runtime, one thread, batch 1) beside
-# what the host-cpu profile predicts, added to the model card. A shared machine's load
-# shows in the measurement; the prediction is for an idle one.
-if measured=$("$venv/bin/python" scripts/time_onnx.py "$dir/best/model.onnx" 2>&1); then
-    predicted=$("$topiary" candidate latency "$dir/best/candidate.json" --space SearchSpaces/fashion-fused.yaml --target host-cpu --json 2>/dev/null \
-        | "$venv/bin/python" -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["milliseconds"])' || echo "-")
-    "$venv/bin/python" - "$measured" "$predicted" "$(nproc)" >> "$dir/best/MODEL_CARD.md" <<'PY'
-import json, sys
-m, predicted, cores = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
-print("\n## On the machine that ran the search\n")
-print("| figure | value |\n|---|---|")
-print(f"| measured: model.onnx, ONNX Runtime {m['onnxruntime']}, {m['threads']} thread, batch 1 | median {m['median_ms']:.4f} ms (min {m['min_ms']:.4f}, p90 {m['p90_ms']:.4f}; {m['runs']} runs) |")
-print(f"| predicted: host-cpu profile (calibrated) | {predicted} ms |")
-print(f"| cores | {cores} |")
-PY
+measure_export SearchSpaces/fashion-fused.yaml "$dir/best"
+# Against the space's largest network trained alike, when it was trained on this machine
+# before (bench/compression_outcome.py trains it once, about 10 minutes, and keeps it).
+compare="$venv/bin/python bench/compression_outcome.py --export $dir/best --space SearchSpaces/fashion-fused.yaml --card"
+if [ -f "${TOPIARY_CACHE:-$HOME/.cache/topiary}/reference/fashion-fused/result.json" ]; then
+    $compare --rounds 3 --no-train > /dev/null 2> "$dir/compression_outcome.log" || echo "could not compare with the largest network: see $dir/compression_outcome.log"
 else
-    echo "could not time the exported model: $measured"
+    echo "(to compare with the space's largest network trained alike: $compare)"
 fi
-sed -n '1,/^## Files/p' "$dir/best/MODEL_CARD.md" | sed '$d'
-echo
-sed -n '/## On the machine that ran the search/,$p' "$dir/best/MODEL_CARD.md"
+print_card "$dir/best"
 echo
 echo "database, logs and the exported model: $dir"

@@ -6,14 +6,19 @@ import Foundation
 public struct ArtifactCache: Sendable {
     public let root: URL
     public let limitBytes: Int
+    /// Names this cache's partial files apart from those of other workers sharing the
+    /// directory (two local workers fetching one artifact at once would otherwise write one
+    /// partial file, and the second to finish would find it already moved into place).
+    let partialTag: String
 
     public init(root: URL, limitBytes: Int) {
         self.root = root
         self.limitBytes = limitBytes
+        self.partialTag = "\(getpid())-\(UUID().uuidString.prefix(8))"
     }
 
     public func path(of sha256: String) -> String { root.appendingPathComponent(sha256).path }
-    func partialPath(of sha256: String) -> String { root.appendingPathComponent("\(sha256).part").path }
+    func partialPath(of sha256: String) -> String { root.appendingPathComponent("\(sha256).\(partialTag).part").path }
 
     /// The cached file, marked as used now; nil when it is not cached.
     public func lookup(_ sha256: String) -> String? {
@@ -35,7 +40,8 @@ public struct ArtifactCache: Sendable {
         return h
     }
 
-    /// Moves a checked download into place, evicting least recently used files (not those in
+    /// Moves a checked download into place (over the same file another worker sharing the
+    /// directory may have put there first: same digest, same bytes), evicting least recently used files (not those in
     /// `keep`) until the cache fits its limit.
     public func commit(_ sha256: String, keep: Set<String>) throws(ArtifactError) {
         if rename(partialPath(of: sha256), path(of: sha256)) != 0 {

@@ -194,7 +194,11 @@ extension CoordinatorLoop {
             // The search's fidelity as given (not the evaluator's 0 epochs and tenth of the test
             // set) with the final phase's over it (or the default's).
             let given = JSONValue.object(r.fidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })
-            var pairs = (given.objectPairs ?? [])
+            // Not the search's distillation teacher: a cheap one that is enough to rank
+            // candidates caps the students trained for real (a 1-epoch teacher on a fifth of
+            // the data held finalists at 85%); finalists get the trainer's full teacher unless
+            // the final fidelity names one.
+            var pairs = (given.objectPairs ?? []).filter { !RunSettings.searchOnlyFidelityKeys.contains($0.0) }
             let over: [(String, JSONValue)] = r.finalFidelity.isEmpty ? RunSettings.defaultFinalFidelity(over: given)
                 : r.finalFidelity.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }
             for (k, v) in over {

@@ -61,6 +61,10 @@ public struct RunSettings: Sendable {
         return pairs
     }
 
+    /// Fidelity keys of a search that its final phase does not inherit (the distillation
+    /// teacher's training: see `CoordinatorLoop.startSearch`).
+    public static let searchOnlyFidelityKeys: Set<String> = ["teacher_epochs", "teacher_data_fraction"]
+
     /// The final phase's fidelity number for the store (its epochs).
     public var finalFidelityValue: Double { Self.stored(finalFidelity?["epochs"]?.doubleValue ?? fidelityValue) }
 

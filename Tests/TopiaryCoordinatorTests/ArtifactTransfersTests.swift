@@ -37,6 +37,27 @@ struct ArtifactTransfersTests {
         return outcomes
     }
 
+    @Test("two workers sharing a cache directory fetch one artifact at once: both downloads land, neither fails")
+    func twoCachesOnOneDirectory() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("topiary-cache-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let bytes = Self.content(5000)
+        let sha = Self.digest(bytes)
+        let a = ArtifactCache(root: root, limitBytes: 1 << 20), b = ArtifactCache(root: root, limitBytes: 1 << 20)
+        let ha = try a.begin(sha), hb = try b.begin(sha)  // both under way before either ends
+        try ha.write(contentsOf: bytes[..<2500])
+        try hb.write(contentsOf: bytes)
+        try ha.write(contentsOf: bytes[2500...])
+        try ha.close()
+        try hb.close()
+        try a.commit(sha, keep: [])
+        try b.commit(sha, keep: [])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a.path(of: sha))) == Data(bytes))
+        #expect(b.lookup(sha) != nil)
+        let left = try FileManager.default.contentsOfDirectory(atPath: root.path)
+        #expect(left == [sha])  // no partial file left behind
+    }
+
     @Test("an upload is fetched a window at a time, moved into place only when its digest matches")
     func upload() throws {
         let dir = try Self.directory()

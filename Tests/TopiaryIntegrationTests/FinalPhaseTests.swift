@@ -13,8 +13,8 @@ struct FinalPhaseTests {
         try c.startDaemon()
         try c.startWorker("a", slots: 2, trainer: "sleepy")
         let r = try c.run(["search", "start", Paths.macroSpace, "--budget", "6", "--trainer", "sleepy", "--strategy", "random", "--seed", "3",
-                           "--fidelity", "epochs=2", "--fidelity", "sleep_s=0.05", "--finalists", "2", "--final-fidelity", "epochs=5",
-                           "--follow", "--control", c.controlEndpoint], timeout: 120)
+                           "--fidelity", "epochs=2", "--fidelity", "sleep_s=0.05", "--fidelity", "teacher_epochs=1", "--finalists", "2",
+                           "--final-fidelity", "epochs=5", "--follow", "--control", c.controlEndpoint], timeout: 120)
         #expect(r.status == 0, "\(r.out)\n\(r.err)")
         let store = try Store(path: c.db, mode: .readOnly)
         let trials = try store.trials(search: 1)
@@ -31,6 +31,10 @@ struct FinalPhaseTests {
         }
         #expect(Set(finals.map(\.candidateID)).count == 2)
         #expect(try store.search(1)?.state == .completed)
+        // Not the search's cheap distillation teacher: finalists get the trainer's full one.
+        let settings = try JSONText.parse(try store.search(1)?.strategySettings ?? "{}")
+        #expect(settings["fidelity"]?["teacher_epochs"]?.intValue == 1 && settings["final_fidelity"]?["teacher_epochs"] == nil
+                && settings["final_fidelity"]?["sleep_s"]?.doubleValue == 0.05, "\(settings.text())")
 
         // The leaderboard takes each finalist's final result and says so.
         let lb = try c.run(["leaderboard", "--db", c.db, "--search", "1", "--top", "6", "--format", "json"])

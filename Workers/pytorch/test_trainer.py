@@ -124,6 +124,16 @@ def test_a_time_budget_shortens_the_schedule_instead_of_cutting_it(run_trainer, 
     assert run.rc == 2 and "fidelity.label_smoothing must be in [0.0, 0.5]" in run.stderr
 
 
+def test_the_time_budget_covers_fine_tuning_too(run_trainer, tmp_path):
+    # A magnitude-pruned network asks for 3 recovery epochs after its 4; 0.001 minutes hold
+    # one of each (the main phase gets its share, fine-tuning at least one epoch).
+    run = run_trainer(make_job("fashion-magnitude50", tmp_path, {**TINY, "epochs": 4, "finetune_epochs": 3, "minutes": 0.001}))
+    check_protocol(run)
+    assert run.info["budget"] == {"minutes": 0.001, "epochs_planned": 1, "finetune_epochs_planned": 1}
+    assert [(p["name"], p["epochs"]) for p in run.info["phases"]] == [("train", 1), ("finetune", 1)]
+    assert "leave 1 of 3 fine-tuning epochs" in run.stderr
+
+
 def test_the_plan_shrinks_only_when_the_rest_would_overrun():
     import engine
     assert engine.epochs_that_fit(10, 1, 60.0, 600.0) == 10      # 9 more at 60 s fit in 540 s

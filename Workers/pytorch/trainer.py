@@ -348,7 +348,10 @@ def run(raw: dict[str, Any]) -> None:
     t0 = time.monotonic()
     budget = None
     if job.minutes is not None:
-        budget = job.minutes * 60.0
+        # The minutes cover every training phase: the main one gets the share of its planned
+        # epochs among all planned (fine-tuning or QAT epochs come after it and are re-planned
+        # to what is left).
+        budget = job.minutes * 60.0 * (job.epochs / (job.epochs + ft_epochs) if job.epochs + ft_epochs > 0 else 1.0)
         info["budget"] = {"minutes": job.minutes, "epochs_planned": job.epochs}
 
     def replanned(epochs: int) -> None:
@@ -374,6 +377,15 @@ def run(raw: dict[str, Any]) -> None:
         vloss, vacc = engine.evaluate(model, ds.val, shape)
         info["before_finetune"] = {"accuracy": round(vacc, 4), "loss": round(vloss, 6)}
 
+    if ft_epochs and job.minutes is not None and epoch_seconds:
+        # What the time budget leaves for fine-tuning, at the main phase's pace (at least one
+        # epoch: a compressed network is not left unrecovered for want of seconds).
+        left = job.minutes * 60.0 - (time.monotonic() - t0)
+        fit = max(1, min(ft_epochs, int(left / (sum(epoch_seconds) / len(epoch_seconds)))))
+        if fit < ft_epochs:
+            log(f"{job.minutes:g} minutes leave {fit} of {ft_epochs} fine-tuning epochs")
+            ft_epochs = fit
+        info["budget"]["finetune_epochs_planned"] = ft_epochs
     if ft_epochs and not clock.fits((sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else 0) * 1.2):
         stopped["early"] = True
         log("no time left before the deadline to fine-tune")
