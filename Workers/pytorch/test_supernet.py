@@ -141,6 +141,14 @@ def test_a_candidate_inherits_its_weights_and_is_compressed_after(fixture, check
     assert not r.progress  # nothing was trained
 
 
+def test_an_evaluation_by_inheritance_trains_no_teacher(checkpoint, tmp_path):
+    # A candidate that asks for distillation: nothing is trained, so no teacher is trained
+    # or loaded (a first use would spend minutes training it).
+    r = run_trainer(inherit_job("fashion-distill", tmp_path / "out", checkpoint, TINY_EVAL), tmp_path)
+    assert r.rc == 0, r.stderr[-2000:]
+    assert r.info["teacher"]["skipped"].startswith("nothing is trained") and "teacher epoch" not in r.stderr
+
+
 def test_finalists_fine_tune_from_the_supernet(checkpoint, tmp_path):
     r = run_trainer(inherit_job("fashion-none", tmp_path / "out", checkpoint, dict(TINY_EVAL, epochs=1)), tmp_path)
     assert r.rc == 0, r.stderr[-2000:]

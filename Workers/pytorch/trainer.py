@@ -307,6 +307,10 @@ def run(raw: dict[str, Any]) -> None:
         # The reference teacher and its cached logits are Fashion-MNIST's.
         info["teacher"] = {"skipped": "distillation needs a teacher for this data; trained without one"}
         log(info["teacher"]["skipped"])
+    elif distill_cfg.get("enabled") and job.epochs == 0 and ft_epochs == 0:
+        # Nothing is trained (evaluation by inheritance): no teacher to train or load. (Its
+        # first use trains it, minutes that an evaluation of seconds would wait for.)
+        info["teacher"] = {"skipped": "nothing is trained: distillation applies when the candidate trains"}
     elif distill_cfg.get("enabled"):
         import teacher
         logits, tinfo = teacher.get_teacher(job.teacher_epochs, job.teacher_data_fraction, ds.train.index, log,
