@@ -31,6 +31,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "Workers" / "pytorch"))       # tflite_export
+sys.path.insert(0, str(REPO / "Workers" / "onnxruntime"))   # onnx_builder
 
 from topiary_binary import topiary_binary  # noqa: E402
 
@@ -107,7 +109,6 @@ def onnx_session(path: Path):
 def litert_runner(path: Path):
     import numpy as np
 
-    sys.path.insert(0, str(REPO / "Workers" / "pytorch"))
     import tflite_export
 
     run = tflite_export.Runner(path)
@@ -137,7 +138,6 @@ def built_session(graph: dict):
     an export does): what is timed is the architecture."""
     import tempfile
 
-    sys.path.insert(0, str(REPO / "Workers" / "onnxruntime"))
     from onnx_builder import build_model
 
     import onnx
@@ -146,13 +146,6 @@ def built_session(graph: dict):
         path = Path(d) / "m.onnx"
         onnx.save(build_model(graph, seed=0, fold_batchnorm=True).model, str(path))
         return onnx_session(path)
-
-
-def graph_params(graph: dict) -> int:
-    sys.path.insert(0, str(REPO / "Workers" / "onnxruntime"))
-    from onnx_builder import graph_params as count
-
-    return count(graph)
 
 
 def techniques(space: Path, export: Path, largest: dict, rounds: int, seconds: float) -> list[dict]:
@@ -170,9 +163,12 @@ def techniques(space: Path, export: Path, largest: dict, rounds: int, seconds: f
             fail(f"{cand}: `topiary candidate graph` failed: {g.stderr.strip()}")
         graphs.append((label, json.loads(g.stdout)))
     times = time_all([built_session(g) for _, g in graphs], rounds, seconds)
+    from onnx_builder import graph_params
+
     rows = []
     for (label, g), ms in zip(graphs, times):
-        rows.append({"step": label, "params": graph_params(g), "fp32_bytes": 4 * graph_params(g), "onnxruntime_fp32": summary(ms)})
+        n = graph_params(g)
+        rows.append({"step": label, "params": n, "fp32_bytes": 4 * n, "onnxruntime_fp32": summary(ms)})
     if (export / "model.tflite").exists() and (export / "model_int8.tflite").exists():
         try:
             f32, i8 = time_all([litert_runner(export / "model.tflite"), litert_runner(export / "model_int8.tflite")], rounds, seconds)
