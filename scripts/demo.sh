@@ -47,11 +47,11 @@ echo
 measure_export SearchSpaces/fashion-fused.yaml "$dir/best"
 # Against the space's largest network trained alike, when it was trained on this machine
 # before (bench/compression_outcome.py trains it once, about 10 minutes, and keeps it).
-compare="$venv/bin/python bench/compression_outcome.py --export $dir/best --space SearchSpaces/fashion-fused.yaml --card"
+compare=("$venv/bin/python" bench/compression_outcome.py --export "$dir/best" --space SearchSpaces/fashion-fused.yaml --card)
 if [ -f "${TOPIARY_CACHE:-$HOME/.cache/topiary}/reference/fashion-fused/result.json" ]; then
-    $compare --rounds 3 --no-train > /dev/null 2> "$dir/compression_outcome.log" || echo "could not compare with the largest network: see $dir/compression_outcome.log"
+    "${compare[@]}" --rounds 3 --no-train > /dev/null 2> "$dir/compression_outcome.log" || echo "could not compare with the largest network: see $dir/compression_outcome.log"
 else
-    echo "(to compare with the space's largest network trained alike: $compare)"
+    echo "(to compare with the space's largest network trained alike: ${compare[*]})"
 fi
 print_card "$dir/best"
 echo
