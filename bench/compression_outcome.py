@@ -33,7 +33,9 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "Workers" / "pytorch"))       # tflite_export
 sys.path.insert(0, str(REPO / "Workers" / "onnxruntime"))   # onnx_builder
+sys.path.insert(0, str(REPO / "scripts"))                    # time_onnx
 
+import time_onnx  # noqa: E402
 from topiary_binary import topiary_binary  # noqa: E402
 
 # The final fidelity scripts/demo.sh gives its finalists.
@@ -93,17 +95,7 @@ def train_reference(space: Path, ref: Path, fidelity: dict, threads: int, may_tr
 
 
 def onnx_session(path: Path):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.log_severity_level = 3
-    s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    inp = s.get_inputs()[0]
-    import numpy as np
-
-    x = np.random.default_rng(0).standard_normal([d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]).astype(np.float32)
-    return lambda: s.run(None, {inp.name: x})
+    return time_onnx.runner(str(path), threads=1)[0]
 
 
 def litert_runner(path: Path):

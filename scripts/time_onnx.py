@@ -15,6 +15,23 @@ import sys
 import time
 
 
+def runner(model: str, threads: int = 1):
+    """(a callable that runs `model` once on a fixed random input, batch 1, with ONNX
+    Runtime on `threads` threads; onnxruntime's version). Raises what ONNX Runtime raises
+    for a file it cannot load."""
+    import numpy as np
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    return (lambda: session.run(None, {inp.name: x})), ort.__version__
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
@@ -23,34 +40,28 @@ def main() -> int:
     ap.add_argument("--min-runs", type=int, default=200)
     a = ap.parse_args()
     try:
-        import numpy as np
-        import onnxruntime as ort
+        import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
     except ImportError as e:
         print(f"time_onnx: needs numpy and onnxruntime ({e})", file=sys.stderr)
         return 2
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = a.threads
-    opts.log_severity_level = 3
     try:
-        session = ort.InferenceSession(a.model, opts, providers=["CPUExecutionProvider"])
+        run, version = runner(a.model, a.threads)
     except Exception as e:  # noqa: BLE001
         print(f"time_onnx: {a.model}: cannot load ({e})", file=sys.stderr)
         return 2
-    inp = session.get_inputs()[0]
-    shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     for _ in range(20):
-        session.run(None, {inp.name: x})
+        run()
     times: list[float] = []
     end = time.perf_counter() + a.seconds
     while time.perf_counter() < end or len(times) < a.min_runs:
         t = time.perf_counter()
-        session.run(None, {inp.name: x})
+        run()
         times.append((time.perf_counter() - t) * 1e3)
     times.sort()
     print(json.dumps({"median_ms": round(statistics.median(times), 6), "min_ms": round(times[0], 6),
                       "p90_ms": round(times[int(0.9 * (len(times) - 1))], 6), "runs": len(times), "threads": a.threads,
-                      "onnxruntime": ort.__version__}))
+                      "onnxruntime": version}))
     return 0
 
 

@@ -381,16 +381,17 @@ def run(raw: dict[str, Any]) -> None:
         vloss, vacc = engine.evaluate(model, ds.val, shape)
         info["before_finetune"] = {"accuracy": round(vacc, 4), "loss": round(vloss, 6)}
 
-    if ft_epochs and job.minutes is not None and epoch_seconds:
+    pace = sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else 0.0  # the main phase's seconds per epoch
+    if ft_epochs and job.minutes is not None and pace > 0:
         # What the time budget leaves for fine-tuning, at the main phase's pace (at least one
         # epoch: a compressed network is not left unrecovered for want of seconds).
         left = job.minutes * 60.0 - (time.monotonic() - t0)
-        fit = max(1, min(ft_epochs, int(left / (sum(epoch_seconds) / len(epoch_seconds)))))
+        fit = max(1, min(ft_epochs, int(left / pace)))
         if fit < ft_epochs:
             log(f"{job.minutes:g} minutes leave {fit} of {ft_epochs} fine-tuning epochs")
             ft_epochs = fit
         info["budget"]["finetune_epochs_planned"] = ft_epochs
-    if ft_epochs and not clock.fits((sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else 0) * 1.2):
+    if ft_epochs and not clock.fits(pace * 1.2):
         stopped["early"] = True
         log("no time left before the deadline to fine-tune")
         ft_epochs = 0
