@@ -35,9 +35,12 @@ def noise_draw(seed: int, key: str, k: int) -> float:
 class Landscape:
     """A synthetic landscape written by `topiary-bench suite`."""
 
-    def __init__(self, path: str) -> None:
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
+    def __init__(self, path: str, data: dict | None = None) -> None:
+        """Read the landscape from `path`, or from `data` (a landscape embedded in another file, `path` naming it in errors)."""
+        if data is None:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        d = data
         self.dims = d["dims"]
         self.offset = d["offset"]
         self.noise_sd = d["noise_sd"]
@@ -68,3 +71,26 @@ class Landscape:
     @staticmethod
     def key(x: list) -> str:
         return ",".join("-" if v is None else str(v) for v in x)
+
+
+class TradeOff:
+    """An accuracy landscape and the cost paired with it (SyntheticTradeOff in Swift), from a
+    `-pareto.json` file written by `topiary-bench pareto-suite`."""
+
+    def __init__(self, path: str) -> None:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        self.acc = Landscape(path, d["accuracy"])
+        self.other = Landscape(path, d["cost_other"])
+        self.rho, self.log_sd = d["correlation"], d["log_sd"]
+        self.center, self.scale = d["center"], d["scale"]
+        self.ref = tuple(d["reference"])
+        for c in d["checks"]:
+            x = [None if v == "-" else int(v) for v in c["key"].split(",")]
+            if abs(self.cost(x) - c["cost"]) > 1e-9 * max(1.0, c["cost"]):
+                raise ValueError(f"{path}: the cost of {c['key']} differs; the file was written by another version")
+
+    def cost(self, x: list) -> float:
+        za = (self.acc.value(x) - self.center) / self.scale
+        zo = (self.other.value(x) - self.center) / self.scale
+        return math.exp(self.log_sd * (self.rho * za + math.sqrt(1 - self.rho**2) * zo))

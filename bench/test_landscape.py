@@ -11,9 +11,10 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from landscape import Landscape, noise_draw  # noqa: E402
+from landscape import Landscape, TradeOff, noise_draw  # noqa: E402
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata", "fashion-mobilenet-landscape.json")
+TRADE_OFF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata", "nas-bench-201-tradeoff.json")
 
 
 def test_values_and_noise_match_swift():
@@ -48,3 +49,25 @@ def test_a_changed_landscape_is_refused(tmp_path):
     bad.write_text(json.dumps(d))
     with pytest.raises(ValueError, match="written by another version"):
         Landscape(str(bad))
+
+
+def test_the_trade_off_cost_matches_swift():
+    """The two-objective suite's cost (SyntheticTradeOff) read as Swift computes it."""
+    t = TradeOff(TRADE_OFF)  # raises if a check cost differs
+    with open(TRADE_OFF, encoding="utf-8") as f:
+        checks = json.load(f)["checks"]
+    xs = [[None if v == "-" else int(v) for v in c["key"].split(",")] for c in checks]
+    assert all(t.cost(x) > 0 for x in xs)
+    assert len({round(t.cost(x), 9) for x in xs}) > 10
+    ref_acc, ref_cost = t.ref
+    assert ref_acc < t.center and ref_cost > 1
+
+
+def test_a_changed_trade_off_is_refused(tmp_path):
+    with open(TRADE_OFF, encoding="utf-8") as f:
+        d = json.load(f)
+    d["correlation"] = 0.5
+    bad = tmp_path / "changed.json"
+    bad.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="written by another version"):
+        TradeOff(str(bad))

@@ -7,27 +7,36 @@ import TopiaryCore
 /// crowding distance (elitist, as NSGA-II's survivor selection). Each child comes from two
 /// parents picked by binary tournaments on (front, crowding distance): uniform crossover with
 /// probability `crossover`, then one mutation. With `candidates` > 1, that many distinct
-/// fresh children are made and the one whose estimated objectives are dominated by the
-/// fewest population members is suggested, ties going to the one farthest from the
-/// population in normalized objective space. Estimates use the predictor for figures known
-/// before training (MACs, size, predicted latency) and a ridge-regression surrogate for
-/// reported ones (accuracy). The first `initial` suggestions are random.
+/// fresh children are made and one is suggested by its estimated objectives: with
+/// `acquisition=hvi` (the default; two objectives) the one that would add most to the
+/// hypervolume of the observed front if its estimates held, reported figures taken
+/// optimistically (surrogate mean plus `optimism` standard deviations), as SMS-EMOA and
+/// hypervolume-improvement Bayesian optimization rank; otherwise (or to break ties) the one
+/// dominated by the fewest population members, then the one farthest from the population in
+/// normalized objective space. Estimates use the predictor for figures known before training
+/// (MACs, size, predicted latency) and a ridge-regression surrogate for reported ones
+/// (accuracy). The first `initial` suggestions are random.
 ///
-/// Options: `population` (20), `initial` (min(10, population)), `candidates` (8),
-/// `crossover` (0.5).
+/// Options: `population` (20), `initial` (min(10, population)), `candidates` (16),
+/// `crossover` (0.5), `acquisition` (hvi | dominance), `optimism` (1). The defaults were
+/// chosen by leaving one benchmark out of `topiary-bench pareto-suite` (docs/STRATEGIES.md).
 public struct NSGA2: CoreBackedStrategy {
     public struct Settings: Sendable, Equatable {
         public var population: Int
         public var initial: Int
         public var candidates: Int
         public var crossover: Double
+        public var hypervolumeAcquisition: Bool
+        public var optimism: Double
 
         public init(options: StrategyOptions, problem: SearchProblem) throws(StrategyError) {
             var r = StrategyOptions.Reader("nsga2", options)
             population = try r.int("population", default: 20, in: 2...100_000)
             initial = try r.int("initial", default: min(10, population), in: 1...population)
-            candidates = try r.int("candidates", default: 8, in: 1...1_000)
+            candidates = try r.int("candidates", default: 16, in: 1...1_000)
             crossover = try r.double("crossover", default: 0.5, in: 0...1)!
+            hypervolumeAcquisition = try r.choice("acquisition", default: "hvi", of: ["hvi", "dominance"]) == "hvi"
+            optimism = try r.double("optimism", default: 1, in: 0...5)!
             try r.finish()
         }
     }
@@ -111,11 +120,13 @@ public struct NSGA2: CoreBackedStrategy {
         for (k, o) in objectives.enumerated() where children.contains(where: { core.predicted($0)[o.metric] == nil }) {
             models[k] = LinearSurrogate(encoding: enc, candidates: done.map(\.0), y: done.map { $0.1[k] })
         }
+        let hvi = s.hypervolumeAcquisition && objectives.count == 2
         let estimates: [[Double]] = children.map { c in
             let pred = core.predicted(c)
             return objectives.enumerated().map { (k, o) in
                 if let v = pred[o.metric] { return o.gain(v) }
-                return models[k]?.predict(c).mean ?? 0
+                guard let p = models[k]?.predict(c) else { return 0 }
+                return hvi ? p.mean + s.optimism * p.sd : p.mean
             }
         }
         let population = chosen.map { done[$0.index].1 }
@@ -137,11 +148,32 @@ public struct NSGA2: CoreBackedStrategy {
             return (dominated, nearest)
         }
         let scores = estimates.map(score)
+        let improvements = hvi ? Self.hypervolumeGains(estimates, front: done.map(\.1)) : [Double](repeating: 0, count: children.count)
         var best = 0
-        for i in 1..<children.count where scores[i].0 < scores[best].0 || (scores[i].0 == scores[best].0 && scores[i].1 > scores[best].1) {
-            best = i
+        for i in 1..<children.count {
+            if improvements[i] != improvements[best] {
+                if improvements[i] > improvements[best] { best = i }
+            } else if scores[i].0 < scores[best].0 || (scores[i].0 == scores[best].0 && scores[i].1 > scores[best].1) {
+                best = i
+            }
         }
         return children[best]
+    }
+
+    /// What each two-objective estimate would add to the hypervolume of the observed front, in
+    /// objective ranges normalized over the observations and estimates; the reference point lies
+    /// a tenth of each range below the worst value, so the front's extremes count too.
+    static func hypervolumeGains(_ estimates: [[Double]], front observed: [[Double]]) -> [Double] {
+        let front = (Pareto.fronts(observed).first ?? []).map { observed[$0] }
+        var lo = [Double.infinity, .infinity], hi = [-Double.infinity, -.infinity]
+        for p in observed + estimates { for k in 0..<2 { lo[k] = min(lo[k], p[k]); hi[k] = max(hi[k], p[k]) } }
+        func unit(_ p: [Double]) -> (Double, Double) {
+            ((p[0] - lo[0]) / max(hi[0] - lo[0], 1e-12), (p[1] - lo[1]) / max(hi[1] - lo[1], 1e-12))
+        }
+        let points = front.map(unit)
+        let reference = (-0.1, -0.1)
+        let base = Pareto.hypervolume2D(points, reference: reference)
+        return estimates.map { Pareto.hypervolume2D(points + [unit($0)], reference: reference) - base }
     }
 
     /// The non-dominated completed trials, by the primary objective (best first).

@@ -185,6 +185,11 @@ public struct SyntheticLandscape: Sendable {
     /// The landscape for bench/optuna_baseline.py `--landscape`, with values of 20 random
     /// candidates and one noisy draw for the script to check its reading against.
     public func json() -> Data {
+        try! JSONSerialization.data(withJSONObject: jsonObject(), options: [.sortedKeys])
+    }
+
+    /// What `json()` writes, for files that embed a landscape (the two-objective suite's).
+    public func jsonObject() -> [String: Any] {
         var checks: [[String: Any]] = []
         for c in space.sample(count: 20, seed: 77) {
             let x = indices(of: c)
@@ -203,7 +208,7 @@ public struct SyntheticLandscape: Sendable {
             "pairs": pairs.map { ["i": $0.i, "j": $0.j, "table": $0.table] },
             "checks": checks,
         ]
-        return try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return object
     }
 }
 

@@ -33,7 +33,7 @@ import TopiaryCore
     }
 
     @Test(arguments: [("evolution", "population=1"), ("evolution", "sample=30"), ("evolution", "population=abc"),
-                      ("nsga2", "crossover=2"), ("asha", "eta=1"), ("evolution", "smoother=knn"), ("random", "reward_target=-1")])
+                      ("nsga2", "crossover=2"), ("nsga2", "acquisition=ehvi"), ("asha", "eta=1"), ("evolution", "smoother=knn"), ("random", "reward_target=-1")])
     func invalidValuesSayWhatIsExpected(name: String, options: String) throws {
         let objectives: [SearchObjective] = name == "nsga2" ? [.accuracy, .macs] : [.accuracy]
         do {

@@ -91,4 +91,12 @@ import TopiaryCore
         }
         #expect(Pareto.hypervolume2D(pts, reference: ref) == Double(cells))
     }
+
+    @Test func hypervolumeGainsRankWhatWouldWidenTheFront() {
+        let front: [[Double]] = [[1, 0], [0, 1], [0.2, 0.2]]
+        let gains = NSGA2.hypervolumeGains([[2, 2], [0.6, 0.6], [0.1, 0.1], [1, 0]], front: front)
+        #expect(gains[0] > gains[1] && gains[1] > 0)
+        #expect(gains[2] == 0, "a dominated estimate adds nothing")
+        #expect(gains[3] == 0, "a point already on the front adds nothing")
+    }
 }

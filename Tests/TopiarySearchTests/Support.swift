@@ -22,6 +22,7 @@ struct Config: Sendable, CustomStringConvertible {
         Config(name: "tpe", options: "startup=3,candidates=8"),
         Config(name: "tpe", options: "startup=3,smoothing=1"),
         Config(name: "nsga2", options: ""),
+        Config(name: "nsga2", options: "acquisition=dominance,candidates=8"),
         Config(name: "asha", options: "min_fidelity=1"),
         Config(name: "asha", options: "min_fidelity=1,mode=stop"),
         Config(name: "asha", options: "min_fidelity=1,sampler=tpe"),

@@ -70,4 +70,48 @@ struct SyntheticLandscapeTests {
         }
         #expect((fixture["offset"] as? Double).map { abs($0 - land.offset) < 1e-9 } == true)
     }
+
+    @Test("the trade-off cost is positive, log-normal-like and correlated with accuracy as asked")
+    func tradeOffShape() throws {
+        for name in ["nas-bench-201", "mobilenetv3-imagenet"] {
+            let space = try loadSpace(name)
+            let land = try SyntheticLandscape(name: name, space: space, interaction: 1.0, noise: 0.1, seed: 5)
+            let cost = try SyntheticTradeOff(accuracy: land, interaction: 1.0, seed: 5)
+            let sample = space.sample(count: 3_000, seed: 11)
+            let acc = sample.map { land.value($0) }
+            let logCost = sample.map { log(cost.value($0)) }
+            #expect(sample.allSatisfy { cost.value($0) > 0 })
+            let sd = SyntheticLandscape.sd(logCost)
+            #expect(abs(sd - SyntheticTradeOff.logSD) < 0.15, "\(name): log-cost sd \(sd)")
+            let (ma, mc) = (acc.reduce(0, +) / Double(acc.count), logCost.reduce(0, +) / Double(logCost.count))
+            let cov = zip(acc, logCost).map { ($0 - ma) * ($1 - mc) }.reduce(0, +) / Double(acc.count)
+            let rho = cov / (SyntheticLandscape.sd(acc) * sd)
+            #expect(abs(rho - SyntheticTradeOff.correlation) < 0.15, "\(name): correlation \(rho)")
+            // The reference point leaves some random candidates out and most in.
+            let inside = sample.filter { land.value($0) > cost.reference.0 && cost.value($0) < cost.reference.1 }.count
+            #expect(inside > sample.count / 2 && inside < sample.count)
+        }
+    }
+
+    /// bench/testdata/nas-bench-201-tradeoff.json is what bench/test_landscape.py reads for the
+    /// cost (`TradeOff`); regenerate as the landscape fixture above.
+    @Test("the trade-off cost matches the fixture the Python reader is tested on")
+    func tradeOffFixture() throws {
+        let land = try SyntheticLandscape(name: "nas-bench-201/fixture", space: try loadSpace("nas-bench-201"),
+                                          interaction: 1.0, noise: 0.25, seed: 9)
+        let cost = try SyntheticTradeOff(accuracy: land, interaction: 1.0, seed: 9)
+        let url = repoRoot.appendingPathComponent("bench/testdata/nas-bench-201-tradeoff.json")
+        if ProcessInfo.processInfo.environment["TOPIARY_REGENERATE_FIXTURES"] == "1" {
+            try cost.json().write(to: url)
+        }
+        let fixture = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let checks = try #require(fixture["checks"] as? [[String: Any]])
+        #expect(checks.count == 20)
+        for c in checks {
+            let key = try #require(c["key"] as? String)
+            let x = key.split(separator: ",").map { $0 == "-" ? nil : Int($0) }
+            let v = try #require(c["cost"] as? Double)
+            #expect(abs(cost.value(x) - v) < 1e-9 * max(1, v), "\(key): fixture \(v), now \(cost.value(x))")
+        }
+    }
 }

@@ -38,39 +38,16 @@ enum StrategySuite {
     static func run(_ args: [String]) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
-        var seeds = 30
-        var budgets = [25, 50, 100, 200]
         var workers = 1
-        var only: Set<String>?
-        var onlyBenchmarks: Set<String>?
-        var python: String? = ProcessInfo.processInfo.environment["TOPIARY_BENCH_PYTHON"]
-            ?? (FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/topiary/bench-venv/bin/python")
-        var configs: [(label: String, strategy: String, options: String)] = [
-            ("random", "random", ""), ("evolution", "evolution", ""), ("tpe", "tpe", ""), ("tpe-mv", "tpe", "multivariate=true"),
-        ]
-        var it = args.makeIterator()
-        while let a = it.next() {
-            switch a {
-            case "--seeds": seeds = Int(it.next() ?? "") ?? seeds
-            case "--budgets": budgets = (it.next() ?? "").split(separator: ",").compactMap { Int($0) }
-            case "--workers": workers = max(1, Int(it.next() ?? "") ?? workers)
-            case "--only": only = Set((it.next() ?? "").split(separator: ",").map(String.init))
-            case "--benchmarks": onlyBenchmarks = Set((it.next() ?? "").split(separator: ",").map(String.init))
-            case "--python": python = it.next()
-            case "--no-optuna": python = nil
-            case "--config":
-                let spec = it.next() ?? ""
-                guard let eq = spec.firstIndex(of: "=") else { throw BenchError("--config takes LABEL=STRATEGY[:key=value,...]") }
-                let parts = spec[spec.index(after: eq)...].split(separator: ":", maxSplits: 1).map(String.init)
-                configs.append((String(spec[..<eq]), parts[0], parts.count > 1 ? parts[1] : ""))
-            default:
-                throw BenchError("unknown option \(a); use --seeds N --budgets 25,50,100,200 --workers N --config LABEL=STRATEGY:k=v,... --only LABEL,... --benchmarks NAME,... --python PATH --no-optuna")
-            }
+        let parsed = try SuiteArguments(
+            args, defaults: [("random", "random", ""), ("evolution", "evolution", ""), ("tpe", "tpe", ""), ("tpe-mv", "tpe", "multivariate=true")],
+            usage: "--seeds N --budgets 25,50,100,200 --workers N --config LABEL=STRATEGY:k=v,... --only LABEL,... --benchmarks NAME,... --python PATH --no-optuna"
+        ) { a, it in
+            guard a == "--workers" else { return false }
+            workers = max(1, Int(it.next() ?? "") ?? workers)
+            return true
         }
-        guard !budgets.isEmpty, budgets.allSatisfy({ $0 > 0 }) else { throw BenchError("--budgets takes positive integers, e.g. 25,50,100,200") }
-        budgets.sort()
-        if let only { configs = configs.filter { only.contains($0.label) } }
-        guard !configs.isEmpty else { throw BenchError("--only left no configuration to run") }
+        let (seeds, budgets, configs, onlyBenchmarks, python) = (parsed.seeds, parsed.budgets, parsed.configs, parsed.onlyBenchmarks, parsed.python)
 
         var benchmarks = try makeBenchmarks(root: root).filter { onlyBenchmarks?.contains($0.name) ?? true }
         guard !benchmarks.isEmpty else { throw BenchError("--benchmarks matched none of: \(try makeBenchmarks(root: root).map(\.name).joined(separator: ", "))") }
@@ -97,7 +74,7 @@ enum StrategySuite {
             }
             FileHandle.standardError.write(Data(String(format: "  %@: %.0f s\n", b.name, Date().timeIntervalSince(t0)).utf8))
         }
-        let optunaResults: [String: [Int: [Double]]]
+        let optunaResults: [String: [String: [Int: [Double]]]]
         if let optunaThread {
             while !optunaThread.isFinished { Thread.sleep(forTimeInterval: 0.2) }
             optunaResults = optuna.results
@@ -108,7 +85,7 @@ enum StrategySuite {
         }
         let reference = "optuna-tpe"
         for b in benchmarks {
-            if let o = optunaResults[b.name] { scores[b.name, default: [:]][reference] = o }
+            if let o = optunaResults[b.name]?["tpe"] { scores[b.name, default: [:]][reference] = o }
             print("\n\(b.name) — \(b.detail)")
             print("    " + "strategy".padding(toLength: 16, withPad: " ", startingAt: 0) + budgets.map { "@\($0)".leftPad(15) }.joined())
             for label in configs.map(\.label) + [reference] {
@@ -288,48 +265,64 @@ enum StrategySuite {
     }
 }
 
-/// Runs bench/optuna_baseline.py once per benchmark (cached by what it was run on).
+/// Runs an Optuna script (bench/optuna_baseline.py, bench/optuna_pareto.py) once per benchmark,
+/// cached by what it was run on; the script prints `raw SAMPLER SEED BUDGET VALUE` lines.
 final class OptunaRuns: @unchecked Sendable {
     private let lock = NSLock()
-    private var _results: [String: [Int: [Double]]] = [:]
+    private var _results: [String: [String: [Int: [Double]]]] = [:]  // benchmark -> sampler -> budget -> per seed
     private var _errors: [String] = []
-    var results: [String: [Int: [Double]]] { lock.withLock { _results } }
+    var results: [String: [String: [Int: [Double]]]] { lock.withLock { _results } }
     var errors: [String] { lock.withLock { _errors } }
 
-    func runAll(python: String, script: String, jobs: [(String, [String], Data)], seeds: Int, budgets: [Int]) {
-        let cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/topiary/strategy-suite")
-        for (name, args, identity) in jobs {
-            let settings = args.filter { !$0.hasPrefix("/") } + ["--seeds", "\(seeds)", "--budgets", budgets.map(String.init).joined(separator: ","),
-                                                               "--samplers", "tpe", "--objectives", "1", "--raw"]
-            let scriptText = (try? Data(contentsOf: URL(fileURLWithPath: script))) ?? Data()
-            let digest = SHA256.digest(identity + Data(settings.joined(separator: " ").utf8) + scriptText).prefix(12)
-            let file = cache.appendingPathComponent("optuna-" + digest.map { String(format: "%02x", $0) }.joined() + ".txt")
-            var text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-            if text.isEmpty {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: python)
-                p.arguments = [script] + args + ["--seeds", "\(seeds)", "--budgets", budgets.map(String.init).joined(separator: ","),
-                                                 "--samplers", "tpe", "--objectives", "1", "--raw"]
-                let pipe = Pipe()
-                p.standardOutput = pipe
-                do { try p.run() } catch { lock.withLock { _errors.append("\(name): \(error)") }; continue }
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                guard p.terminationStatus == 0 else {
-                    lock.withLock { _errors.append("\(name): optuna_baseline.py exited with status \(p.terminationStatus)") }
-                    continue
-                }
-                text = String(decoding: data, as: UTF8.self)
-                try? data.write(to: file)
+    /// `parallel` > 1 runs that many scripts at once (the two-objective samplers are slow).
+    func runAll(python: String, script: String, jobs: [(String, [String], Data)], seeds: Int, budgets: [Int],
+                samplers: String = "tpe", flags: [String] = ["--objectives", "1", "--raw"], parallel: Int = 1) {
+        let common = ["--seeds", "\(seeds)", "--budgets", budgets.map(String.init).joined(separator: ","), "--samplers", samplers] + flags
+        let next = Locked(0)
+        let lanes = max(1, min(parallel, jobs.count))
+        DispatchQueue.concurrentPerform(iterations: lanes) { _ in
+            while true {
+                var i = 0
+                next.update { i = $0; $0 += 1 }
+                guard i < jobs.count else { return }
+                run(python: python, script: script, job: jobs[i], common: common)
             }
-            var at: [Int: [Double]] = [:]
-            for line in text.split(separator: "\n") where line.hasPrefix("raw ") {
-                let f = line.split(separator: " ")  // raw SAMPLER SEED BUDGET VALUE
-                guard f.count == 5, let b = Int(f[3]), let v = Double(f[4]) else { continue }
-                at[b, default: []].append(v)
-            }
-            lock.withLock { _results[name] = at }
         }
+    }
+
+    private func run(python: String, script: String, job: (String, [String], Data), common: [String]) {
+        let cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/topiary/strategy-suite")
+        let (name, args, identity) = job
+        let settings = args.filter { !$0.hasPrefix("/") } + common
+        let scriptText = (try? Data(contentsOf: URL(fileURLWithPath: script))) ?? Data()
+        let digest = SHA256.digest(identity + Data(settings.joined(separator: " ").utf8) + scriptText).prefix(12)
+        let file = cache.appendingPathComponent("optuna-" + digest.map { String(format: "%02x", $0) }.joined() + ".txt")
+        var text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+        if text.isEmpty {
+            let started = Date()
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: python)
+            p.arguments = [script] + args + common
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            do { try p.run() } catch { lock.withLock { _errors.append("\(name): \(error)") }; return }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else {
+                lock.withLock { _errors.append("\(name): \(URL(fileURLWithPath: script).lastPathComponent) exited with status \(p.terminationStatus)") }
+                return
+            }
+            text = String(decoding: data, as: UTF8.self)
+            try? data.write(to: file)
+            FileHandle.standardError.write(Data(String(format: "  optuna on %@: %.0f s\n", name, Date().timeIntervalSince(started)).utf8))
+        }
+        var at: [String: [Int: [Double]]] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("raw ") {
+            let f = line.split(separator: " ")  // raw SAMPLER SEED BUDGET VALUE
+            guard f.count == 5, let b = Int(f[3]), let v = Double(f[4]) else { continue }
+            at[String(f[1]), default: [:]][b, default: []].append(v)
+        }
+        lock.withLock { _results[name] = at }
     }
 }
 
