@@ -114,28 +114,18 @@ enum ParetoSuite {
 
     static func runConfig(_ c: (label: String, strategy: String, options: String), on b: Benchmark, seeds: Int,
                           budgets: [Int]) throws -> [Int: [Double]] {
-        let out = Locked<[Int: [Int: Double]]>([:])
-        let failure = Locked<String?>(nil)
         let options = try StrategyOptions(text: c.options)
-        DispatchQueue.concurrentPerform(iterations: seeds) { seed in
-            do {
-                let cost = b.cost
-                let problem = SearchProblem(space: b.space, seed: UInt64(seed), objectives: [.accuracy, SearchObjective("cost", maximize: false)],
-                                            predictor: { ["cost": cost($0)] })
-                var s = try Strategies.make(c.strategy, options: options, problem: problem)
-                var values: [Int: Double] = [:]
-                try StrategySuite.drive(&s, seed: seed, budgets: budgets, workers: 1, evalKey: b.evalKey,
-                                        observe: { cand, _, k in b.observe(cand, UInt64(seed), k) },
-                                        measure: { s, budget in values[budget] = hypervolume(of: s.history, b) / b.norm })
-                out.update { $0[seed] = values }
-            } catch {
-                failure.update { $0 = "\(c.label) on \(b.name), seed \(seed): \(error)" }
-            }
+        return try StrategySuite.perSeed(seeds, "\(c.label) on \(b.name)") { seed in
+            let cost = b.cost
+            let problem = SearchProblem(space: b.space, seed: UInt64(seed), objectives: [.accuracy, SearchObjective("cost", maximize: false)],
+                                        predictor: { ["cost": cost($0)] })
+            var s = try Strategies.make(c.strategy, options: options, problem: problem)
+            var values: [Int: Double] = [:]
+            try StrategySuite.drive(&s, seed: seed, budgets: budgets, workers: 1, evalKey: b.evalKey,
+                                    observe: { cand, _, k in b.observe(cand, UInt64(seed), k) },
+                                    measure: { s, budget in values[budget] = hypervolume(of: s.history, b) / b.norm })
+            return values
         }
-        if let f = failure.value { throw BenchError(f) }
-        var at: [Int: [Double]] = [:]
-        for seed in 0..<seeds { for (budget, v) in out.value[seed]! { at[budget, default: []].append(v) } }
-        return at
     }
 
     /// The hypervolume of the true points of the observed non-dominated set, as Optuna's

@@ -156,18 +156,26 @@ enum StrategySuite {
 
     static func runConfig(_ c: (label: String, strategy: String, options: String), on b: Benchmark, seeds: Int, budgets: [Int],
                           workers: Int) throws -> [Int: [Double]] {
+        let options = try StrategyOptions(text: c.options)
+        return try perSeed(seeds, "\(c.label) on \(b.name)") { seed in
+            let problem = SearchProblem(space: b.space, seed: UInt64(seed), objectives: [.accuracy],
+                                        predictor: CostFigures.predictor(space: b.space))
+            var s = try Strategies.make(c.strategy, options: options, problem: problem)
+            return try simulate(&s, b, seed: seed, budgets: budgets, workers: workers)
+        }
+    }
+
+    /// Runs `body` for every seed at once and gathers its per-budget values by budget (in seed
+    /// order); the first error, named by `what` and the seed, is thrown.
+    static func perSeed(_ seeds: Int, _ what: String, _ body: @Sendable (Int) throws -> [Int: Double]) throws -> [Int: [Double]] {
         let out = Locked<[Int: [Int: Double]]>([:])  // seed -> budget -> value
         let failure = Locked<String?>(nil)
-        let options = try StrategyOptions(text: c.options)
         DispatchQueue.concurrentPerform(iterations: seeds) { seed in
             do {
-                let problem = SearchProblem(space: b.space, seed: UInt64(seed), objectives: [.accuracy],
-                                            predictor: CostFigures.predictor(space: b.space))
-                var s = try Strategies.make(c.strategy, options: options, problem: problem)
-                let values = try simulate(&s, b, seed: seed, budgets: budgets, workers: workers)
+                let values = try body(seed)
                 out.update { $0[seed] = values }
             } catch {
-                failure.update { $0 = "\(c.label) on \(b.name), seed \(seed): \(error)" }
+                failure.update { $0 = "\(what), seed \(seed): \(error)" }
             }
         }
         if let f = failure.value { throw BenchError(f) }
