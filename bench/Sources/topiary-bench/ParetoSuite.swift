@@ -22,19 +22,16 @@ import TopiarySearch
 /// benchmark out against the better of Optuna's two samplers on each (benchmark, budget).
 enum ParetoSuite {
     struct Benchmark: Sendable {
-        let name: String
-        let space: SearchSpace
+        /// The accuracy side: the single-objective suite's benchmark of the same name.
+        let accuracy: StrategySuite.Benchmark
         let detail: String
-        let observe: @Sendable (Candidate, UInt64, Int) -> Double
-        let truth: @Sendable (Candidate) -> Double
         let cost: @Sendable (Candidate) -> Double
-        let evalKey: @Sendable (Candidate) -> String
         /// (accuracy, cost): points not better in both count for nothing.
         let reference: (Double, Double)
         /// What a hypervolume is divided by.
         let norm: Double
-        let optunaArgs: [String]
-        let identity: Data
+
+        var name: String { accuracy.name }
     }
 
     static func run(_ args: [String]) throws {
@@ -58,7 +55,7 @@ enum ParetoSuite {
         var optunaThread: Thread?
         if let python, FileManager.default.isExecutableFile(atPath: python) {
             let script = root.appendingPathComponent("bench/optuna_pareto.py").path
-            let jobs = benchmarks.map { b in (b.name, b.optunaArgs, b.identity) }
+            let jobs = benchmarks.map { b in (b.name, b.accuracy.optunaArgs, b.accuracy.identity) }
             let (s, bs, samplers) = (seeds, budgets, optunaSamplers)
             let t = Thread { optuna.runAll(python: python, script: script, jobs: jobs, seeds: s, budgets: bs, samplers: samplers, flags: [], parallel: 2) }
             t.start()
@@ -117,12 +114,12 @@ enum ParetoSuite {
         let options = try StrategyOptions(text: c.options)
         return try StrategySuite.perSeed(seeds, "\(c.label) on \(b.name)") { seed in
             let cost = b.cost
-            let problem = SearchProblem(space: b.space, seed: UInt64(seed), objectives: [.accuracy, SearchObjective("cost", maximize: false)],
+            let problem = SearchProblem(space: b.accuracy.space, seed: UInt64(seed), objectives: [.accuracy, SearchObjective("cost", maximize: false)],
                                         predictor: { ["cost": cost($0)] })
             var s = try Strategies.make(c.strategy, options: options, problem: problem)
             var values: [Int: Double] = [:]
-            try StrategySuite.drive(&s, seed: seed, budgets: budgets, workers: 1, evalKey: b.evalKey,
-                                    observe: { cand, _, k in b.observe(cand, UInt64(seed), k) },
+            try StrategySuite.drive(&s, seed: seed, budgets: budgets, workers: 1, evalKey: b.accuracy.evalKey,
+                                    observe: { cand, _, k in b.accuracy.observe(cand, UInt64(seed), k) },
                                     measure: { s, budget in values[budget] = hypervolume(of: s.history, b) / b.norm })
             return values
         }
@@ -133,7 +130,7 @@ enum ParetoSuite {
     static func hypervolume(of history: TrialHistory, _ b: Benchmark) -> Double {
         let done = history.trials.compactMap { t in t.status.metrics?["accuracy"].map { (t.candidate, $0, b.cost(t.candidate)) } }
         let front = Pareto.fronts(done.map { [$0.1, -$0.2] }).first ?? []
-        return hypervolume(front.map { (b.truth(done[$0].0), b.cost(done[$0].0)) }, reference: b.reference)
+        return hypervolume(front.map { (b.accuracy.truth(done[$0].0), b.cost(done[$0].0)) }, reference: b.reference)
     }
 
     /// Area dominated by (accuracy up, cost down) points, bounded by the reference point.
@@ -143,51 +140,30 @@ enum ParetoSuite {
 
     static func makeBenchmarks(root: URL) throws -> [Benchmark] {
         var out: [Benchmark] = []
-        let csv = root.appendingPathComponent("../shared/benchmarks/nas-bench-macro/nas-bench-macro-cifar10.csv").standardized.path
-        let nbm = try SearchSpace.load(path: root.appendingPathComponent("SearchSpaces/nas-bench-macro.yaml").path)
-        if FileManager.default.fileExists(atPath: csv) {
-            let table = try StrategyBench.loadTable(csv)
+        if let (table, nbm, csv) = try StrategySuite.nasBenchMacroTable(root: root) {
             let reference = (StrategyBench.referenceAccuracy, StrategyBench.referenceFlops / 1e6)
             let front = hypervolume(table.values.map { ($0.mean, Double($0.flops) / 1e6) }, reference: reference)
             out.append(Benchmark(
-                name: "nas-bench-macro/table", space: nbm,
+                accuracy: StrategySuite.tableBenchmark(table, space: nbm, csv: csv),  // its CSV is also Optuna's
                 detail: "NAS-Bench-Macro CIFAR-10 table, accuracy and MFLOPs; reference (85 %, 110 MFLOPs); 1.0 = the table's true front",
-                observe: { c, seed, k in
-                    let arch = try! nbm.encodeBenchmarkKey(c)
-                    return table[arch]!.runs[StrategyBench.runIndex(seed: seed, arch: arch, k: k)]
-                },
-                truth: { c in table[try! nbm.encodeBenchmarkKey(c)]!.mean },
                 cost: { c in Double(table[try! nbm.encodeBenchmarkKey(c)]!.flops) / 1e6 },
-                evalKey: { c in try! nbm.encodeBenchmarkKey(c) },
-                reference: reference, norm: front, optunaArgs: ["--csv", csv], identity: Data(csv.utf8)))
-        } else {
-            FileHandle.standardError.write(Data("note: \(csv) not found; the suite runs without the NAS-Bench-Macro table\n".utf8))
+                reference: reference, norm: front))
         }
-        let cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/topiary/strategy-suite")
-        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
-        for spaceName in StrategySuite.spaces {
-            let space = try SearchSpace.load(path: root.appendingPathComponent("SearchSpaces/\(spaceName).yaml").path)
-            for (fi, f) in StrategySuite.families.enumerated() {
-                // The same accuracy landscape as the single-objective suite's benchmark of that name.
-                let seed = UInt64(StrategySuite.spaces.firstIndex(of: spaceName)! * 100 + fi + 1)
-                let land = try SyntheticLandscape(name: "\(spaceName)/\(f.name)", space: space, interaction: f.interaction, noise: f.noise, seed: seed)
-                let cost = try SyntheticTradeOff(accuracy: land, interaction: f.interaction, seed: seed)
-                let randomFront = hypervolume(space.sample(count: 20_000, seed: seed ^ 0xF207).map { (land.value($0), cost.value($0)) },
-                                              reference: cost.reference)
-                let json = cost.json()
-                let file = cache.appendingPathComponent("\(spaceName)-\(f.name)-pareto.json")
-                try json.write(to: file)
-                out.append(Benchmark(
-                    name: land.name, space: space,
-                    detail: String(format: "accuracy as in the suite (noise ±%.1f) and a cost correlated with it (ρ %.1f, log-sd %.1f); 1.0 = the front of 20,000 random candidates",
-                                   land.noise * SyntheticLandscape.sd, SyntheticTradeOff.correlation, SyntheticTradeOff.logSD),
-                    observe: { c, seed, k in land.observe(c, seed: seed, k: k) },
-                    truth: { c in land.value(c) },
-                    cost: { c in cost.value(c) },
-                    evalKey: { c in land.key(land.indices(of: c)) },
-                    reference: cost.reference, norm: randomFront,
-                    optunaArgs: ["--landscape", file.path], identity: json))
-            }
+        let cache = try StrategySuite.cacheDirectory()
+        // The single-objective suite's accuracy landscapes, each paired with a cost.
+        for (land, interaction, seed) in try StrategySuite.landscapes(root: root) {
+            let cost = try SyntheticTradeOff(accuracy: land, interaction: interaction, seed: seed)
+            let randomFront = hypervolume(land.space.sample(count: 20_000, seed: seed ^ 0xF207).map { (land.value($0), cost.value($0)) },
+                                          reference: cost.reference)
+            let json = cost.json()
+            let file = cache.appendingPathComponent(land.name.replacingOccurrences(of: "/", with: "-") + "-pareto.json")
+            try json.write(to: file)
+            out.append(Benchmark(
+                accuracy: StrategySuite.landscapeBenchmark(land, file: file, json: json),  // Optuna reads the trade-off file
+                detail: String(format: "accuracy as in the suite (noise ±%.1f) and a cost correlated with it (ρ %.1f, log-sd %.1f); 1.0 = the front of 20,000 random candidates",
+                               land.noise * SyntheticLandscape.sd, SyntheticTradeOff.correlation, SyntheticTradeOff.logSD),
+                cost: { c in cost.value(c) },
+                reference: cost.reference, norm: randomFront))
         }
         return out
     }

@@ -224,43 +224,73 @@ enum StrategySuite {
 
     static func makeBenchmarks(root: URL) throws -> [Benchmark] {
         var out: [Benchmark] = []
-        let csv = root.appendingPathComponent("../shared/benchmarks/nas-bench-macro/nas-bench-macro-cifar10.csv").standardized.path
-        let nbm = try SearchSpace.load(path: root.appendingPathComponent("SearchSpaces/nas-bench-macro.yaml").path)
-        if FileManager.default.fileExists(atPath: csv) {
-            let table = try StrategyBench.loadTable(csv)
-            out.append(Benchmark(
-                name: "nas-bench-macro/table", space: nbm, detail: "NAS-Bench-Macro CIFAR-10 table (6,561 archs, three trainings each; optimum 93.13)",
-                observe: { c, seed, k in
-                    let arch = try! nbm.encodeBenchmarkKey(c)
-                    return table[arch]!.runs[StrategyBench.runIndex(seed: seed, arch: arch, k: k)]
-                },
-                truth: { c in table[try! nbm.encodeBenchmarkKey(c)]!.mean },
-                evalKey: { c in try! nbm.encodeBenchmarkKey(c) },
-                optunaArgs: ["--csv", csv], identity: Data(csv.utf8)))
-        } else {
-            FileHandle.standardError.write(Data("note: \(csv) not found; the suite runs without the NAS-Bench-Macro table\n".utf8))
+        if let t = try nasBenchMacroTable(root: root) { out.append(tableBenchmark(t.table, space: t.space, csv: t.csv)) }
+        let cache = try cacheDirectory()
+        for l in try landscapes(root: root) {
+            let json = l.land.json()
+            let file = cache.appendingPathComponent(l.land.name.replacingOccurrences(of: "/", with: "-") + ".json")
+            try json.write(to: file)
+            out.append(landscapeBenchmark(l.land, file: file, json: json))
         }
-        let cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/topiary/strategy-suite")
-        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
-        for spaceName in spaces {
+        return out
+    }
+
+    /// NAS-Bench-Macro's table from ../shared, nil (with a note) where it is not there.
+    static func nasBenchMacroTable(root: URL) throws -> (table: [String: StrategyBench.Row], space: SearchSpace, csv: String)? {
+        let csv = root.appendingPathComponent("../shared/benchmarks/nas-bench-macro/nas-bench-macro-cifar10.csv").standardized.path
+        guard FileManager.default.fileExists(atPath: csv) else {
+            FileHandle.standardError.write(Data("note: \(csv) not found; the suite runs without the NAS-Bench-Macro table\n".utf8))
+            return nil
+        }
+        let space = try SearchSpace.load(path: root.appendingPathComponent("SearchSpaces/nas-bench-macro.yaml").path)
+        return (try StrategyBench.loadTable(csv), space, csv)
+    }
+
+    /// The suite's synthetic landscapes (space × family), each with the family's interaction
+    /// strength and the seed it was drawn from.
+    static func landscapes(root: URL) throws -> [(land: SyntheticLandscape, interaction: Double, seed: UInt64)] {
+        var out: [(SyntheticLandscape, Double, UInt64)] = []
+        for (si, spaceName) in spaces.enumerated() {
             let space = try SearchSpace.load(path: root.appendingPathComponent("SearchSpaces/\(spaceName).yaml").path)
             for (fi, f) in families.enumerated() {
-                let seed = UInt64(spaces.firstIndex(of: spaceName)! * 100 + fi + 1)
-                let land = try SyntheticLandscape(name: "\(spaceName)/\(f.name)", space: space, interaction: f.interaction, noise: f.noise, seed: seed)
-                let json = land.json()
-                let file = cache.appendingPathComponent("\(spaceName)-\(f.name).json")
-                try json.write(to: file)
-                out.append(Benchmark(
-                    name: land.name, space: space,
-                    detail: String(format: "synthetic over %@'s %d dimensions, %d interacting pairs, noise ±%.1f points (landscape 90 ± 2 over random candidates)",
-                                   spaceName, land.dims.count, land.pairs.count, land.noise * SyntheticLandscape.sd),
-                    observe: { c, seed, k in land.observe(c, seed: seed, k: k) },
-                    truth: { c in land.value(c) },
-                    evalKey: { c in land.key(land.indices(of: c)) },
-                    optunaArgs: ["--landscape", file.path], identity: json))
+                let seed = UInt64(si * 100 + fi + 1)
+                out.append((try SyntheticLandscape(name: "\(spaceName)/\(f.name)", space: space, interaction: f.interaction, noise: f.noise, seed: seed),
+                            f.interaction, seed))
             }
         }
         return out
+    }
+
+    /// Where landscape files and Optuna's results are kept.
+    static func cacheDirectory() throws -> URL {
+        let cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/topiary/strategy-suite")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        return cache
+    }
+
+    /// NAS-Bench-Macro's table as a benchmark: an evaluation observes one of its three trainings.
+    static func tableBenchmark(_ table: [String: StrategyBench.Row], space: SearchSpace, csv: String) -> Benchmark {
+        Benchmark(
+            name: "nas-bench-macro/table", space: space, detail: "NAS-Bench-Macro CIFAR-10 table (6,561 archs, three trainings each; optimum 93.13)",
+            observe: { c, seed, k in
+                let arch = try! space.encodeBenchmarkKey(c)
+                return table[arch]!.runs[StrategyBench.runIndex(seed: seed, arch: arch, k: k)]
+            },
+            truth: { c in table[try! space.encodeBenchmarkKey(c)]!.mean },
+            evalKey: { c in try! space.encodeBenchmarkKey(c) },
+            optunaArgs: ["--csv", csv], identity: Data(csv.utf8))
+    }
+
+    /// A synthetic landscape as a benchmark, written to `file` for Optuna.
+    static func landscapeBenchmark(_ land: SyntheticLandscape, file: URL, json: Data) -> Benchmark {
+        Benchmark(
+            name: land.name, space: land.space,
+            detail: String(format: "synthetic over %@'s %d dimensions, %d interacting pairs, noise ±%.1f points (landscape 90 ± 2 over random candidates)",
+                           land.space.name, land.dims.count, land.pairs.count, land.noise * SyntheticLandscape.sd),
+            observe: { c, seed, k in land.observe(c, seed: seed, k: k) },
+            truth: { c in land.value(c) },
+            evalKey: { c in land.key(land.indices(of: c)) },
+            optunaArgs: ["--landscape", file.path], identity: json)
     }
 
     static func mean(_ v: [Double]) -> Double { v.isEmpty ? -.infinity : v.reduce(0, +) / Double(v.count) }
