@@ -24,6 +24,10 @@ class Schedule:
     # Label smoothing of the cross-entropy (0: hard labels; distillation's soft targets are
     # the teacher's and are not smoothed).
     label_smoothing: float = 0.0
+    # Label-preserving augmentation of each training batch: mirror left-right (half the
+    # images) and shift by up to `shift` pixels each way (the border filled with background).
+    flip: bool = False
+    shift: int = 0
 
 
 @dataclass
@@ -37,6 +41,34 @@ class Distill:
 def distill_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, t: float, alpha: float) -> torch.Tensor:
     kl = F.kl_div(F.log_softmax(student / t, dim=1), F.log_softmax(teacher / t, dim=1), reduction="batchmean", log_target=True)
     return alpha * t * t * kl + (1 - alpha) * F.cross_entropy(student, labels)
+
+
+def augment(x: torch.Tensor, flip: bool, shift: int, pad: float, gen: torch.Generator) -> torch.Tensor:
+    """A batch (N, C, H, W) mirrored left-right where a coin says so and shifted by a random
+    whole number of pixels in [-shift, shift] on each axis, per image; draws from `gen` so a
+    run repeats with its seed."""
+    n, _, h, w = x.shape
+    if flip:
+        mirrored = torch.rand(n, generator=gen) < 0.5
+        x = torch.where(mirrored[:, None, None, None], x.flip(3), x)
+    if shift > 0:
+        padded = F.pad(x, (shift, shift, shift, shift), value=pad)
+        dy = torch.randint(0, 2 * shift + 1, (n,), generator=gen)
+        dx = torch.randint(0, 2 * shift + 1, (n,), generator=gen)
+        rows = (dy[:, None] + torch.arange(h))[:, :, None]            # (N, H, 1)
+        cols = (dx[:, None] + torch.arange(w))[:, None, :]            # (N, 1, W)
+        x = padded[torch.arange(n)[:, None, None], :, rows, cols].permute(0, 3, 1, 2)
+    return x
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """The batch laid out channels-last in memory (N, H, W, C), its shape unchanged. Convolutions
+    then run in oneDNN's channels-last kernels through the whole network: 1.3x faster training
+    steps for the fashion networks on one x86 core (bench/channels_last.py). Single-channel images
+    need their strides set by hand: for them PyTorch counts the usual layout as channels-last too."""
+    n, c, h, w = x.shape
+    out = torch.empty_strided((n, c, h, w), (h * w * c, 1, w * c, c), dtype=x.dtype, device=x.device)
+    return out.copy_(x)
 
 
 def optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -99,7 +131,10 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
             idx = perm[s:s + bs]
             if len(idx) < 2:  # batch norm needs two samples
                 continue
-            x = adapt(split.images[idx], shape, split.pad)
+            x = split.images[idx]
+            if sched.flip or sched.shift:
+                x = augment(x, sched.flip, sched.shift, split.pad, gen)
+            x = channels_last(adapt(x, shape, split.pad))
             y = split.labels[idx]
             out = model(x)
             if distill is not None:
@@ -138,7 +173,7 @@ def evaluate(model: nn.Module, split: Split, shape: tuple[int, int, int], batch_
     model.eval()
     loss, correct = 0.0, 0
     for s in range(0, len(split), batch_size):
-        x = adapt(split.images[s:s + batch_size], shape, split.pad)
+        x = channels_last(adapt(split.images[s:s + batch_size], shape, split.pad))
         y = split.labels[s:s + batch_size]
         out = model(x).float()
         loss += F.cross_entropy(out, y, reduction="sum").item()
@@ -182,7 +217,7 @@ def recalibrate_bn(model: nn.Module, split: Split, shape: tuple[int, int, int], 
     try:
         for s in range(0, n, batch_size):
             if min(n, s + batch_size) - s >= 2:
-                model(adapt(split.images[s:min(n, s + batch_size)], shape, split.pad))
+                model(channels_last(adapt(split.images[s:min(n, s + batch_size)], shape, split.pad)))
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom

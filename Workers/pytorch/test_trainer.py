@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from testkit import TINY, load_fixture, make_job
+from testkit import HERE, TINY, Run, load_fixture, make_job
 
 RESULT_FIELDS = ("accuracy", "test_accuracy", "loss", "params", "nonzero_params", "bytes", "macs", "train_seconds")
 
@@ -244,3 +247,90 @@ def test_the_result_names_the_files_to_upload(run_trainer, tmp_path):
     names = run.result["artifacts"]
     assert "model.onnx" in names and "model.tpym" in names
     assert all(__import__("os").path.exists(p) for p in names.values())
+
+
+def test_augmentation_mirrors_and_shifts_without_changing_content_or_shape():
+    import torch
+    import engine
+    x = torch.zeros(64, 1, 6, 6)
+    x[:, 0, 2, 1] = 1.0                                     # one bright pixel left of centre
+    gen = torch.Generator().manual_seed(0)
+    flipped = engine.augment(x, True, 0, 0.0, gen)
+    assert flipped.shape == x.shape
+    cols = flipped[:, 0, 2].argmax(dim=1)
+    assert set(cols.tolist()) == {1, 4}                     # some mirrored, some not
+    shifted = engine.augment(x, False, 1, 0.0, torch.Generator().manual_seed(0))
+    assert shifted.shape == x.shape and torch.all(shifted.sum(dim=(1, 2, 3)) == 1.0)   # nothing falls off
+    where = shifted[:, 0].flatten(1).argmax(dim=1)
+    rows, cols = (where // 6).tolist(), (where % 6).tolist()
+    assert set(rows) == {1, 2, 3} and set(cols) == {0, 1, 2}
+    again = engine.augment(x, False, 1, 0.0, torch.Generator().manual_seed(0))
+    assert torch.equal(shifted, again)                      # repeats with its seed
+    filled = engine.augment(torch.ones(8, 1, 4, 4), False, 2, -1.0, torch.Generator().manual_seed(1))
+    assert set(filled.unique().tolist()) <= {1.0, -1.0}     # borders take the background value
+
+
+def test_augmentation_is_a_fidelity_setting_and_reported(run_trainer, tmp_path):
+    run = run_trainer(make_job("fashion-none", tmp_path, {**TINY, "flip": 1, "shift": 2}))
+    check_protocol(run)
+    assert run.info["augmentation"] == {"flip": True, "shift_px": 2}
+    plain = run_trainer(make_job("fashion-none", tmp_path / "p", TINY))
+    assert "augmentation" not in plain.info
+    bad = run_trainer(make_job("fashion-none", tmp_path / "b", {**TINY, "shift": 9}))
+    assert bad.rc == 2 and "fidelity.shift must be in [0, 8]" in bad.stderr
+    bad = run_trainer(make_job("fashion-none", tmp_path / "c", {**TINY, "flip": 0.5}))
+    assert bad.rc == 2 and "fidelity.flip must be a whole number" in bad.stderr
+
+
+# The trainer with its recovery epoch sabotaged: noise on every weight after fine-tuning (the
+# call with the job's seed (1) + 1 and no QAT hook), so fine-tuning surely lowers validation accuracy.
+SABOTAGED_FINETUNE = """
+import sys
+sys.path.insert(0, {here!r})
+import torch
+import engine
+import trainer
+plain = engine.train
+def train(model, *args, **kwargs):
+    n = plain(model, *args, **kwargs)
+    if kwargs.get("seed") == 2 and "at_fraction" not in kwargs:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+    return n
+engine.train = train
+sys.exit(trainer.main())
+"""
+
+
+def test_fine_tuning_that_lowers_validation_accuracy_is_undone(tmp_path):
+    # Weight sharing costs a converged network little; a recovery epoch at the full learning
+    # rate can cost it more. The weights that score better on validation are the ones kept.
+    script = tmp_path / "sabotaged.py"
+    script.write_text(SABOTAGED_FINETUNE.format(here=str(HERE)))
+    job = make_job("fashion-clusters16", tmp_path / "out", {**TINY, "epochs": 2, "finetune_epochs": 1}, seed=1)
+    env = dict(os.environ, TOPIARY_THREADS="1", OMP_NUM_THREADS="1", TOPIARY_CACHE=str(tmp_path / "cache"))
+    env.pop("TOPIARY_JOB", None)
+    run = Run(subprocess.run([sys.executable, str(script)], input=json.dumps(job), capture_output=True, text=True,
+                             env=env, timeout=300))
+    check_protocol(run)
+    finetune = [p for p in run.info["phases"] if p["name"] == "finetune"][0]
+    assert finetune["kept"] == "before" and "the weights from before it are kept" in run.stderr
+    assert run.metrics["accuracy"] == run.info["before_finetune"]["accuracy"] > 30
+
+
+def test_channels_last_batches_hold_the_same_images_and_give_the_same_outputs():
+    import torch
+    import engine
+    from graph_model import GraphNet
+    for c in (1, 3):
+        x = torch.randn(4, c, 5, 6)
+        y = engine.channels_last(x)
+        assert y.shape == x.shape and torch.equal(y, x)
+        assert y.stride() == (5 * 6 * c, 1, 6 * c, c)       # NHWC in memory, single channel too
+    graph = load_fixture("fashion-fused-1")["graph"]
+    torch.manual_seed(0)
+    net = GraphNet(graph).eval()
+    x = torch.randn(8, *graph["input"])
+    with torch.no_grad():
+        assert torch.allclose(net(x), net(engine.channels_last(x)), atol=1e-4)

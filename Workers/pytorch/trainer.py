@@ -13,6 +13,7 @@ graph), 1 for anything else.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -45,7 +46,8 @@ class JobError(ValueError):
 # --- the job --------------------------------------------------------------------------------
 
 FIDELITY_KEYS = {"epochs", "data_fraction", "val_fraction", "test_fraction", "finetune_epochs", "teacher_epochs",
-                 "teacher_data_fraction", "batch_size", "lr", "tflite", "minutes", "from_scratch", "label_smoothing"}
+                 "teacher_data_fraction", "batch_size", "lr", "tflite", "minutes", "from_scratch", "label_smoothing",
+                 "flip", "shift"}
 
 
 @dataclass
@@ -65,6 +67,9 @@ class Job:
     batch_size: int = 128
     lr: float = 3e-3
     label_smoothing: float = 0.0
+    # Training-batch augmentation: mirror left-right (flip=1) and shift up to `shift` pixels.
+    flip: bool = False
+    shift: int = 0
     # Also write model.tflite and model_int8.tflite (fidelity tflite=1; a few seconds each).
     tflite: bool = False
     # Minutes for the main training phase (fidelity minutes): the epochs are re-planned to fit.
@@ -147,6 +152,8 @@ def parse_job(raw: dict[str, Any]) -> Job:
     j.batch_size = _number(fid, "batch_size", 128, 2, 65536, integer=True)
     j.lr = _number(fid, "lr", 3e-3, 1e-7, 10.0)
     j.label_smoothing = _number(fid, "label_smoothing", 0.0, 0.0, 0.5)
+    j.flip = _number(fid, "flip", 0, 0, 1, integer=True) == 1
+    j.shift = _number(fid, "shift", 0, 0, 8, integer=True)
     j.tflite = _number(fid, "tflite", 0, 0, 1, integer=True) == 1
     if "minutes" in fid:
         j.minutes = _number(fid, "minutes", 1, 0.0001, 100000)
@@ -347,7 +354,11 @@ def run(raw: dict[str, Any]) -> None:
             return True
         return cb
 
-    sched = engine.Schedule(epochs=job.epochs, lr=job.lr, batch_size=job.batch_size, label_smoothing=job.label_smoothing)
+    # What every training phase of the candidate shares: label smoothing, batch augmentation.
+    loss_and_data = {"label_smoothing": job.label_smoothing, "flip": job.flip, "shift": job.shift}
+    if job.flip or job.shift:
+        info["augmentation"] = {"flip": job.flip, "shift_px": job.shift}
+    sched = engine.Schedule(epochs=job.epochs, lr=job.lr, batch_size=job.batch_size, **loss_and_data)
     model = base
     t0 = time.monotonic()
     budget = None
@@ -397,15 +408,26 @@ def run(raw: dict[str, Any]) -> None:
         ft_epochs = 0
     # Fine-tuning a pruned, factorized or shared network needs the full learning rate to recover
     # in one epoch; quantization-aware training of an intact network a gentler one.
-    ft_sched = engine.Schedule(epochs=ft_epochs, lr=job.lr, batch_size=job.batch_size, warmup_fraction=0.0, label_smoothing=job.label_smoothing)
+    ft_sched = engine.Schedule(epochs=ft_epochs, lr=job.lr, batch_size=job.batch_size, warmup_fraction=0.0, **loss_and_data)
     qat_lr = job.lr / 3 if needs_finetune else job.lr / 6
 
     def finetune_float(m) -> None:
         t = time.monotonic()
+        # A network that lost little to its compression can lose more to a recovery epoch at
+        # the full learning rate: the weights that score better on validation are kept.
+        before = copy.deepcopy(m.state_dict()) if "before_finetune" in info else None
         n = engine.train(m, ds.train, shape, ft_sched, seed=job.seed + 1, distill=distill,
                          after_step=(lambda: cons.project(lambda i: C.raw_weight(m.weight_module(i)))) if cons else None,
                          epoch_end=epoch_end(1, m, ft_epochs))
-        phases.append({"name": "finetune", "epochs": n, "seconds": round(time.monotonic() - t, 2)})
+        phase = {"name": "finetune", "epochs": n, "seconds": round(time.monotonic() - t, 2)}
+        if before is not None:
+            _, after = engine.evaluate(m, ds.val, shape)
+            if after < info["before_finetune"]["accuracy"]:
+                m.load_state_dict(before)
+                phase["kept"] = "before"
+                log(f"fine-tuning lowered validation accuracy ({info['before_finetune']['accuracy']:.2f}% -> {after:.2f}%): "
+                    "the weights from before it are kept")
+        phases.append(phase)
 
     qinfo: dict[str, Any] = {"weight_bits": q.weight_bits, "activation_bits": q.activation_bits}
     export_model = model
@@ -420,7 +442,7 @@ def run(raw: dict[str, Any]) -> None:
                 C.freeze_bn(prepared)
 
             n = engine.train(prepared, ds.train, shape, engine.Schedule(epochs=ft_epochs, lr=qat_lr, batch_size=job.batch_size,
-                                                                        warmup_fraction=0.0, label_smoothing=job.label_smoothing),
+                                                                        warmup_fraction=0.0, **loss_and_data),
                              seed=job.seed + 1, distill=distill,
                              after_step=(lambda: cons.project(lambda i: C.fx_weight(prepared, i))) if cons else None,
                              at_fraction=(0.7, freeze), epoch_end=epoch_end(1, prepared, ft_epochs, False))
@@ -449,7 +471,7 @@ def run(raw: dict[str, Any]) -> None:
         if q.qat and ft_epochs:
             t = time.monotonic()
             n = engine.train(model, ds.train, shape, engine.Schedule(epochs=ft_epochs, lr=qat_lr, batch_size=job.batch_size,
-                                                                     warmup_fraction=0.0, label_smoothing=job.label_smoothing),
+                                                                     warmup_fraction=0.0, **loss_and_data),
                              seed=job.seed + 1, distill=distill,
                              after_step=(lambda: cons.project(lambda i: C.raw_weight(model.weight_module(i)))) if cons else None,
                              at_fraction=(0.7, lambda: C.set_observers(model, False)), epoch_end=epoch_end(1, model, ft_epochs, False))
