@@ -282,8 +282,9 @@ def test_augmentation_is_a_fidelity_setting_and_reported(run_trainer, tmp_path):
     assert bad.rc == 2 and "fidelity.flip must be a whole number" in bad.stderr
 
 
-# The trainer with its recovery epoch sabotaged: noise on every weight after fine-tuning (the
-# call with the job's seed (1) + 1 and no QAT hook), so fine-tuning surely lowers validation accuracy.
+# The trainer with its recovery epoch sabotaged: noise on every weight at the end of each
+# fine-tuning epoch, before it is evaluated (the call with the job's seed (1) + 1 and no QAT
+# hook), so fine-tuning surely lowers validation accuracy.
 SABOTAGED_FINETUNE = """
 import sys
 sys.path.insert(0, {here!r})
@@ -292,12 +293,15 @@ import engine
 import trainer
 plain = engine.train
 def train(model, *args, **kwargs):
-    n = plain(model, *args, **kwargs)
     if kwargs.get("seed") == 2 and "at_fraction" not in kwargs:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(torch.randn_like(p))
-    return n
+        report = kwargs["epoch_end"]
+        def noisy(*a):
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(torch.randn_like(p))
+            return report(*a)
+        kwargs["epoch_end"] = noisy
+    return plain(model, *args, **kwargs)
 engine.train = train
 sys.exit(trainer.main())
 """

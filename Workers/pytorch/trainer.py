@@ -330,6 +330,7 @@ def run(raw: dict[str, Any]) -> None:
     phases: list[dict[str, Any]] = []
     epoch_seconds: list[float] = []
     stopped = {"early": False}
+    last_val = {}  # the validation accuracy after the latest epoch
 
     def epoch_end(phase: int, model, total: int, recalibrate: bool = True):
         def cb(epoch: int, loss: float, seconds: float) -> bool:
@@ -342,6 +343,7 @@ def run(raw: dict[str, Any]) -> None:
             train_seconds += seconds
             epoch_seconds.append(seconds)
             vloss, vacc = engine.evaluate(model, ds.val, shape)
+            last_val["accuracy"] = vacc
             trial.report_progress(step, accuracy=round(vacc, 4), loss=round(loss, 6), val_loss=round(vloss, 6),
                                   epoch=epoch, phase=phase, epoch_seconds=round(seconds, 3), elapsed_s=round(clock.elapsed(), 3))
             # The plan a time budget left, when it cut the main phase short.
@@ -416,12 +418,13 @@ def run(raw: dict[str, Any]) -> None:
         # A network that lost little to its compression can lose more to a recovery epoch at
         # the full learning rate: the weights that score better on validation are kept.
         before = copy.deepcopy(m.state_dict()) if "before_finetune" in info else None
+        last_val.clear()
         n = engine.train(m, ds.train, shape, ft_sched, seed=job.seed + 1, distill=distill,
                          after_step=(lambda: cons.project(lambda i: C.raw_weight(m.weight_module(i)))) if cons else None,
                          epoch_end=epoch_end(1, m, ft_epochs))
         phase = {"name": "finetune", "epochs": n, "seconds": round(time.monotonic() - t, 2)}
         if before is not None:
-            _, after = engine.evaluate(m, ds.val, shape)
+            after = last_val["accuracy"] if "accuracy" in last_val else engine.evaluate(m, ds.val, shape)[1]
             if after < info["before_finetune"]["accuracy"]:
                 m.load_state_dict(before)
                 phase["kept"] = "before"
