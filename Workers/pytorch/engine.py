@@ -71,6 +71,12 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     return out.copy_(x)
 
 
+def network_input(images: torch.Tensor, shape: tuple[int, int, int], pad: float) -> torch.Tensor:
+    """A batch of a split's images as a network trains and is evaluated on them: fitted to its
+    input shape (data.adapt), laid out channels-last."""
+    return channels_last(adapt(images, shape, pad))
+
+
 def optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
@@ -134,7 +140,7 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
             x = split.images[idx]
             if sched.flip or sched.shift:
                 x = augment(x, sched.flip, sched.shift, split.pad, gen)
-            x = channels_last(adapt(x, shape, split.pad))
+            x = network_input(x, shape, split.pad)
             y = split.labels[idx]
             out = model(x)
             if distill is not None:
@@ -173,7 +179,7 @@ def evaluate(model: nn.Module, split: Split, shape: tuple[int, int, int], batch_
     model.eval()
     loss, correct = 0.0, 0
     for s in range(0, len(split), batch_size):
-        x = channels_last(adapt(split.images[s:s + batch_size], shape, split.pad))
+        x = network_input(split.images[s:s + batch_size], shape, split.pad)
         y = split.labels[s:s + batch_size]
         out = model(x).float()
         loss += F.cross_entropy(out, y, reduction="sum").item()
@@ -217,7 +223,7 @@ def recalibrate_bn(model: nn.Module, split: Split, shape: tuple[int, int, int], 
     try:
         for s in range(0, n, batch_size):
             if min(n, s + batch_size) - s >= 2:
-                model(channels_last(adapt(split.images[s:min(n, s + batch_size)], shape, split.pad)))
+                model(network_input(split.images[s:min(n, s + batch_size)], shape, split.pad))
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom

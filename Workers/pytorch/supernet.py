@@ -232,8 +232,7 @@ def train(net: Supernet, smallest: dict[str, Any], pool: list[dict[str, Any]], s
           batch_size: int, seed: int, sampled: int = 2, weight_decay: float = 1e-5,
           epoch_end: Callable[[int, float, float], bool] | None = None) -> int:
     """Sandwich-rule training. Returns the epochs done (`epoch_end` may stop early)."""
-    from data import adapt
-    from engine import channels_last  # faster convolutions on CPU, same results
+    from engine import network_input
     from engine import Schedule, optimizer_and_schedule
     n = len(split)
     total = max(1, math.ceil(n / batch_size)) * epochs
@@ -252,14 +251,14 @@ def train(net: Supernet, smallest: dict[str, Any], pool: list[dict[str, Any]], s
                 continue
             x, y = split.images[idx], split.labels[idx]
             opt.zero_grad(set_to_none=True)
-            out = net.forward_graph(largest, channels_last(adapt(x, tuple(largest["input"]), split.pad)))
+            out = net.forward_graph(largest, network_input(x, tuple(largest["input"]), split.pad))
             loss = F.cross_entropy(out, y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"supernet training diverged (loss {loss.item()}) in epoch {epoch}")
             loss.backward()
             soft = out.detach()
             for g in [smallest] + rng.sample(pool, min(sampled, len(pool))):
-                sl = sandwich_loss(net.forward_graph(g, channels_last(adapt(x, tuple(g["input"]), split.pad))), soft)
+                sl = sandwich_loss(net.forward_graph(g, network_input(x, tuple(g["input"]), split.pad)), soft)
                 sl.backward()
             opt.step()
             sch.step()
