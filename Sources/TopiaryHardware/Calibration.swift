@@ -31,6 +31,12 @@ public struct Calibration: Sendable, Equatable {
     public var linear: LinearLatencyFit?
     /// Every model compared when choosing `form`, with its cross-validated error.
     public var forms: [FormScore] = []
+    /// What it was fitted on, in words: whole-network measurements (the default), a kernel
+    /// sweep's kernels (`SweepPrior`), or measurements starting from a sweep's fit.
+    public var source = Calibration.measured
+    public static let measured = "measurements"
+    public static let sweep = "kernel sweep"
+    public static let measuredFromSweep = "measurements, starting from the kernel sweep's fit"
 
     /// One model's cross-validated error (mean squared log-ratio of held-out predictions
     /// to measurements) and quality.
@@ -119,6 +125,7 @@ public struct Calibration: Sendable, Equatable {
         ]
         if let cv = crossValidated { pairs.append(("cross_validated", q(cv))) }
         pairs.append(("model", .string(form.rawValue)))
+        if source != Self.measured { pairs.append(("source", .string(source))) }
         if let linear {
             pairs.append(("linear", .object([("form", .string(linear.form.rawValue)),
                                              ("weights", .object(linear.weights.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }))])))
@@ -163,6 +170,12 @@ public struct Calibration: Sendable, Equatable {
                               scale: scale, lambda: try num(doc["lambda"], "lambda"), samples: Int(try num(doc["samples"], "samples")),
                               quality: try quality(doc["fit"], "fit") ?? FitQuality(count: 0, withinTenPercent: 0, spearman: 0, medianRelativeError: 0),
                               crossValidated: try quality(doc["cross_validated"], "cross_validated"))
+        if let s = doc["source"] {
+            guard let text = s.stringValue, [measured, sweep, measuredFromSweep].contains(text) else {
+                throw CalibrationError(place: file, "'source' must be one of \"\(measured)\", \"\(sweep)\", \"\(measuredFromSweep)\"")
+            }
+            cal.source = text
+        }
         // Calibrations written before the model choice have neither key: per-layer.
         let formNames = LatencyForm.allCases.map(\.rawValue).joined(separator: ", ")
         if let name = doc["model"] {

@@ -10,6 +10,9 @@
 public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
         case compute, overhead, memory, layout, quantize, stream, inference
+        /// A kernel timed alone passing its input and output tensors in and out of the
+        /// runtime (a kernel sweep's measurements only; inside a network they stay there).
+        case io
     }
 
     public var kind: Kind
@@ -49,6 +52,7 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
     /// The memory traffic of those conversions.
     public static let quantizeTraffic = LatencyTerm(.quantize, cache: true)
     public static let inference = LatencyTerm(.inference)
+    public static let io = LatencyTerm(.io)
 
     public var name: String {
         switch kind {
@@ -56,7 +60,7 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
         case .memory: return cache ? "memory.cache" : "memory.main"
         case .layout: return cache ? "layout.traffic" : "layout"
         case .quantize: return cache ? "quantize.traffic" : "quantize"
-        case .stream, .inference: return kind.rawValue
+        case .stream, .inference, .io: return kind.rawValue
         }
     }
 
@@ -73,6 +77,7 @@ public struct LatencyTerm: Hashable, Sendable, Comparable, CustomStringConvertib
         case "quantize": self = .quantize
         case "quantize.traffic": self = .quantizeTraffic
         case "inference": self = .inference
+        case "io": self = .io
         default:
             var parts = name.split(separator: ".").map(String.init)
             let generic = parts.count == 4 && parts[3] == "generic" && parts[0] == "compute"

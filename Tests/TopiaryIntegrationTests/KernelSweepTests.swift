@@ -80,4 +80,33 @@ struct KernelSweepTests {
                                   "--out", fresh, "--python", "/nonexistent/python"], timeout: 60)
         #expect(noPython.status != 0, "\(noPython.out)")
     }
+
+    @Test("calibrate from a sweep alone: the per-layer model fitted to the swept kernels, saved and shown as such; too few kernels refused")
+    func calibrateFromTheSweepAlone() throws {
+        let c = try Cluster()
+        // 400 kernels of a sweep of this machine type kept in the repository (ONNX Runtime, one thread).
+        let kept = try String(contentsOfFile: Paths.repo.appendingPathComponent("bench/data/loo/sweeps/ort1.kernels.csv").path, encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let kernelRows = kept.dropFirst(2).filter { !$0.contains("probe:") }
+        let sweep = c.dir.appendingPathComponent("some.kernels.csv").path
+        try (kept.prefix(2) + kernelRows.prefix(400)).joined(separator: "\n").write(toFile: sweep, atomically: true, encoding: .utf8)
+        let targets = c.dir.appendingPathComponent("targets").path
+        try FileManager.default.createDirectory(atPath: targets, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Paths.repo.appendingPathComponent("SearchSpaces/targets/host-cpu.yaml").path, toPath: targets + "/host-cpu.yaml")
+        let out = targets + "/host-cpu.calibration.json"
+        let r = try c.run(["target", "calibrate", "host-cpu", "--targets", targets, "--kernels", sweep, "--out", out], timeout: 300)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("fitted to the kernel sweep alone"), "\(r.out)")
+        let cal = try Calibration.parse(json: String(contentsOfFile: out, encoding: .utf8), file: out)
+        #expect(cal.source == Calibration.sweep && cal.samples > 100 && cal.form == .perLayer, "\(cal.samples) kernels (the grid's: no space is beside these targets)")
+        let show = try c.run(["target", "show", "host-cpu", "--targets", targets])
+        #expect(show.out.contains("swept kernels (no whole network measured)"), "\(show.out)")
+        // A sweep of three kernels cannot carry a model.
+        let few = c.dir.appendingPathComponent("few.kernels.csv").path
+        try (kept.prefix(2) + kernelRows.prefix(3)).joined(separator: "\n").write(toFile: few, atomically: true, encoding: .utf8)
+        let refused = try c.run(["target", "calibrate", "host-cpu", "--targets", targets, "--kernels", few, "--dry-run"], timeout: 120)
+        #expect(refused.status == 2 && refused.err.contains("50 needed") && refused.err.contains("--measurements"), "\(refused.err)")
+        let neither = try c.run(["target", "calibrate", "host-cpu", "--targets", targets])
+        #expect(neither.status != 0 && neither.err.contains("--kernels FILE to calibrate from a kernel sweep alone"), "\(neither.err)")
+    }
 }

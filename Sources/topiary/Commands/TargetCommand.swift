@@ -103,7 +103,9 @@ struct TargetCommand: AsyncParsableCommand {
             print("sparse kernels: " + (t.sparsity.unstructured ? "yes, \(Int(t.sparsity.efficiency * 100))% of the skipped work saved" : "no"))
             print("power: \(Targets.number(t.power.activeWatts)) W active, \(Targets.number(t.power.idleWatts)) W idle")
             if let cal {
-                print("calibrated: \(cal.samples) measurements, scale \(Targets.number(cal.scale)), λ \(Targets.number(cal.lambda)); fit \(cal.quality)")
+                let unit = cal.source == Calibration.sweep ? "swept kernels (no whole network measured)"
+                    : cal.source == Calibration.measuredFromSweep ? "measurements, starting from the kernel sweep's fit" : "measurements"
+                print("calibrated: \(cal.samples) \(unit), scale \(Targets.number(cal.scale)), λ \(Targets.number(cal.lambda)); fit \(cal.quality)")
                 print("  model: \(cal.formDescription)")
                 if let cv = cal.crossValidated { print("  cross-validated: \(cv)") }
                 Targets.printModelsCompared(cal, indent: "  ")
@@ -134,10 +136,15 @@ struct TargetCommand: AsyncParsableCommand {
                 rows, else 5-fold): Topiary's per-layer model, straight lines through FLOPs, FLOPs and \
                 bytes moved, or FLOPs and layer counts by kind, or the blend of the per-layer model and the \
                 best line; --model fixes one instead.
+                With --kernels (a kernel sweep of the device, `topiary target profile`), the per-layer model is \
+                first fitted to the swept kernels — each a one-layer network timed on the device — and that fit \
+                is tried as the starting point too (the smaller cross-validated error decides). Without \
+                --measurements the calibration is that fit alone: a device's own kernels predict networks of \
+                families no measurement came from (docs/HARDWARE.md).
                 """)
         @Argument(help: "Target name or YAML path.") var target: String
         @OptionGroup var location: TargetLocation
-        @Option(help: "CSV of measurements (repeatable: the files are fitted together).") var measurements: [String]
+        @Option(help: "CSV of measurements (repeatable: the files are fitted together); optional with --kernels.") var measurements: [String] = []
         @Option(help: "Search-space YAML of every candidate (else the CSV's `space` column).") var space: String?
         @Option(help: "Where to write the calibration (default: beside the target, NAME.calibration.json).") var out: String?
         @Option(help: "Share of rows held out to report quality (0 to skip).") var holdout: Double = 0.25
@@ -159,7 +166,10 @@ struct TargetCommand: AsyncParsableCommand {
                 throw ValidationError("--model must be auto or one of \(LatencyForm.allCases.map(\.rawValue).joined(separator: ", ")), not '\(model)'")
             }
             if !(0..<1).contains(holdout) { throw ValidationError("--holdout must be in [0, 1)") }
-            if measurements.isEmpty { throw ValidationError("--measurements FILE.csv is required") }
+            if measurements.isEmpty && kernels == nil {
+                throw ValidationError("--measurements FILE.csv is required (or --kernels FILE to calibrate from a kernel sweep alone)")
+            }
+            if measurements.isEmpty && prior != nil { throw ValidationError("--prior needs --measurements to refine it") }
         }
 
         func run() async throws {
@@ -173,12 +183,39 @@ struct TargetCommand: AsyncParsableCommand {
             } else if model == LatencyForm.kernels.rawValue {
                 throw InputError("--model kernel-sum needs a kernel sweep: --kernels saved (NAME.kernels.csv beside the target) or --kernels FILE")
             }
+            // The sweep's kernels as one-layer networks: the per-layer model fitted to them.
+            var sweepFit: Calibration?
+            if let profile = plain.kernels {
+                let spaces = try Profile.defaultSpaces(beside: location.directory).map { p -> SearchSpace in
+                    do { return try SearchSpace.load(path: p) } catch { throw InputError("\(p): \(error)") }
+                }
+                let plan = KernelSweep.plan(spaces: spaces, grid: true)
+                let matched = SweepPrior.samples(profile, plan: plan, model: LatencyModel(target: t)).count
+                do { sweepFit = try SweepPrior.fit(profile, plan: plan, target: t) } catch { throw InputError(error.description) }
+                if let sweepFit {
+                    print("kernel sweep fit: the per-layer model on \(matched) of \(profile.rows.count) swept kernels (each a one-layer network): \(sweepFit.quality)")
+                } else if measurements.isEmpty {
+                    throw InputError("only \(matched) of the sweep's \(profile.rows.count) kernels are kernels of the grid or of the spaces beside the targets "
+                                     + "(50 needed to fit the model to them alone); run `topiary target profile \(t.name)` again, or give --measurements")
+                } else {
+                    print("kernel sweep fit: only \(matched) of \(profile.rows.count) kernels recognised; not used as a starting point")
+                }
+            }
+            let dir = (path as NSString).deletingLastPathComponent
+            if measurements.isEmpty, var cal = sweepFit {
+                cal.source = Calibration.sweep
+                print("model: per-layer, fitted to the kernel sweep alone (no whole network measured)")
+                print("scale \(Targets.number(cal.scale)); coefficients: " + cal.coefficients.values.sorted { $0.key < $1.key }
+                    .map { "\($0.key.name) \(Targets.number($0.value))" }.joined(separator: ", "))
+                if dryRun { return }
+                try write(cal, to: out ?? TargetFiles.calibrationPath(for: t.name, dir: dir))
+                return
+            }
             let samples = try measurements.flatMap { try Targets.samples(csv: $0, space: space, model: plain, location: location) }
             var options = Calibrator.Options()
             if let fixed = LatencyForm(rawValue: model) { options.forms = fixed == .blend ? [.blend] : [fixed] }
             else if kernels != nil { options.forms = LatencyForm.allCases }
             let calibrator = Calibrator(options: options)
-            let dir = (path as NSString).deletingLastPathComponent
             let priorPath = prior == "saved" ? TargetFiles.calibrationPath(for: t.name, dir: dir) : prior
             let start = try priorPath.map { try Targets.loadCalibration($0, for: t) }
             print("\(t.name): \(samples.count) measurements from \(measurements.joined(separator: ", "))")
@@ -192,11 +229,14 @@ struct TargetCommand: AsyncParsableCommand {
                 for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, rng.index(below: i + 1)) }
                 let test = idx.prefix(heldCount).map { samples[$0] }
                 let train = idx.dropFirst(heldCount).map { samples[$0] }
-                let fit = try Targets.fit(calibrator, train, t, prior: start)
+                let fit = try fitFromEither(calibrator, train, t, start, sweepFit)
                 let q = FitQuality(predicted: test.map { fit.milliseconds($0.features) }, measured: test.map(\.measuredMilliseconds))
                 print("held out (\(train.count) fitted, \(test.count) held out, \(fit.form.rawValue)): \(q)")
             }
-            let cal = try Targets.fit(calibrator, samples, t, prior: start)
+            let cal = try fitFromEither(calibrator, samples, t, start, sweepFit)
+            if sweepFit != nil {
+                print("starting point chosen by cross-validation: " + (cal.source == Calibration.measuredFromSweep ? "the kernel sweep's fit" : start == nil ? "the profile as written" : "--prior"))
+            }
             Targets.printModelsCompared(cal, indent: "")
             print("model: \(cal.formDescription)")
             print("fitted on all \(samples.count): \(cal.quality)")
@@ -204,7 +244,22 @@ struct TargetCommand: AsyncParsableCommand {
             print("scale \(Targets.number(cal.scale)); coefficients: " + cal.coefficients.values.sorted { $0.key < $1.key }
                 .map { "\($0.key.name) \(Targets.number($0.value))" }.joined(separator: ", "))
             if dryRun { return }
-            let dest = out ?? TargetFiles.calibrationPath(for: t.name, dir: dir)
+            try write(cal, to: out ?? TargetFiles.calibrationPath(for: t.name, dir: dir))
+        }
+
+        /// The fit from `start` (the profile as written, or --prior) and, with a sweep, the one
+        /// from the sweep's fit: the one whose chosen model has the smaller cross-validated error.
+        func fitFromEither(_ c: Calibrator, _ samples: [CalibrationSample], _ t: HardwareTarget, _ start: Calibration?,
+                           _ sweepFit: Calibration?) throws -> Calibration {
+            let plain = try Targets.fit(c, samples, t, prior: start)
+            guard let sweepFit, samples.count >= 3 else { return plain }
+            var swept = try Targets.fit(c, samples, t, prior: sweepFit)
+            swept.source = Calibration.measuredFromSweep
+            func error(_ cal: Calibration) -> Double { cal.forms.first { $0.form == cal.form }?.error ?? .infinity }
+            return error(swept) < error(plain) ? swept : plain
+        }
+
+        func write(_ cal: Calibration, to dest: String) throws {
             do {
                 try Data((cal.json.text(pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: dest))
             } catch {

@@ -16,8 +16,10 @@ extension TargetCommand {
                 kernels over channels and resolutions, fp32 and int8, after probes of which operators the \
                 runtime fuses. Each kernel's time is appended to NAME.kernels.csv as it is measured, so a \
                 sweep stopped halfway keeps what it measured, and running it again measures only what is \
-                missing. `target calibrate T --kernels saved` then also considers predicting a network as \
-                the sum of its kernels (the `kernel-sum` model) and keeps it where cross-validation prefers it.
+                missing. `target calibrate T --kernels saved` then fits the per-layer model to the swept \
+                kernels (a calibration with no network measured); with --measurements it also tries that \
+                fit as the starting point and considers predicting a network as the sum of its kernels \
+                (the `kernel-sum` model), keeping what cross-validation prefers.
                 """)
         @Argument(help: "Target name or YAML path.") var target: String
         @OptionGroup var location: TargetLocation
@@ -144,7 +146,9 @@ extension TargetCommand {
             print("\(measured) kernels measured in \(Int(Date().timeIntervalSince(started))) s, \(failed) the runtime could not build; "
                   + "\(dest) holds \(profile.rows.count) kernels, fixed cost \(Targets.number(profile.overheadMilliseconds * 1000)) µs per inference")
             Self.printFusion(profile)
-            print("next: topiary target calibrate \(t.name) --measurements FILE.csv --kernels \(out == nil ? "saved" : dest) (the sum of kernels among the models compared)")
+            let k = out == nil ? "saved" : dest
+            print("next: topiary target calibrate \(t.name) --kernels \(k)   (the per-layer model fitted to these kernels; no network measured)")
+            print("  or: topiary target calibrate \(t.name) --kernels \(k) --measurements FILE.csv   (networks measured too)")
         }
 
         static func printFusion(_ profile: KernelProfile) {

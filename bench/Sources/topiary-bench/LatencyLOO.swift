@@ -25,6 +25,8 @@ enum LatencyLOO {
         var samples: [CalibrationSample]
         /// The kernel sweep of the pair's runtime, in words (file, kernels kept).
         var sweep: String?
+        /// That sweep's kernels (those of the pair's own space left out unless asked).
+        var profile: KernelProfile?
 
         /// Share of rows whose two measurement passes agree within ±10% (the noise floor
         /// of the pair), nil when the rows have one pass.
@@ -47,7 +49,13 @@ enum LatencyLOO {
         var structures: [String] = []
         var pairPriors = false
         var penalty = Calibrator.PenaltyUnit.termShare
+        /// Whether the per-layer model fitted to the pair's kernel sweep is a starting
+        /// point (`SweepPrior`): `.also` beside the profile as written (the smaller
+        /// cross-validated error decides), `.only` instead of it.
+        var sweepPrior = SweepUse.no
     }
+
+    enum SweepUse { case no, also, only }
 
     struct Score {
         var within10 = 0.0, within5 = 0.0, rho = 0.0
@@ -65,6 +73,7 @@ enum LatencyLOO {
         var only: Set<String>?
         var dump: String?
         var sweepHoldout = true
+        var zeroShot = false
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -75,13 +84,14 @@ enum LatencyLOO {
             case "--seed": seed = UInt64(it.next() ?? "") ?? seed
             case "--dump": dump = it.next()
             case "--sweep-sees-space": sweepHoldout = false
+            case "--zero-shot": zeroShot = true
             case "--only": only = Set((it.next() ?? "").split(separator: ",").map(String.init))
             case "--config":
                 let v = it.next() ?? ""
                 guard let eq = v.firstIndex(of: "=") else { throw BenchError("--config LABEL=SPEC, got '\(v)'") }
                 configs.append(try config(String(v[..<eq]), String(v[v.index(after: eq)...])))
             default:
-                throw BenchError("unknown option \(a); use --pairs FILE --target NAME --k 5,10,20,50 --draws N --seed S --config LABEL=SPEC --only PAIR,…")
+                throw BenchError("unknown option \(a); use --pairs FILE --target NAME --k 5,10,20,50 --draws N --seed S --config LABEL=SPEC --only PAIR,… [--zero-shot]")
             }
         }
         if configs.isEmpty {
@@ -125,6 +135,20 @@ enum LatencyLOO {
 
         if let dump { try write(pairs, to: dump); return }
 
+        // Each pair's sweep prior, for the configurations that use one.
+        var sweepPriors = [Coefficients?](repeating: nil, count: pairs.count)
+        if configs.contains(where: { $0.sweepPrior != .no }) {
+            let spaces = try spaceFiles(root.appendingPathComponent("SearchSpaces").path).map { try SearchSpace.load(path: $0) }
+            let plan = KernelSweep.plan(spaces: spaces, grid: true)
+            for (pi, p) in pairs.enumerated() {
+                guard let profile = p.profile, let cal = try SweepPrior.fit(profile, plan: plan, target: target) else { continue }
+                sweepPriors[pi] = cal.coefficients
+                let used = SweepPrior.samples(profile, plan: plan, model: model).count
+                print("  \(p.name): sweep prior from \(used) kernels, fit \(cal.quality)")
+            }
+        }
+        if zeroShot { try runZeroShot(pairs, configs: configs, target: target, sweepPriors: sweepPriors); return }
+
         // scores[config][pair][k], and the baselines' [pair][k]: the same draws for all.
         var scores = [[[Int: Score]]](repeating: [[Int: Score]](repeating: [:], count: pairs.count), count: configs.count)
         var flops = [[Int: Score]](repeating: [:], count: pairs.count), ops = flops
@@ -158,7 +182,8 @@ enum LatencyLOO {
                             }
                         }
                         let structures = config.structures.isEmpty ? [0] : config.structures.map { structureNames.firstIndex(of: $0)! }
-                        for s in structures { consider(s, prior: nil) }
+                        if config.sweepPrior != .only { for s in structures { consider(s, prior: nil) } }
+                        if config.sweepPrior != .no, let prior = sweepPriors[pi] { consider(0, prior: prior) }
                         if config.pairPriors {
                             for pj in pairs.indices where pj != pi { consider(0, prior: pairCalibrations[pj]) }
                         }
@@ -229,6 +254,59 @@ enum LatencyLOO {
         }
     }
 
+    /// Leave one family out with no measurement of it: each pair predicted by a calibration
+    /// on all rows of the other pairs of its runtime (the part of the name after `/`), as
+    /// the saved calibration of a device predicts a space none of its measurements came
+    /// from. Printed per pair and configuration: ±10% / ±5% / ρ and the median ratio of
+    /// predicted to measured time, with the FLOPs and op-count lines fitted on the same rows.
+    static func runZeroShot(_ pairs: [Pair], configs: [Config], target: HardwareTarget, sweepPriors: [Coefficients?]) throws {
+        func runtime(_ p: Pair) -> Substring { p.name.split(separator: "/").last ?? Substring(p.name) }
+        func cellText(_ predicted: [Double], _ truth: [Double]) -> String {
+            var s = Score()
+            add(&s, predicted, truth)
+            let ratio = FitQuality.median(zip(predicted, truth).map { $0 / $1 })
+            return String(format: "%5.1f / %5.1f / %.3f / ×%.2f", 100 * s.within10, 100 * s.within5, s.rho, ratio)
+        }
+        print("\nzero-shot: each pair predicted from the other pairs of its runtime, none of its own rows; ±10% / ±5% / ρ / median predicted÷measured")
+        for (pi, p) in pairs.enumerated() {
+            let others = pairs.indices.filter { $0 != pi && runtime(pairs[$0]) == runtime(p) }
+            guard !others.isEmpty else { continue }
+            let train = others.flatMap { pairs[$0].samples }
+            let truth = p.samples.map(\.measuredMilliseconds)
+            print("\(p.name) (from \(others.map { pairs[$0].name }.joined(separator: ", ")); \(train.count) rows)")
+            for config in configs {
+                var options = Calibrator.Options()
+                options.forms = config.forms
+                options.penaltyUnit = config.penalty
+                let calibrator = Calibrator(options: options)
+                var best: (error: Double, cal: Calibration, start: String)?
+                func consider(_ prior: Coefficients?, _ start: String) {
+                    guard let cal = try? calibrator.fit(samples: train, target: target, prior: prior) else { return }
+                    let error = cal.forms.first { $0.form == cal.form }?.error ?? .infinity
+                    if best == nil || error < best!.error { best = (error, cal, start) }
+                }
+                if config.sweepPrior != .only { consider(nil, "profile") }
+                if config.sweepPrior != .no, let prior = sweepPriors[pi] { consider(prior, "sweep") }
+                guard let best else { print("  \(config.label): does not calibrate"); continue }
+                let predicted = p.samples.map { best.cal.milliseconds($0.features) }
+                print(String(format: "  %-16@ %@   (%@, from the %@)", config.label, cellText(predicted, truth), best.cal.form.rawValue, best.start))
+            }
+            if let prior = sweepPriors[pi] {
+                // The sweep's per-layer fit alone: no whole network measured at all.
+                print(String(format: "  %-16@ %@", "sweep alone", cellText(p.samples.map { $0.features.milliseconds(with: prior) }, truth)))
+            }
+            let kernelSums = p.samples.compactMap(\.features.summary.kernelMilliseconds)
+            if kernelSums.count == p.samples.count {
+                // nn-Meter's prediction: the network as the sum of its kernels timed alone.
+                print(String(format: "  %-16@ %@", "kernel sum alone", cellText(kernelSums, truth)))
+            }
+            let fitted = train.map { ($0.features.summary, $0.measuredMilliseconds) }
+            let test = p.samples.map(\.features.summary)
+            print(String(format: "  %-16@ %@", "FLOPs-linear", cellText(LatencyBaseline.flops.predict(train: fitted, test: test), truth)))
+            print(String(format: "  %-16@ %@", "op-count linear", cellText(LatencyBaseline.opCounts.predict(train: fitted, test: test), truth)))
+        }
+    }
+
     /// One CSV per pair (for analysis elsewhere): the measurement, whole-network counts,
     /// counts by operation kind, and the profile's term totals and prediction at coefficient 1.
     static func write(_ pairs: [Pair], to dir: String) throws {
@@ -251,7 +329,7 @@ enum LatencyLOO {
         print("wrote \(pairs.count) files to \(dir)")
     }
 
-    /// `FORMS[;structures=all|NAME,…][;priors][;penalty=term|network]`.
+    /// `FORMS[;structures=all|NAME,…][;priors][;penalty=term|network][;sweep|;sweep-only]`.
     static func config(_ label: String, _ spec: String) throws -> Config {
         let parts = spec.split(separator: ";").map(String.init)
         var c = Config(label: label, forms: try forms(parts.first ?? "auto"))
@@ -262,7 +340,8 @@ enum LatencyLOO {
                     : v.split(separator: ",").map(String.init)
             } else if p.hasPrefix("penalty="), let u = Calibrator.PenaltyUnit(rawValue: String(p.dropFirst("penalty=".count))) {
                 c.penalty = u
-            } else { throw BenchError("--config \(label): unknown part '\(p)'; use FORMS[;structures=all|NAME,…][;priors][;penalty=term|network]") }
+            } else if p == "sweep" { c.sweepPrior = .also } else if p == "sweep-only" { c.sweepPrior = .only
+            } else { throw BenchError("--config \(label): unknown part '\(p)'; use FORMS[;structures=all|NAME,…][;priors][;penalty=term|network][;sweep|;sweep-only]") }
         }
         return c
     }
@@ -351,7 +430,7 @@ enum LatencyLOO {
                     FileHandle.standardError.write(Data("\(path):\(n + 1): \(f[0]): no sweep \(file) yet; without it\n".utf8))
                 }
             }
-            out.append(Pair(name: f[0], rows: rows, samples: rows.map { $0.sample(m) }, sweep: sweep))
+            out.append(Pair(name: f[0], rows: rows, samples: rows.map { $0.sample(m) }, sweep: sweep, profile: m.kernels))
         }
         if out.isEmpty { throw BenchError("\(path): no pairs with measurements") }
         return out
