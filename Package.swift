@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TopiaryCoordinatorTests",
-            dependencies: ["TopiaryCoordinator", "TopiaryWire", "TopiaryStore", "TopiaryCore", "TopiaryHardware", "TopiaryArtifacts",
+            dependencies: ["TopiaryCoordinator", "TopiaryWire", "TopiaryStore", "TopiaryCore", "TopiaryHardware", "TopiaryArtifacts", "TopiaryWorker",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -42,7 +42,7 @@ final class TrainerProcess: @unchecked Sendable {
     /// How long output is still read after the trainer exited, when a child it left behind keeps the pipes open.
     static let drainAfterExit: TimeInterval = 2
 
-    init(ref: AttemptRef, command: String, job: JSONValue, directory: URL, deadline: Date, threads: Int,
+    init(ref: AttemptRef, command: String, job: JSONValue, directory: URL, deadline: Date, threads: Int, gpu: String? = nil,
          logCap: UInt64 = TrainerProcess.defaultLogCap, events: EventQueue) throws {
         self.ref = ref
         self.deadline = deadline
@@ -66,6 +66,8 @@ final class TrainerProcess: @unchecked Sendable {
         for k in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TOPIARY_THREADS"] where env[k] == nil || k == "TOPIARY_THREADS" {
             env[k] = String(threads)
         }
+        // The one GPU this job may use (a worker with GPUs gives each job its own).
+        if let gpu { env["CUDA_VISIBLE_DEVICES"] = gpu }
         process.environment = env
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin

@@ -31,6 +31,8 @@ public struct WorkerConfig: Sendable {
     /// Where files jobs need are cached (by digest), and how large the cache may grow.
     public var cacheDirectory = URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/topiary/artifacts")
     public var cacheLimitBytes = 10 << 30
+    /// CUDA GPUs the trainers may use (`GPUs.detect`), one per job; empty: none.
+    public var gpus: [String] = []
 
     public init(endpoint: String, name: String, host: String, slots: Int, tags: [String], trainers: [String: TrainerSpec], workDirectory: URL) {
         self.endpoint = endpoint; self.name = name; self.host = host; self.slots = slots; self.tags = tags
@@ -79,6 +81,8 @@ struct HeldJob {
     /// Digests of the job's files still being fetched; the trainer starts when none are left.
     var fetching: Set<String> = []
     var artifacts: [WireArtifact] = []
+    /// The GPU its trainer was given, while it runs.
+    var gpu: String?
 }
 
 /// A file a job needs, on its way from the coordinator (GET → PART), in order, hashed as
@@ -345,10 +349,11 @@ struct WorkerLoop {
             body.append(("artifact_paths", .object(job.artifacts.map { ($0.name, .string(cache.path(of: $0.sha256))) })))
         }
         let deadline = Date().addingTimeInterval(Double(job.deadlineMs) / 1000)
+        let gpu = GPUs.leastBusy(config.gpus, holding: jobs.values.compactMap { $0.process != nil ? $0.gpu : nil })
         do {
             let p = try TrainerProcess(ref: ref, command: command, job: .object(body), directory: dir, deadline: deadline,
-                                       threads: config.threadsPerJob, logCap: config.maxLogBytes, events: events)
-            jobs[ref] = HeldJob(job: job, process: p)
+                                       threads: config.threadsPerJob, gpu: gpu, logCap: config.maxLogBytes, events: events)
+            jobs[ref] = HeldJob(job: job, process: p, gpu: gpu)
             logger.info("job started", metadata: ["worker": "\(config.name)", "trial": "\(ref.trial)", "attempt": "\(ref.attempt)", "pid": "\(p.pid)"])
         } catch {
             try finish(ref, .failed(ref, error: "cannot start trainer '\(job.trainer)': \(error)", retryable: true), job: job)

@@ -244,6 +244,11 @@ class Constraints:
         """Re-imposes zeros and shared values on the weights that `weights(node)` returns."""
         for c in self.layers.values():
             w = weights(c.node)
+            # The weights may have moved (training on a GPU): the constraint follows them, once.
+            if c.mask is not None and c.mask.device != w.device:
+                c.mask = c.mask.to(w.device)
+            if c.assign is not None and c.assign.device != w.device:
+                c.assign = c.assign.to(w.device)
             if c.mask is not None:
                 w.mul_(c.mask)
             if c.assign is not None:
@@ -257,13 +262,19 @@ class Constraints:
                 else:
                     flat.copy_(new)
 
+    def to(self, device: torch.device) -> None:
+        """Moves the masks and cluster assignments to `device` (where the weights are)."""
+        for c in self.layers.values():
+            c.mask = c.mask.to(device) if c.mask is not None else None
+            c.assign = c.assign.to(device) if c.assign is not None else None
+
     def zeros(self) -> int:
         return sum(int((c.mask == 0).sum()) for c in self.layers.values() if c.mask is not None)
 
 
 def _cluster_means(vals: torch.Tensor, assign: torch.Tensor, k: int) -> torch.Tensor:
-    sums = torch.zeros(k, dtype=vals.dtype).index_add_(0, assign, vals)
-    counts = torch.zeros(k, dtype=vals.dtype).index_add_(0, assign, torch.ones_like(vals))
+    sums = torch.zeros(k, dtype=vals.dtype, device=vals.device).index_add_(0, assign, vals)
+    counts = torch.zeros(k, dtype=vals.dtype, device=vals.device).index_add_(0, assign, torch.ones_like(vals))
     return sums / counts.clamp_min(1)
 
 
@@ -372,7 +383,7 @@ def fake_quant_weight(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Te
     if bits == 16:
         return w + (w.half().float() - w).detach()
     scale, qmin, qmax = weight_qparams(w, bits, per_channel)
-    zp = torch.zeros(scale.numel(), dtype=torch.int32)
+    zp = torch.zeros(scale.numel(), dtype=torch.int32, device=w.device)
     if per_channel:
         return torch.fake_quantize_per_channel_affine(w, scale, zp, 0, qmin, qmax)
     return torch.fake_quantize_per_tensor_affine(w, float(scale[0]), 0, qmin, qmax)

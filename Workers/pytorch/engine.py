@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -77,6 +78,48 @@ def network_input(images: torch.Tensor, shape: tuple[int, int, int], pad: float)
     return channels_last(adapt(images, shape, pad))
 
 
+def pick_device(want: str = "auto") -> torch.device:
+    """Where a job trains: `auto` takes the CUDA GPU the worker gave the job
+    (CUDA_VISIBLE_DEVICES) when PyTorch can use one, else the CPU; `cpu` the CPU; `cuda`
+    the GPU or an error saying there is none."""
+    if want == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if want == "cuda":
+        raise RuntimeError("the job asks for device=cuda, but PyTorch sees no CUDA GPU on this worker "
+                           f"(torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'})")
+    return torch.device("cpu")
+
+
+def describe(device: torch.device) -> dict[str, str]:
+    """The device in the job's info: its kind and, for a GPU, its name."""
+    if device.type == "cuda":
+        return {"type": "cuda", "name": torch.cuda.get_device_name(device), "cuda": str(torch.version.cuda)}
+    return {"type": device.type}
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """The device of a model's parameters (the CPU for one without any)."""
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@contextmanager
+def on_device(model: nn.Module, device: torch.device | None):
+    """The model moved to `device` for the block (nothing moves when it is None), and back
+    where it was afterwards, whatever happens in it."""
+    if device is None:
+        yield
+        return
+    home = device_of(model)
+    model.to(device)
+    try:
+        yield
+    finally:
+        model.to(home)
+
+
 def optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
@@ -108,15 +151,24 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
           distill: Distill | None = None, after_step: Callable[[], None] | None = None,
           at_fraction: tuple[float, Callable[[], None]] | None = None,
           epoch_end: Callable[[int, float, float], bool] | None = None,
-          budget_s: float | None = None, replanned: Callable[[int], None] | None = None) -> int:
+          budget_s: float | None = None, replanned: Callable[[int], None] | None = None,
+          device: torch.device | None = None) -> int:
     """Trains `sched.epochs` epochs (AdamW, linear warm-up then cosine decay). `after_step`
     runs after every optimizer step (constraint projection); `at_fraction` = (f, fn) calls fn
     once when a fraction f of the steps is done; `epoch_end(epoch, mean train loss, seconds)`
     may return False to stop. With `budget_s`, the epochs are re-planned after each one so
     that the run ends within it, the cosine decay ending with the last epoch that fits (a
     schedule cut off at a high learning rate loses far more than a shorter one);
-    `replanned(epochs)` hears of each change. Returns the epochs done."""
+    `replanned(epochs)` hears of each change. With `device`, the model trains there and is
+    moved back where it was when training ends (compression, quantization and export run
+    on the CPU). Returns the epochs done."""
+    with on_device(model, device):
+        return _train(model, split, shape, sched, seed, distill, after_step, at_fraction, epoch_end, budget_s, replanned)
+
+
+def _train(model, split, shape, sched, seed, distill, after_step, at_fraction, epoch_end, budget_s, replanned) -> int:
     n = len(split)
+    dev = device_of(model)
     bs = sched.batch_size
     per_epoch = max(1, math.ceil(n / bs))
     epochs = sched.epochs
@@ -140,11 +192,11 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
             x = split.images[idx]
             if sched.flip or sched.shift:
                 x = augment(x, sched.flip, sched.shift, split.pad, gen)
-            x = network_input(x, shape, split.pad)
-            y = split.labels[idx]
+            x = network_input(x, shape, split.pad).to(dev)
+            y = split.labels[idx].to(dev)
             out = model(x)
             if distill is not None:
-                loss = distill_loss(out, distill.logits[split.index[idx]], y, distill.temperature, distill.alpha)
+                loss = distill_loss(out, distill.logits[split.index[idx]].to(dev), y, distill.temperature, distill.alpha)
             else:
                 loss = F.cross_entropy(out, y, label_smoothing=sched.label_smoothing)
             if not torch.isfinite(loss):
@@ -177,10 +229,11 @@ def train(model: nn.Module, split: Split, shape: tuple[int, int, int], sched: Sc
 def evaluate(model: nn.Module, split: Split, shape: tuple[int, int, int], batch_size: int = 500) -> tuple[float, float]:
     """(mean cross-entropy, accuracy in %) on a split, in eval mode."""
     model.eval()
+    dev = device_of(model)
     loss, correct = 0.0, 0
     for s in range(0, len(split), batch_size):
-        x = network_input(split.images[s:s + batch_size], shape, split.pad)
-        y = split.labels[s:s + batch_size]
+        x = network_input(split.images[s:s + batch_size], shape, split.pad).to(dev)
+        y = split.labels[s:s + batch_size].to(dev)
         out = model(x).float()
         loss += F.cross_entropy(out, y, reduction="sum").item()
         correct += int((out.argmax(1) == y).sum())
@@ -192,16 +245,18 @@ def evaluate(model: nn.Module, split: Split, shape: tuple[int, int, int], batch_
 def calibrate(model: nn.Module, split: Split, shape: tuple[int, int, int], images: int = 2048, batch_size: int = 256) -> int:
     """Runs up to `images` training images through a model with observers (eval mode)."""
     model.eval()
+    dev = device_of(model)
     n = min(images, len(split))
     for s in range(0, n, batch_size):
-        model(adapt(split.images[s:min(n, s + batch_size)], shape, split.pad))
+        model(adapt(split.images[s:min(n, s + batch_size)], shape, split.pad).to(dev))
     return n
 
 
 @torch.no_grad()
 def logits(model: nn.Module, images: torch.Tensor, shape: tuple[int, int, int], batch_size: int = 1000) -> torch.Tensor:
     model.eval()
-    return torch.cat([model(adapt(images[s:s + batch_size], shape)) for s in range(0, len(images), batch_size)])
+    dev = device_of(model)
+    return torch.cat([model(adapt(images[s:s + batch_size], shape).to(dev)).cpu() for s in range(0, len(images), batch_size)])
 
 
 @torch.no_grad()
@@ -220,10 +275,11 @@ def recalibrate_bn(model: nn.Module, split: Split, shape: tuple[int, int, int], 
     was = model.training
     model.train()
     n = min(images, len(split))
+    dev = device_of(model)
     try:
         for s in range(0, n, batch_size):
             if min(n, s + batch_size) - s >= 2:
-                model(network_input(split.images[s:min(n, s + batch_size)], shape, split.pad))
+                model(network_input(split.images[s:min(n, s + batch_size)], shape, split.pad).to(dev))
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom

@@ -149,6 +149,9 @@ class Supernet(nn.Module):
         """The graph's network run with the supernet's sliced weights (training mode: batch-norm
         uses the batch's statistics)."""
         sub, _ = self.plan(graph)
+        # Its own buffers (batch-norm statistics) must be where the input is.
+        if next(sub.buffers(), x).device != x.device:
+            sub.to(x.device)
         sub.train(self.training)
         return functional_call(sub, self.sliced(graph), (x,), strict=False)
 
@@ -230,8 +233,15 @@ def sandwich_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 
 def train(net: Supernet, smallest: dict[str, Any], pool: list[dict[str, Any]], split, *, epochs: int, lr: float,
           batch_size: int, seed: int, sampled: int = 2, weight_decay: float = 1e-5,
-          epoch_end: Callable[[int, float, float], bool] | None = None) -> int:
-    """Sandwich-rule training. Returns the epochs done (`epoch_end` may stop early)."""
+          epoch_end: Callable[[int, float, float], bool] | None = None, device: torch.device | None = None) -> int:
+    """Sandwich-rule training. Returns the epochs done (`epoch_end` may stop early). With
+    `device`, the supernet trains there and is moved back where it was at the end."""
+    from engine import on_device
+    with on_device(net, device):
+        return _train(net, smallest, pool, split, epochs, lr, batch_size, seed, sampled, weight_decay, epoch_end)
+
+
+def _train(net, smallest, pool, split, epochs, lr, batch_size, seed, sampled, weight_decay, epoch_end) -> int:
     from engine import network_input
     from engine import Schedule, optimizer_and_schedule
     n = len(split)
@@ -240,6 +250,7 @@ def train(net: Supernet, smallest: dict[str, Any], pool: list[dict[str, Any]], s
     gen = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
     largest = net.largest
+    dev = next(net.parameters()).device
     for epoch in range(1, epochs + 1):
         t0 = time.monotonic()
         net.train()
@@ -249,16 +260,16 @@ def train(net: Supernet, smallest: dict[str, Any], pool: list[dict[str, Any]], s
             idx = perm[s:s + batch_size]
             if len(idx) < 2:
                 continue
-            x, y = split.images[idx], split.labels[idx]
+            x, y = split.images[idx], split.labels[idx].to(dev)
             opt.zero_grad(set_to_none=True)
-            out = net.forward_graph(largest, network_input(x, tuple(largest["input"]), split.pad))
+            out = net.forward_graph(largest, network_input(x, tuple(largest["input"]), split.pad).to(dev))
             loss = F.cross_entropy(out, y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"supernet training diverged (loss {loss.item()}) in epoch {epoch}")
             loss.backward()
             soft = out.detach()
             for g in [smallest] + rng.sample(pool, min(sampled, len(pool))):
-                sl = sandwich_loss(net.forward_graph(g, network_input(x, tuple(g["input"]), split.pad)), soft)
+                sl = sandwich_loss(net.forward_graph(g, network_input(x, tuple(g["input"]), split.pad).to(dev)), soft)
                 sl.backward()
             opt.step()
             sch.step()

@@ -60,6 +60,8 @@ def run(job: Job, pool: Any, space: str) -> None:
     info: dict[str, Any] = {"trainer": "pytorch", "mode": "supernet", "torch": torch.__version__, "threads": threads,
                             "seed": job.seed, "pool": len(graphs)}
     ds = load_data(job, net.net, shape, info)
+    device = engine.pick_device("auto" if job.gpu else "cpu")
+    info["device"] = engine.describe(device)
     log(f"supernet: {net.param_count()} parameters; sandwich rule over the largest, the smallest and "
         f"2 of {len(graphs)} sampled networks per step")
 
@@ -82,7 +84,7 @@ def run(job: Job, pool: Any, space: str) -> None:
 
     t0 = time.monotonic()
     done = S.train(net, smallest, graphs, ds.train, epochs=job.epochs, lr=job.lr, batch_size=job.batch_size,
-                   seed=job.seed, epoch_end=epoch_end) if job.epochs > 0 else 0
+                   seed=job.seed, epoch_end=epoch_end, device=device) if job.epochs > 0 else 0
     train_seconds = time.monotonic() - t0
 
     largest_acc = inherited_accuracy(net, largest, ds)

@@ -44,12 +44,14 @@ def cache_key(epochs: int, data_fraction: float) -> str:
 
 
 def get_teacher(epochs: int, data_fraction: float = 1.0, indices: torch.Tensor | None = None,
-                log: Callable[[str], None] = print, preset: str | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+                log: Callable[[str], None] = print, preset: str | None = None,
+                device: torch.device | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
     """(logits for the 60,000 training images, info). Trains and caches the teacher on first
     use; logits are computed for the images in `indices` (all when None) when the cache does
     not have them yet, and cached too (rows not computed are NaN). `preset`: a teacher file
     sent with the job (`search start --artifact teacher=SHA256`, a cached teacher of these
-    epochs and data fraction from another machine) is taken instead of training one here."""
+    epochs and data fraction from another machine) is taken instead of training one here.
+    `device`: where a teacher that must be trained trains (engine.train)."""
     d = cache_dir()
     d.mkdir(parents=True, exist_ok=True)
     key = cache_key(epochs, data_fraction)
@@ -77,7 +79,7 @@ def get_teacher(epochs: int, data_fraction: float = 1.0, indices: torch.Tensor |
             log(f"training the distillation teacher ({key})")
             t0 = time.monotonic()
             ds = data.load(data_fraction)
-            engine.train(net, ds.train, SHAPE, engine.Schedule(epochs=epochs, lr=3e-3), seed=0,
+            engine.train(net, ds.train, SHAPE, engine.Schedule(epochs=epochs, lr=3e-3), seed=0, device=device,
                          epoch_end=lambda e, loss, s: log(f"teacher epoch {e}/{epochs}: loss {loss:.4f} ({s:.1f} s)") or True)
             _, acc = engine.evaluate(net, ds.val, SHAPE)
             seconds = time.monotonic() - t0

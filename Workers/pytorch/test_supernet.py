@@ -101,6 +101,17 @@ def test_supernet_job_trains_and_uploads_a_checkpoint(tmp_path):
     net, meta = S.load(ck)
     assert meta["space"] == "fashion-mobilenet" and meta["settings"]["pool"] == len(POOL["graphs"])
     assert r.info["mode"] == "supernet" and len(r.progress) == 1
+    assert r.info["device"]["type"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (checked when a GPU machine is lent)")
+def test_supernet_job_on_the_gpu_and_the_cpu_agree_within_noise(tmp_path):
+    fid = {"epochs": 1, "data_fraction": 0.1, "val_fraction": 0.2, "test_fraction": 0.01}
+    gpu = run_trainer(supernet_job(tmp_path / "gpu", dict(fid, gpu=1)), tmp_path)
+    cpu = run_trainer(supernet_job(tmp_path / "cpu", dict(fid, gpu=0)), tmp_path)
+    assert gpu.rc == 0 and cpu.rc == 0, (gpu.stderr[-2000:], cpu.stderr[-2000:])
+    assert gpu.info["device"]["type"] == "cuda" and cpu.info["device"]["type"] == "cpu"
+    assert abs(gpu.metrics["accuracy"] - cpu.metrics["accuracy"]) < 5.0, (gpu.metrics, cpu.metrics)
 
 
 def test_supernet_job_with_a_bad_pool_is_a_bad_job(tmp_path):

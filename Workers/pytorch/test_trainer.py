@@ -338,3 +338,42 @@ def test_channels_last_batches_hold_the_same_images_and_give_the_same_outputs():
     x = torch.randn(8, *graph["input"])
     with torch.no_grad():
         assert torch.allclose(net(x), net(engine.channels_last(x)), atol=1e-4)
+
+
+def test_the_device_is_the_cpu_unless_a_gpu_is_there_and_asking_for_a_missing_gpu_fails_clearly():
+    import torch
+    import engine
+    assert engine.pick_device("cpu").type == "cpu"
+    assert engine.describe(torch.device("cpu")) == {"type": "cpu"}
+    if torch.cuda.is_available():
+        assert engine.pick_device("auto").type == engine.pick_device("cuda").type == "cuda"
+    else:
+        assert engine.pick_device("auto").type == "cpu"
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            engine.pick_device("cuda")
+
+
+def test_the_job_reports_its_device_and_gpu_0_keeps_it_on_the_cpu(run_trainer, tmp_path):
+    import torch
+    run = run_trainer(make_job("fashion-none", tmp_path / "a", dict(TINY, gpu=0)))
+    check_protocol(run)
+    assert run.info["device"] == {"type": "cpu"}
+    run = run_trainer(make_job("fashion-none", tmp_path / "b", dict(TINY, gpu=2)))
+    assert run.rc != 0 and "fidelity.gpu must be in [0, 1]" in run.stderr
+    run = run_trainer(make_job("fashion-none", tmp_path / "c", TINY))
+    check_protocol(run)
+    assert run.info["device"]["type"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU (checked when a GPU machine is lent)")
+@pytest.mark.parametrize("name", ["fashion-none", "fashion-mobilenet-1", "fashion-magnitude_w4_clusters", "fashion-int8qat",
+                                  "fashion-channel50", "fashion-distill"])
+def test_the_same_job_on_the_gpu_and_the_cpu_gives_the_same_result_within_noise(run_trainer, tmp_path, name):
+    fid = {"epochs": 2, "data_fraction": 0.2, "val_fraction": 0.5, "test_fraction": 0.5}
+    gpu = run_trainer(make_job(name, tmp_path / "gpu", dict(fid, gpu=1)))
+    cpu = run_trainer(make_job(name, tmp_path / "cpu", dict(fid, gpu=0)))
+    check_protocol(gpu)
+    check_protocol(cpu)
+    assert gpu.info["device"]["type"] == "cuda" and cpu.info["device"]["type"] == "cpu"
+    assert abs(gpu.metrics["accuracy"] - cpu.metrics["accuracy"]) < 3.0, (gpu.metrics, cpu.metrics)
+    assert gpu.metrics["params"] == cpu.metrics["params"]

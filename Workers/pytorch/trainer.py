@@ -47,7 +47,7 @@ class JobError(ValueError):
 
 FIDELITY_KEYS = {"epochs", "data_fraction", "val_fraction", "test_fraction", "finetune_epochs", "teacher_epochs",
                  "teacher_data_fraction", "batch_size", "lr", "tflite", "minutes", "from_scratch", "label_smoothing",
-                 "flip", "shift"}
+                 "flip", "shift", "gpu"}
 
 
 @dataclass
@@ -70,6 +70,8 @@ class Job:
     # Training-batch augmentation: mirror left-right (flip=1) and shift up to `shift` pixels.
     flip: bool = False
     shift: int = 0
+    # Train on the CUDA GPU the worker gives the job, when there is one (fidelity gpu=0: the CPU).
+    gpu: bool = True
     # Also write model.tflite and model_int8.tflite (fidelity tflite=1; a few seconds each).
     tflite: bool = False
     # Minutes for the main training phase (fidelity minutes): the epochs are re-planned to fit.
@@ -155,6 +157,7 @@ def parse_job(raw: dict[str, Any]) -> Job:
     j.flip = _number(fid, "flip", 0, 0, 1, integer=True) == 1
     j.shift = _number(fid, "shift", 0, 0, 8, integer=True)
     j.tflite = _number(fid, "tflite", 0, 0, 1, integer=True) == 1
+    j.gpu = _number(fid, "gpu", 1, 0, 1, integer=True) == 1
     if "minutes" in fid:
         j.minutes = _number(fid, "minutes", 1, 0.0001, 100000)
     j.from_scratch = _number(fid, "from_scratch", 0, 0, 1, integer=True) == 1
@@ -268,6 +271,12 @@ def run(raw: dict[str, Any]) -> None:
         pruning = "magnitude"
 
     info: dict[str, Any] = {"trainer": "pytorch", "torch": torch.__version__, "threads": threads, "seed": job.seed}
+    # Training phases run on the GPU when the worker gave the job one; compression,
+    # quantization, evaluation of the result and export run on the CPU.
+    device = engine.pick_device("auto" if job.gpu else "cpu")
+    info["device"] = engine.describe(device)
+    if device.type != "cpu":
+        log(f"training on {info['device'].get('name', device.type)}")
     gu = job.graph_uncompressed
     structural_wanted = pruning == "channel" or float((comp.get("low_rank") or {}).get("rank_ratio", 1.0)) < 1.0
     # Weights inherited from a supernet are cut like a trained network's: from_scratch does not apply.
@@ -321,7 +330,7 @@ def run(raw: dict[str, Any]) -> None:
     elif distill_cfg.get("enabled"):
         import teacher
         logits, tinfo = teacher.get_teacher(job.teacher_epochs, job.teacher_data_fraction, ds.train.index, log,
-                                            preset=job.artifact_paths.get("teacher"))
+                                            preset=job.artifact_paths.get("teacher"), device=device)
         distill = engine.Distill(logits, float(distill_cfg.get("temperature", 4.0)), float(distill_cfg.get("alpha", 0.5)))
         info["teacher"] = tinfo
 
@@ -376,7 +385,8 @@ def run(raw: dict[str, Any]) -> None:
         log(f"{job.minutes:g} minutes fit {epochs} of {job.epochs} epochs: the schedule now ends with epoch {epochs}")
 
     done = engine.train(model, ds.train, shape, sched, seed=job.seed, distill=distill,
-                        epoch_end=epoch_end(0, model, job.epochs), budget_s=budget, replanned=replanned) if job.epochs > 0 else 0
+                        epoch_end=epoch_end(0, model, job.epochs), budget_s=budget, replanned=replanned,
+                        device=device) if job.epochs > 0 else 0
     phases.append({"name": "train", "graph": "uncompressed" if structural else "compressed", "epochs": done,
                    "seconds": round(time.monotonic() - t0, 2)})
 
@@ -421,7 +431,7 @@ def run(raw: dict[str, Any]) -> None:
         last_val.clear()
         n = engine.train(m, ds.train, shape, ft_sched, seed=job.seed + 1, distill=distill,
                          after_step=(lambda: cons.project(lambda i: C.raw_weight(m.weight_module(i)))) if cons else None,
-                         epoch_end=epoch_end(1, m, ft_epochs))
+                         epoch_end=epoch_end(1, m, ft_epochs), device=device)
         phase = {"name": "finetune", "epochs": n, "seconds": round(time.monotonic() - t, 2)}
         if before is not None:
             after = last_val["accuracy"] if "accuracy" in last_val else engine.evaluate(m, ds.val, shape)[1]
@@ -448,7 +458,7 @@ def run(raw: dict[str, Any]) -> None:
                                                                         warmup_fraction=0.0, **loss_and_data),
                              seed=job.seed + 1, distill=distill,
                              after_step=(lambda: cons.project(lambda i: C.fx_weight(prepared, i))) if cons else None,
-                             at_fraction=(0.7, freeze), epoch_end=epoch_end(1, prepared, ft_epochs, False))
+                             at_fraction=(0.7, freeze), epoch_end=epoch_end(1, prepared, ft_epochs, False), device=device)
             phases.append({"name": "qat", "epochs": n, "seconds": round(time.monotonic() - t, 2)})
             C.fx_to_float(prepared, model)
         else:
@@ -477,7 +487,8 @@ def run(raw: dict[str, Any]) -> None:
                                                                      warmup_fraction=0.0, **loss_and_data),
                              seed=job.seed + 1, distill=distill,
                              after_step=(lambda: cons.project(lambda i: C.raw_weight(model.weight_module(i)))) if cons else None,
-                             at_fraction=(0.7, lambda: C.set_observers(model, False)), epoch_end=epoch_end(1, model, ft_epochs, False))
+                             at_fraction=(0.7, lambda: C.set_observers(model, False)), epoch_end=epoch_end(1, model, ft_epochs, False),
+                             device=device)
             phases.append({"name": "qat", "epochs": n, "seconds": round(time.monotonic() - t, 2)})
         elif q.activation_bits < 32:
             qinfo["calibration_images"] = engine.calibrate(model, ds.train, shape)
@@ -504,6 +515,7 @@ def run(raw: dict[str, Any]) -> None:
         z = int((cons.layers[n["id"]].mask == 0).sum()) if n["id"] in cons.layers and cons.layers[n["id"]].mask is not None else 0
         sparse_macs += math.floor(layer_macs * (w.numel() - z) / w.numel() + 0.5)
 
+    cons.to(torch.device("cpu"))  # the constraints followed the weights to the GPU, if they went there
     packed = pack.pack(model, out_dir / "model.tpym", cons)
     torch_path = out_dir / ("model_int8.pt" if q.int8 else "model.pt")
     torch.save(final.state_dict(), torch_path)

@@ -13,8 +13,11 @@ struct WorkerCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Coordinator endpoint.") var connect = "tcp://127.0.0.1:5555"
-    @Option(help: "Jobs run at once.") var slots = 1
-    @Option(help: "Capability tags, comma-separated (e.g. cpu,raspberry-pi-4).") var tags = "cpu"
+    @Option(help: "Jobs run at once (default: one per GPU --gpus gives, else 1).") var slots: Int?
+    @Option(help: "Capability tags, comma-separated (e.g. cpu,raspberry-pi-4); `cuda` is added when the worker has GPUs.") var tags = "cpu"
+    @Option(help: ArgumentHelp("CUDA GPUs for the trainers, one per job: auto (CUDA_VISIBLE_DEVICES, else the NVIDIA driver's list), none, or ids (0,1).",
+                               valueName: "auto|none|ids"))
+    var gpus = "auto"
     @Option(name: .customLong("trainer"), help: "NAME=COMMAND or NAME=table:PATH.csv; repeatable.") var trainers: [String] = []
     @Option(help: "Worker name (default: host-pid).") var name: String?
     @Option(help: "Directory for job files, logs and outputs.") var workDir: String?
@@ -31,7 +34,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Allow dialing a non-loopback endpoint in plain TCP (no encryption, no authentication).") var insecure = false
 
     func validate() throws {
-        guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be 1...1024") }
+        if let slots, slots < 1 || slots > 1024 { throw ValidationError("--slots must be 1...1024") }
+        if gpus != "auto" && gpus != "none" && GPUs.parse(gpus).isEmpty { throw ValidationError("--gpus must be auto, none or GPU ids such as 0,1; got '\(gpus)'") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be 1...1024") }
         guard (key == nil) == (serverKey == nil) else { throw ValidationError("--key and --server-key go together") }
         guard maxLogMb > 0 && maxLogMb <= 1_048_576 else { throw ValidationError("--max-log-mb must be above 0 and at most 1048576") }
@@ -52,9 +56,13 @@ struct WorkerCommand: AsyncParsableCommand {
         let host = ProcessInfo.processInfo.hostName
         let workerName = name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
         let dir = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory() + "topiary-worker-\(workerName)")
-        var config = WorkerConfig(endpoint: connect, name: workerName, host: host, slots: slots,
-                                  tags: tags.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-                                  trainers: specs, workDirectory: dir)
+        let gpuList = gpus == "auto" ? GPUs.detect() : gpus == "none" ? [] : GPUs.parse(gpus)
+        var tagList = tags.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if !gpuList.isEmpty && !tagList.contains("cuda") { tagList.append("cuda") }
+        var config = WorkerConfig(endpoint: connect, name: workerName, host: host, slots: slots ?? max(1, gpuList.count),
+                                  tags: tagList, trainers: specs, workDirectory: dir)
+        config.gpus = gpuList
+        if !gpuList.isEmpty { logger.info("GPUs for the trainers", metadata: ["gpus": "\(gpuList.joined(separator: ","))"]) }
         config.heartbeatMs = heartbeatMs
         if let threads { config.threadsPerJob = threads }
         config.allowPlainNetwork = insecure

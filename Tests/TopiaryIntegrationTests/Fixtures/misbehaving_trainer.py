@@ -10,6 +10,8 @@ crash       a traceback on stderr, exit status 3
 segv        killed by SIGSEGV
 hang        a progress line, then sleeps forever ignoring SIGTERM (only SIGKILL stops it)
 hang_child  starts a child that inherits stdout and sleeps, then sleeps itself
+gpu         (well-behaved) waits 2 s so that jobs overlap, then reports the GPU its worker gave it
+            (CUDA_VISIBLE_DEVICES, -1 for none) as the metric `gpu`
 """
 import json, os, signal, subprocess, sys, time
 
@@ -26,6 +28,9 @@ print(f"misbehaving trainer: mode {mode}, trial {os.environ['TOPIARY_TRIAL']}", 
 
 if mode == "ok":
     say({"event": "result", "metrics": {"accuracy": 0.9}})
+elif mode == "gpu":
+    time.sleep(2)
+    say({"event": "result", "metrics": {"accuracy": 0.9, "gpu": int(os.environ.get("CUDA_VISIBLE_DEVICES") or -1)}})
 elif mode == "no_result":
     print("finished training but forgot to report", file=sys.stderr, flush=True)
 elif mode == "no_accuracy":

@@ -73,7 +73,7 @@ class TrainerRun:
     ("result", ref, metrics, info, artifacts) and ("finished", ref, error, retryable)."""
 
     def __init__(self, ref: Tuple[int, int], command: str, job: Dict[str, Any], directory: Path, deadline: float,
-                 threads: int, log_cap: int, events: "queue.Queue[tuple]"):
+                 threads: int, log_cap: int, events: "queue.Queue[tuple]", gpu: Optional[str] = None):
         self.ref, self.deadline, self.events = ref, deadline, events
         directory.mkdir(parents=True, exist_ok=True)
         text = json.dumps(job)
@@ -84,6 +84,8 @@ class TrainerRun:
                    TOPIARY_TRIAL=str(ref[0]), TOPIARY_ATTEMPT=str(ref[1]), TOPIARY_THREADS=str(threads))
         for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env.setdefault(k, str(threads))
+        if gpu is not None:  # the one GPU this job may use
+            env["CUDA_VISIBLE_DEVICES"] = gpu
         self.proc = subprocess.Popen(["/bin/sh", "-c", "exec " + command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env, start_new_session=True)
         self.pid = self.proc.pid

@@ -45,6 +45,7 @@ class Held:
     outcome: Optional[Tuple[str, Dict[str, Any]]] = None  # RESULT or FAILED, until ACKed
     delayed: Optional[Tuple[Tuple[str, Dict[str, Any]], float]] = None
     fetching: Set[str] = field(default_factory=set)
+    gpu: Optional[str] = None  # the GPU its trainer was given, while it runs
 
 
 @dataclass
@@ -71,7 +72,8 @@ class Worker:
     def __init__(self, endpoint: str, name: str, slots: int, tags: List[str], trainers: Dict[str, str], work_dir: Path,
                  heartbeat_ms: int = 1000, liveness: int = 5, kill_grace: float = 5.0, max_log_bytes: int = 64 << 20,
                  curve: Optional[Tuple[bytes, bytes, bytes]] = None, threads: Optional[int] = None,
-                 cache_dir: Optional[Path] = None, cache_bytes: int = 10 << 30, allow_plain_network: bool = False):
+                 cache_dir: Optional[Path] = None, cache_bytes: int = 10 << 30, allow_plain_network: bool = False,
+                 gpus: Optional[List[str]] = None):
         self.endpoint, self.name, self.slots, self.tags = endpoint, name, slots, tags
         self.trainers = trainers
         self.tables: Dict[str, Table] = {}
@@ -86,6 +88,7 @@ class Worker:
         self.cache_dir = cache_dir or Path.home() / ".cache" / "topiary" / "artifacts"
         self.cache_bytes = cache_bytes
         self.allow_plain_network = allow_plain_network
+        self.gpus = list(gpus or [])  # CUDA GPUs for the trainers, one per job
         self.context = zmq.Context.instance()
         self.socket: Optional[zmq.Socket] = None
         self.monitor: Optional[zmq.Socket] = None
@@ -285,11 +288,13 @@ class Worker:
             for a in job["artifacts"]:
                 os.utime(self.cache_dir / a["sha256"])  # used now (LRU)
         deadline = time.monotonic() + int(job["deadline_ms"]) / 1000
+        gpu = least_busy(self.gpus, [h.gpu for h in self.jobs.values() if h.run is not None and h.gpu is not None])
         try:
-            run = TrainerRun(ref, self.trainers[job["trainer"]], body, directory, deadline, self.threads, self.max_log_bytes, self.events)
+            run = TrainerRun(ref, self.trainers[job["trainer"]], body, directory, deadline, self.threads, self.max_log_bytes, self.events,
+                             gpu=gpu)
         except OSError as e:
             return self.finish(ref, job, "FAILED", {"error": f"cannot start trainer '{job['trainer']}': {e}", "retryable": True})
-        self.jobs[ref] = Held(job=job, run=run)
+        self.jobs[ref] = Held(job=job, run=run, gpu=gpu)
         log.info("job %s started (pid %d)", ref, run.pid)
 
     def finish(self, ref: Ref, job: Dict[str, Any], command: str, fields: Dict[str, Any]) -> None:
@@ -486,11 +491,41 @@ def parse_trainers(specs: List[str]) -> Dict[str, str]:
     return out
 
 
+def parse_gpus(text: str) -> List[str]:
+    """A CUDA_VISIBLE_DEVICES-style list ("0,1", "GPU-uuid"); CUDA stops at a negative id."""
+    out: List[str] = []
+    for g in (p.strip() for p in text.split(",")):
+        if not g:
+            continue
+        if g.startswith("-"):
+            break
+        out.append(g)
+    return out
+
+
+def detect_gpus(driver_dir: str = "/proc/driver/nvidia/gpus") -> List[str]:
+    """This machine's GPUs as CUDA_VISIBLE_DEVICES names them: the variable's own list when it
+    is set, else one index per GPU the NVIDIA driver lists; empty without any."""
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        return parse_gpus(os.environ["CUDA_VISIBLE_DEVICES"])
+    try:
+        return [str(i) for i in range(len(os.listdir(driver_dir)))]
+    except OSError:
+        return []
+
+
+def least_busy(gpus: List[str], holding: List[str]) -> Optional[str]:
+    """The GPU the fewest running jobs hold (the first on a tie); None without GPUs."""
+    return min(gpus, key=lambda g: holding.count(g)) if gpus else None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="topiary-worker", description="A Topiary worker: joins a coordinator and runs the jobs it is given.")
     p.add_argument("--connect", default="tcp://127.0.0.1:5555", help="coordinator endpoint")
-    p.add_argument("--slots", type=int, default=1, help="jobs run at once")
-    p.add_argument("--tags", default="cpu", help="capability tags, comma-separated (e.g. cpu,raspberry-pi-4)")
+    p.add_argument("--slots", type=int, help="jobs run at once (default: one per GPU --gpus gives, else 1)")
+    p.add_argument("--tags", default="cpu", help="capability tags, comma-separated (e.g. cpu,raspberry-pi-4); cuda is added when the worker has GPUs")
+    p.add_argument("--gpus", default="auto", help="CUDA GPUs for the trainers, one per job: auto (CUDA_VISIBLE_DEVICES, else the "
+                                                  "NVIDIA driver's list), none, or ids (0,1)")
     p.add_argument("--trainer", action="append", default=[], help="NAME=COMMAND or NAME=table:PATH.csv; repeatable")
     p.add_argument("--name", help="worker name (default: host-pid)")
     p.add_argument("--work-dir", help="directory for job files, logs and outputs")
@@ -513,6 +548,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if not a.trainer:
         return usage("give at least one --trainer NAME=COMMAND (or NAME=table:PATH.csv)")
+    if a.gpus not in ("auto", "none") and not parse_gpus(a.gpus):
+        return usage(f"--gpus must be auto, none or GPU ids such as 0,1; got {a.gpus!r}")
+    gpus = detect_gpus() if a.gpus == "auto" else [] if a.gpus == "none" else parse_gpus(a.gpus)
+    tags = [t for t in a.tags.split(",") if t]
+    if gpus and "cuda" not in tags:
+        tags.append("cuda")
+    if a.slots is None:
+        a.slots = max(1, len(gpus))
     if not 1 <= a.slots <= 1024:
         return usage("--slots must be 1...1024")
     if not 20 <= a.heartbeat_ms <= 60000:
@@ -529,7 +572,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     name = a.name or f"{socket.gethostname()}-{os.getpid()}"
     work = Path(a.work_dir or os.path.join(os.environ.get("TMPDIR", "/tmp"), f"topiary-worker-{name}"))
     try:
-        w = Worker(a.connect, name, a.slots, [t for t in a.tags.split(",") if t], parse_trainers(a.trainer), work,
+        w = Worker(a.connect, name, a.slots, tags, parse_trainers(a.trainer), work, gpus=gpus,
                    heartbeat_ms=a.heartbeat_ms, kill_grace=a.kill_grace, max_log_bytes=int(a.max_log_mb * 1048576), curve=curve,
                    threads=a.threads, cache_dir=Path(a.cache) if a.cache else None, cache_bytes=int(a.cache_gb * (1 << 30)),
                    allow_plain_network=a.insecure)
