@@ -44,6 +44,39 @@ def distill_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Ten
     return alpha * t * t * kl + (1 - alpha) * F.cross_entropy(student, labels)
 
 
+class WeightAverage:
+    """An exponential moving average of a model's parameters over its training steps
+    (Polyak averaging, as timm's ModelEma): `update(model)` after each optimizer step,
+    `swap(model)` to exchange the model's parameters with the average (again to undo).
+    The decay ramps up as min(decay, (1 + n) / (10 + n)) over the first steps so that the
+    average does not remember the initial weights. Batch-norm statistics are not averaged:
+    recompute them (`recalibrate_bn`) after a swap."""
+
+    def __init__(self, decay: float):
+        self.decay = decay
+        self.steps = 0
+        self.shadow: list[torch.Tensor] | None = None
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        params = [p.detach() for p in model.parameters()]
+        if self.shadow is None:
+            # Made on the first step, where the parameters are (a GPU when training runs there).
+            self.shadow = [p.clone() for p in params]
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for s, p in zip(self.shadow, params):
+            s.lerp_(p.to(s.device), 1 - d)
+
+    @torch.no_grad()
+    def swap(self, model: nn.Module) -> None:
+        assert self.shadow is not None, "nothing averaged yet"
+        for s, p in zip(self.shadow, model.parameters()):
+            held = p.detach().clone()
+            p.copy_(s.to(p.device))
+            s.copy_(held.to(s.device))
+
+
 def augment(x: torch.Tensor, flip: bool, shift: int, pad: float, gen: torch.Generator) -> torch.Tensor:
     """A batch (N, C, H, W) mirrored left-right where a coin says so and shifted by a random
     whole number of pixels in [-shift, shift] on each axis, per image; draws from `gen` so a

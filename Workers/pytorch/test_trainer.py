@@ -377,3 +377,37 @@ def test_the_same_job_on_the_gpu_and_the_cpu_gives_the_same_result_within_noise(
     assert gpu.info["device"]["type"] == "cuda" and cpu.info["device"]["type"] == "cpu"
     assert abs(gpu.metrics["accuracy"] - cpu.metrics["accuracy"]) < 3.0, (gpu.metrics, cpu.metrics)
     assert gpu.metrics["params"] == cpu.metrics["params"]
+
+
+def test_the_weight_average_follows_the_weights_and_swaps_both_ways():
+    import torch
+    import engine
+    net = torch.nn.Linear(3, 2)
+    avg = engine.WeightAverage(0.9)
+    start = [p.detach().clone() for p in net.parameters()]
+    avg.update(net)  # the first step copies
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    for _ in range(200):
+        avg.update(net)
+    # After many steps at the new weights the average has all but reached them.
+    for s, p, p0 in zip(avg.shadow, net.parameters(), start):
+        assert torch.allclose(s, p0 + 1.0, atol=1e-3)
+    before = [p.detach().clone() for p in net.parameters()]
+    avg.swap(net)
+    avg.swap(net)
+    assert all(torch.equal(a, p) for a, p in zip(before, net.parameters())), "two swaps give the weights back"
+
+
+def test_a_job_with_a_weight_average_keeps_what_scores_higher_on_validation(run_trainer, tmp_path):
+    run = run_trainer(make_job("fashion-none", tmp_path / "a", dict(TINY, epochs=2, ema=0.99)))
+    check_protocol(run)
+    wa = run.info["weight_average"]
+    assert wa["decay"] == 0.99 and wa["kept"] in ("average", "last")
+    best = max(wa["average_accuracy"], wa["last_accuracy"])
+    assert wa["kept"] == ("average" if wa["average_accuracy"] > wa["last_accuracy"] else "last")
+    # Nothing after the main phase changes an uncompressed float network: its figure is the one kept.
+    assert abs(run.metrics["accuracy"] - best) < 1e-3, (run.metrics["accuracy"], wa)
+    bad = run_trainer(make_job("fashion-none", tmp_path / "b", dict(TINY, ema=0.5)))
+    assert bad.rc != 0 and "fidelity.ema is the average's decay per step" in bad.stderr

@@ -47,7 +47,7 @@ class JobError(ValueError):
 
 FIDELITY_KEYS = {"epochs", "data_fraction", "val_fraction", "test_fraction", "finetune_epochs", "teacher_epochs",
                  "teacher_data_fraction", "batch_size", "lr", "tflite", "minutes", "from_scratch", "label_smoothing",
-                 "flip", "shift", "gpu"}
+                 "flip", "shift", "gpu", "ema"}
 
 
 @dataclass
@@ -70,6 +70,9 @@ class Job:
     # Training-batch augmentation: mirror left-right (flip=1) and shift up to `shift` pixels.
     flip: bool = False
     shift: int = 0
+    # Exponential moving average of the main phase's weights (its decay; 0: none); the
+    # average replaces the last weights where it scores higher on validation.
+    ema: float = 0.0
     # Train on the CUDA GPU the worker gives the job, when there is one (fidelity gpu=0: the CPU).
     gpu: bool = True
     # Also write model.tflite and model_int8.tflite (fidelity tflite=1; a few seconds each).
@@ -158,6 +161,9 @@ def parse_job(raw: dict[str, Any]) -> Job:
     j.shift = _number(fid, "shift", 0, 0, 8, integer=True)
     j.tflite = _number(fid, "tflite", 0, 0, 1, integer=True) == 1
     j.gpu = _number(fid, "gpu", 1, 0, 1, integer=True) == 1
+    j.ema = _number(fid, "ema", 0.0, 0.0, 0.99999)
+    if 0 < j.ema < 0.9:
+        raise JobError(f"fidelity.ema is the average's decay per step: 0 (none) or in [0.9, 0.99999], got {j.ema}")
     if "minutes" in fid:
         j.minutes = _number(fid, "minutes", 1, 0.0001, 100000)
     j.from_scratch = _number(fid, "from_scratch", 0, 0, 1, integer=True) == 1
@@ -384,9 +390,13 @@ def run(raw: dict[str, Any]) -> None:
         info["budget"]["epochs_planned"] = epochs
         log(f"{job.minutes:g} minutes fit {epochs} of {job.epochs} epochs: the schedule now ends with epoch {epochs}")
 
+    average = engine.WeightAverage(job.ema) if job.ema > 0 else None
     done = engine.train(model, ds.train, shape, sched, seed=job.seed, distill=distill,
+                        after_step=(lambda: average.update(model)) if average else None,
                         epoch_end=epoch_end(0, model, job.epochs), budget_s=budget, replanned=replanned,
                         device=device) if job.epochs > 0 else 0
+    if average is not None and average.shadow is not None:
+        info["weight_average"] = keep_the_better(model, average, last_val.get("accuracy"), ds, shape, job.ema)
     phases.append({"name": "train", "graph": "uncompressed" if structural else "compressed", "epochs": done,
                    "seconds": round(time.monotonic() - t0, 2)})
 
@@ -549,6 +559,24 @@ def run(raw: dict[str, Any]) -> None:
     for name, made in info.get("tflite", {}).items():
         artifacts[name] = made["path"]
     trial.report_result(info=info, artifacts={k: v for k, v in artifacts.items() if Path(v).exists()}, **metrics)
+
+
+def keep_the_better(model, average, last_accuracy, ds, shape, decay: float) -> dict[str, Any]:
+    """The main phase's last weights or their moving average, whichever scores higher on
+    validation (batch norm recomputed for each); the model is left with the one kept."""
+    import engine
+    if last_accuracy is None:
+        last_accuracy = engine.evaluate(model, ds.val, shape)[1]
+    average.swap(model)
+    engine.recalibrate_bn(model, ds.train, shape)
+    averaged = engine.evaluate(model, ds.val, shape)[1]
+    kept = "average" if averaged > last_accuracy else "last"
+    if kept == "last":
+        average.swap(model)
+        engine.recalibrate_bn(model, ds.train, shape)
+    log(f"weight average (decay {decay:g}): validation {averaged:.2f}% against {last_accuracy:.2f}% for the last weights; "
+        f"the {'average' if kept == 'average' else 'last weights'} kept")
+    return {"decay": decay, "last_accuracy": round(last_accuracy, 4), "average_accuracy": round(averaged, 4), "kept": kept}
 
 
 def export_onnx(final, float_model, q, shape, path: Path) -> tuple[dict[str, Any], Any]:
