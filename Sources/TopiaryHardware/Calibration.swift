@@ -31,6 +31,9 @@ public struct Calibration: Sendable, Equatable {
     public var linear: LinearLatencyFit?
     /// Every model compared when choosing `form`, with its cross-validated error.
     public var forms: [FormScore] = []
+    /// The cross-validated error of the chosen model (infinite when none was compared):
+    /// what decides between calibrations fitted from different starting points.
+    public var chosenError: Double { forms.first { $0.form == form }?.error ?? .infinity }
     /// What it was fitted on, in words: whole-network measurements (the default), a kernel
     /// sweep's kernels (`SweepPrior`), or measurements starting from a sweep's fit.
     public var source = Calibration.measured

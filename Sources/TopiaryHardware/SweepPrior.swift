@@ -32,11 +32,10 @@ public enum SweepPrior {
         }
     }
 
-    /// The per-layer calibration of `target` on the sweep's kernels; nil when fewer than
-    /// `minimumKernels` of them are described by `plan`.
-    public static func fit(_ profile: KernelProfile, plan: [Kernel], target: HardwareTarget,
+    /// The per-layer calibration of `target` on a sweep's kernels (`samples(_:plan:model:)`);
+    /// nil when there are fewer than `minimumKernels` of them.
+    public static func fit(_ samples: [CalibrationSample], target: HardwareTarget,
                            minimumKernels: Int = 50) throws(CalibrationError) -> Calibration? {
-        let samples = samples(profile, plan: plan, model: LatencyModel(target: target))
         guard samples.count >= minimumKernels else { return nil }
         var options = Calibrator.Options()
         // Only the per-layer coefficients serve as a prior; the lines are not compared.

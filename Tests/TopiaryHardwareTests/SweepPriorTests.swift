@@ -30,7 +30,7 @@ private func sweep(_ kernels: [Kernel], model: LatencyModel, overhead: Double = 
     let grid = KernelSweep.plan(spaces: [], grid: true).filter { $0.precision == "fp32" && !$0.signature.hasPrefix("probe:") }
     let kernels = grid.enumerated().filter { $0.offset % 3 == 0 }.map(\.element)
     let profile = try sweep(kernels, model: model)
-    let cal = try #require(try SweepPrior.fit(profile, plan: grid, target: t))
+    let cal = try #require(try SweepPrior.fit(SweepPrior.samples(profile, plan: grid, model: model), target: t))
     #expect(cal.samples == kernels.count, "every swept kernel the plan describes, no probe")
 
     // Networks of a space the sweep took nothing from, fp32, timed by the made-up device.
@@ -58,7 +58,7 @@ private func sweep(_ kernels: [Kernel], model: LatencyModel, overhead: Double = 
     // Probes are not kernels of networks; a signature the plan lacks has no graph.
     #expect(SweepPrior.samples(profile, plan: grid, model: model).count == 60)
     #expect(SweepPrior.samples(profile, plan: Array(grid.prefix(20)), model: model).count == 20)
-    #expect(try SweepPrior.fit(profile, plan: Array(grid.prefix(20)), target: t) == nil)
+    #expect(try SweepPrior.fit(SweepPrior.samples(profile, plan: Array(grid.prefix(20)), model: model), target: t) == nil)
 }
 
 @Test func aCalibrationSaysWhatItWasFittedOn() throws {

@@ -189,9 +189,9 @@ struct TargetCommand: AsyncParsableCommand {
                 let spaces = try Profile.defaultSpaces(beside: location.directory).map { p -> SearchSpace in
                     do { return try SearchSpace.load(path: p) } catch { throw InputError("\(p): \(error)") }
                 }
-                let plan = KernelSweep.plan(spaces: spaces, grid: true)
-                let matched = SweepPrior.samples(profile, plan: plan, model: LatencyModel(target: t)).count
-                do { sweepFit = try SweepPrior.fit(profile, plan: plan, target: t) } catch { throw InputError(error.description) }
+                let kernelSamples = SweepPrior.samples(profile, plan: KernelSweep.plan(spaces: spaces, grid: true), model: LatencyModel(target: t))
+                let matched = kernelSamples.count
+                do { sweepFit = try SweepPrior.fit(kernelSamples, target: t) } catch { throw InputError(error.description) }
                 if let sweepFit {
                     print("kernel sweep fit: the per-layer model on \(matched) of \(profile.rows.count) swept kernels (each a one-layer network): \(sweepFit.quality)")
                 } else if measurements.isEmpty {
@@ -255,8 +255,7 @@ struct TargetCommand: AsyncParsableCommand {
             guard let sweepFit, samples.count >= 3 else { return plain }
             var swept = try Targets.fit(c, samples, t, prior: sweepFit)
             swept.source = Calibration.measuredFromSweep
-            func error(_ cal: Calibration) -> Double { cal.forms.first { $0.form == cal.form }?.error ?? .infinity }
-            return error(swept) < error(plain) ? swept : plain
+            return swept.chosenError < plain.chosenError ? swept : plain
         }
 
         func write(_ cal: Calibration, to dest: String) throws {

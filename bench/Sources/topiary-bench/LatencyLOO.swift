@@ -141,10 +141,11 @@ enum LatencyLOO {
             let spaces = try spaceFiles(root.appendingPathComponent("SearchSpaces").path).map { try SearchSpace.load(path: $0) }
             let plan = KernelSweep.plan(spaces: spaces, grid: true)
             for (pi, p) in pairs.enumerated() {
-                guard let profile = p.profile, let cal = try SweepPrior.fit(profile, plan: plan, target: target) else { continue }
+                guard let profile = p.profile else { continue }
+                let kernels = SweepPrior.samples(profile, plan: plan, model: model)
+                guard let cal = try SweepPrior.fit(kernels, target: target) else { continue }
                 sweepPriors[pi] = cal.coefficients
-                let used = SweepPrior.samples(profile, plan: plan, model: model).count
-                print("  \(p.name): sweep prior from \(used) kernels, fit \(cal.quality)")
+                print("  \(p.name): sweep prior from \(kernels.count) kernels, fit \(cal.quality)")
             }
         }
         if zeroShot { try runZeroShot(pairs, configs: configs, target: target, sweepPriors: sweepPriors); return }
@@ -176,7 +177,7 @@ enum LatencyLOO {
                             let samples = structured[s][pi]
                             guard let cal = try? calibrator.fit(samples: idx.prefix(k).map { samples[$0] }, target: structureTargets[s], prior: prior)
                             else { return }
-                            let error = cal.forms.first { $0.form == cal.form }?.error ?? .infinity
+                            let error = cal.chosenError
                             if best == nil || error < best!.error {
                                 best = (error, idx.dropFirst(k).map { cal.milliseconds(samples[$0].features) })
                             }
@@ -282,8 +283,7 @@ enum LatencyLOO {
                 var best: (error: Double, cal: Calibration, start: String)?
                 func consider(_ prior: Coefficients?, _ start: String) {
                     guard let cal = try? calibrator.fit(samples: train, target: target, prior: prior) else { return }
-                    let error = cal.forms.first { $0.form == cal.form }?.error ?? .infinity
-                    if best == nil || error < best!.error { best = (error, cal, start) }
+                    if best == nil || cal.chosenError < best!.error { best = (cal.chosenError, cal, start) }
                 }
                 if config.sweepPrior != .only { consider(nil, "profile") }
                 if config.sweepPrior != .no, let prior = sweepPriors[pi] { consider(prior, "sweep") }
