@@ -242,15 +242,14 @@ def train(net: Supernet, smallest: dict[str, Any], pool: list[dict[str, Any]], s
 
 
 def _train(net, smallest, pool, split, epochs, lr, batch_size, seed, sampled, weight_decay, epoch_end) -> int:
-    from engine import network_input
-    from engine import Schedule, optimizer_and_schedule
+    from engine import Schedule, device_of, network_input, optimizer_and_schedule
     n = len(split)
     total = max(1, math.ceil(n / batch_size)) * epochs
     opt, sch = optimizer_and_schedule(net.nets, Schedule(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size), total)
     gen = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
     largest = net.largest
-    dev = next(net.parameters()).device
+    dev = device_of(net)
     for epoch in range(1, epochs + 1):
         t0 = time.monotonic()
         net.train()

@@ -10,7 +10,7 @@ import TopiaryHardware
 ///
 ///     topiary-bench latency-loo [--pairs bench/data/loo/pairs.tsv] [--target host-cpu]
 ///                               [--k 5,10,20,50] [--draws 20] [--seed 1]
-///                               [--config LABEL=SPEC ...] [--only PAIR,...]
+///                               [--config LABEL=SPEC ...] [--only PAIR,...] [--zero-shot]
 ///
 /// SPEC: `auto` (the calibrator's default: cross-validated choice of model), `auto+kernels`
 /// (the same with the kernel sum among the models), or
@@ -53,6 +53,14 @@ enum LatencyLOO {
         /// point (`SweepPrior`): `.also` beside the profile as written (the smaller
         /// cross-validated error decides), `.only` instead of it.
         var sweepPrior = SweepUse.no
+
+        /// The calibrator this configuration fits with.
+        var calibrator: Calibrator {
+            var options = Calibrator.Options()
+            options.forms = forms
+            options.penaltyUnit = penalty
+            return Calibrator(options: options)
+        }
     }
 
     enum SweepUse { case no, also, only }
@@ -166,10 +174,7 @@ enum LatencyLOO {
                     let test = idx.dropFirst(k).map { pair.samples[$0] }
                     let truth = test.map(\.measuredMilliseconds)
                     for (ci, config) in configs.enumerated() {
-                        var options = Calibrator.Options()
-                        options.forms = config.forms
-                        options.penaltyUnit = config.penalty
-                        let calibrator = Calibrator(options: options)
+                        let calibrator = config.calibrator
                         // Every starting point the configuration allows; the one whose
                         // chosen model has the smallest cross-validated error predicts.
                         var best: (error: Double, predicted: [Double])?
@@ -276,10 +281,7 @@ enum LatencyLOO {
             let truth = p.samples.map(\.measuredMilliseconds)
             print("\(p.name) (from \(others.map { pairs[$0].name }.joined(separator: ", ")); \(train.count) rows)")
             for config in configs {
-                var options = Calibrator.Options()
-                options.forms = config.forms
-                options.penaltyUnit = config.penalty
-                let calibrator = Calibrator(options: options)
+                let calibrator = config.calibrator
                 var best: (error: Double, cal: Calibration, start: String)?
                 func consider(_ prior: Coefficients?, _ start: String) {
                     guard let cal = try? calibrator.fit(samples: train, target: target, prior: prior) else { return }
