@@ -10,5 +10,5 @@ export TOPIARY_VENV="$venv"
 swift build --build-tests
 swift test --skip-build
 if compgen -G "Workers/*/test_*.py" >/dev/null || compgen -G "Workers/*/tests/test_*.py" >/dev/null; then
-    "$venv/bin/python" -m pytest -q Workers bench/test_landscape.py bench/test_compression_outcome.py
+    "$venv/bin/python" -m pytest -q Workers bench/test_landscape.py bench/test_compression_outcome.py bench/test_daemon_strategies.py
 fi

@@ -375,13 +375,14 @@ struct CoordinatorLoop {
         // ahead: its queue covers what the workers end while the writer commits a batch
         // (larger batches, fewer pages written per trial). The others stay close.
         let deep = throughput.lookahead(floor: config.lookahead, seconds: Self.pipelineSeconds, ceiling: Self.maxLookahead)
+        let shallow = throughput.lookahead(floor: 0, seconds: Self.pipelineSeconds, ceiling: config.lookahead)
         for id in searches.keys.sorted() {
             // Only numbers are read first: a copy of the runtime kept alive while it is
             // changed would make every table in it copy itself (once per turn, O(history)).
             guard searches[id]?.record.state == .active,
                   let s = searches[id].map({ ($0.budget, $0.counted, $0.queued, $0.enqueuing, $0.strategy.learnsFromResults) }) else { continue }
             var want = Scheduler.topUp(budget: s.0, created: s.1, queued: s.2, pending: s.3, freeSlots: freeSlots,
-                                       lookahead: s.4 ? config.lookahead : deep)
+                                       lookahead: s.4 ? Scheduler.learnerLookahead(budget: s.0, ceiling: config.lookahead, rate: shallow) : deep)
             if let batch = searches[id]?.settings.reproducibleBatch {
                 // The next batch only once the last has ended and been told.
                 want = searches[id]!.isIdle && searches[id]!.heldTells.isEmpty ? min(batch, s.0 - s.1) : 0

@@ -42,6 +42,15 @@ public enum Scheduler {
         max(0, min(budget - created, 2 * freeSlots + lookahead - queued - pending))
     }
 
+    /// The queue beyond the free slots of a search whose strategy learns from results: each
+    /// trial drawn ahead is suggested without the results that end meanwhile, so it keeps
+    /// only what ends during one pipeline turn at the current rate (`rate`: none when trials
+    /// take seconds or more), and at most a 25th of its budget (2 trials of 50) — a small
+    /// search would otherwise draw a fifth of its trials blind.
+    public static func learnerLookahead(budget: Int, ceiling: Int, rate: Int) -> Int {
+        max(0, min(ceiling, rate, budget / 25))
+    }
+
     /// Why no connected worker can take a search's trials, or nil when one can (busy or
     /// not): said by `search show` and `--follow` so a search does not wait silently.
     public static func stall(_ search: SearchDemand, workers: [WorkerSlots]) -> String? {

@@ -122,7 +122,9 @@ func distinctIndices(_ k: Int, below n: Int, _ rng: inout SeededGenerator) -> [I
 /// constraint. When every neighbour is taken, mutants of mutants are tried.
 func freshMutants(of parent: Candidate, count: Int, _ core: StrategyCore, _ rng: inout SeededGenerator) -> [Candidate] {
     var out: [Candidate] = []
-    var ids: Set<String> = []
+    // By value, not by id: an id hashes the candidate's JSON, which costs more than the
+    // mutation (the suggestion's own freshness check still goes by id).
+    var seen: Set<Candidate> = []
     var frontier = [parent]
     let tries = 20 * count + 20
     var t = 0
@@ -130,14 +132,13 @@ func freshMutants(of parent: Candidate, count: Int, _ core: StrategyCore, _ rng:
         t += 1
         let base = frontier[rng.index(below: frontier.count)]
         let m = core.problem.space.mutate(base, using: &rng)
-        let id = m.id
-        if ids.contains(id) || m == parent { continue }
-        if core.history.containsCandidate(id) || !core.problem.admits(m) {
+        if seen.contains(m) || m == parent { continue }
+        if core.history.containsCandidate(m) || !core.problem.admits(m) {
             // A taken neighbour: step through it when the near ones run out.
             if t > 2 * count && frontier.count < 64 { frontier.append(m) }
             continue
         }
-        ids.insert(id)
+        seen.insert(m)
         out.append(m)
     }
     return out

@@ -123,19 +123,7 @@ struct LinearSurrogate: Sendable {
 
 /// Inverse of a symmetric positive-definite d×d matrix (row-major) by Cholesky; nil if not SPD.
 func invertSPD(_ a: [Double], _ d: Int) -> [Double]? {
-    var l = [Double](repeating: 0, count: d * d)
-    for i in 0..<d {
-        for j in 0...i {
-            var s = a[i * d + j]
-            for k in 0..<j { s -= l[i * d + k] * l[j * d + k] }
-            if i == j {
-                guard s > 1e-12 else { return nil }
-                l[i * d + i] = s.squareRoot()
-            } else {
-                l[i * d + j] = s / l[j * d + j]
-            }
-        }
-    }
+    guard let l = cholesky(a, d) else { return nil }
     // Inverse of L (lower triangular), then A⁻¹ = L⁻ᵀ L⁻¹.
     var li = [Double](repeating: 0, count: d * d)
     for i in 0..<d {
@@ -218,21 +206,28 @@ struct HammingGP: Sendable {
 }
 
 /// Lower Cholesky factor of a symmetric positive-definite n×n matrix; nil if not SPD.
+/// (Raw buffers: the strategies factor one per suggestion, and checked indexing made it the
+/// cost of a debug-built daemon.)
 func cholesky(_ a: [Double], _ n: Int) -> [Double]? {
     var l = [Double](repeating: 0, count: n * n)
-    for i in 0..<n {
-        for j in 0...i {
-            var s = a[i * n + j]
-            for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
-            if i == j {
-                guard s > 1e-12 else { return nil }
-                l[i * n + i] = s.squareRoot()
-            } else {
-                l[i * n + j] = s / l[j * n + j]
+    let ok = l.withUnsafeMutableBufferPointer { l in
+        a.withUnsafeBufferPointer { a in
+            for i in 0..<n {
+                for j in 0...i {
+                    var s = a[i * n + j]
+                    for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
+                    if i == j {
+                        guard s > 1e-12 else { return false }
+                        l[i * n + i] = s.squareRoot()
+                    } else {
+                        l[i * n + j] = s / l[j * n + j]
+                    }
+                }
             }
+            return true
         }
     }
-    return l
+    return ok ? l : nil
 }
 
 /// Solves (L Lᵀ) x = b.

@@ -15,6 +15,15 @@ struct SchedulerTests {
         #expect(Scheduler.topUp(budget: 100, created: 0, queued: 30, pending: 0, freeSlots: 4, lookahead: 8) == 0, "never negative")
     }
 
+    @Test("a learning strategy's queue beyond the free slots: what ends in one pipeline turn, at most a 25th of its budget and the configured lookahead")
+    func learnerLookahead() {
+        #expect(Scheduler.learnerLookahead(budget: 50, ceiling: 8, rate: 0) == 0, "slow trials: nothing drawn blind")
+        #expect(Scheduler.learnerLookahead(budget: 50, ceiling: 8, rate: 8) == 2)
+        #expect(Scheduler.learnerLookahead(budget: 1_000, ceiling: 8, rate: 8) == 8)
+        #expect(Scheduler.learnerLookahead(budget: 1_000, ceiling: 8, rate: 3) == 3)
+        #expect(Scheduler.learnerLookahead(budget: 10, ceiling: 8, rate: 8) == 0)
+    }
+
     @Test("each slot goes to the search with the fewest running trials; ties to the lower id; workers take turns by name")
     func fairness() {
         let workers = [W(name: "b", free: 2, trainers: ["table"], tags: []), W(name: "a", free: 2, trainers: ["table"], tags: [])]

@@ -12,7 +12,9 @@ struct DaemonTests {
 
     @Test("a daemon and three workers run a 200-trial search to completion, every result from the table", arguments: Agent.available)
     func twoHundredTrials(agent: Agent) throws {
-        let c = try Cluster(agent: agent)
+        // auto picks bo for 200 trials; in a debug build a draw of ten of its suggestions
+        // can hold the loop for about a second, the whole liveness window at 200 ms beats.
+        let c = try Cluster(heartbeatMs: 500, agent: agent)
         try c.startDaemon()
         for w in ["a", "b", "c"] { try c.startWorker(w) }
         let out = try c.control(["search", "start", Paths.macroSpace, "--budget", "200", "--seed", "3"])

@@ -144,7 +144,7 @@ struct BudgetTests {
         c.workers["a"] = try c.launch(["worker", "--connect", c.workerEndpoint, "--name", "a", "--slots", "2", "--trainer", "table=table:\(partial.path)",
                                        "--heartbeat-ms", "200"], log: "worker-a.log")
         let out = try c.control(["search", "start", Paths.macroSpace, "--budget", "40", "--seed", "9"])
-        #expect(out.contains("strategy tpe (auto:"), "\(out)")
+        #expect(out.contains("strategy bo (auto:"), "\(out)")
         try c.waitForState(1, "completed", timeout: 60)
         let trials = try Store(path: c.db, mode: .readOnly).trials(search: 1)
         let failed = trials.filter { $0.state == .failed }

@@ -48,7 +48,7 @@ import TopiaryCore
     @Test func malformedOptionsAndUnknownStrategiesAreErrors() {
         #expect(throws: StrategyError.malformedOptions("population")) { try StrategyOptions(keyValues: ["population"]) }
         #expect(throws: StrategyError.unknownStrategy("bayes")) { try self.make("bayes", "") }
-        #expect((StrategyError.unknownStrategy("bayes")).description.contains("random, evolution, tpe, nsga2, asha"))
+        #expect((StrategyError.unknownStrategy("bayes")).description.contains("random, evolution, tpe, bo, nsga2, asha"))
     }
 
     @Test func nsga2NeedsTwoObjectives() {
@@ -107,11 +107,13 @@ import TopiaryCore
         }
     }
 
-    @Test("auto picks NSGA-II for several objectives, random for tiny budgets, else TPE")
+    @Test("auto picks NSGA-II for several objectives, random for tiny budgets, bo up to 500 trials, then TPE")
     func auto() {
         #expect(Strategies.auto(objectives: 2, budget: 100).name == "nsga2")
         #expect(Strategies.auto(objectives: 1, budget: 10).name == "random")
-        #expect(Strategies.auto(objectives: 1, budget: 100).name == "tpe")
+        #expect(Strategies.auto(objectives: 1, budget: 100).name == "bo")
+        #expect(Strategies.auto(objectives: 1, budget: 500).name == "bo")
+        #expect(Strategies.auto(objectives: 1, budget: 1_000).name == "tpe")
         #expect(Strategies.auto(objectives: 1, budget: 6_000).name == "random")
     }
 }

@@ -21,6 +21,8 @@ struct Config: Sendable, CustomStringConvertible {
         Config(name: "tpe", options: ""),
         Config(name: "tpe", options: "startup=3,candidates=8"),
         Config(name: "tpe", options: "startup=3,smoothing=1"),
+        Config(name: "bo", options: ""),
+        Config(name: "bo", options: "startup=3,pool=16,parents=2,neighbours=4,smoothing=0.5"),
         Config(name: "nsga2", options: ""),
         Config(name: "nsga2", options: "acquisition=dominance,candidates=8"),
         Config(name: "asha", options: "min_fidelity=1"),

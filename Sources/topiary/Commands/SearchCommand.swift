@@ -22,7 +22,7 @@ struct SearchCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a search.")
         @Argument(help: "Search-space YAML file.") var space: String
         @Option(help: "Hardware target (see `topiary target list`).") var target = "host-cpu"
-        @Option(help: "Strategy: auto (nsga2 for two or more objectives, random under 20 trials, else tpe), random, evolution, tpe (Parzen estimators, as Optuna's default), nsga2, asha (varies epochs). See docs/STRATEGIES.md.") var strategy = "auto"
+        @Option(help: "Strategy: auto (nsga2 for two or more objectives, random under 20 trials, bo up to 500, else tpe), random, evolution, tpe (Parzen estimators, as Optuna's default), bo (Gaussian-process Bayesian optimization), nsga2, asha (varies epochs). See docs/STRATEGIES.md.") var strategy = "auto"
         @Option(help: "Strategy setting KEY=VALUE (repeatable), e.g. population=32, eta=3, min_fidelity=1.") var strategyOption: [String] = []
         @Option(help: "Number of trials.") var budget: Int
         @Option(help: "Objective NAME:max|min (repeatable), e.g. accuracy:max, latency_ms:min.") var objective: [String] = []
@@ -257,8 +257,10 @@ struct Follower {
             out.append(line)
         }
         if let f = r.lastFailure { out.append("last failure: \(f)") }
-        if let rec = r.recommended, rec != r.best?.candidate {
-            out.append("recommended: \(rec) (the strategy's estimate; the best observed is \(r.best?.candidate ?? "-"))")
+        // An ended search has no live best: its top list (by accuracy) names it.
+        let observed = r.best?.candidate ?? r.top?.first?.candidate
+        if let rec = r.recommended, rec != observed {
+            out.append("recommended: \(rec) (the strategy's estimate; the best observed is \(observed ?? "-"))")
         }
         return out
     }

@@ -34,43 +34,41 @@ enum StrategyBench {
     static func run(_ args: [String]) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
-        var seeds = 30
-        var budgets = [25, 50, 100, 200]
         var workers = 1
-        var only: Set<String>?
-        var python: String? = ProcessInfo.processInfo.environment["TOPIARY_BENCH_PYTHON"]
-            ?? (FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/topiary/bench-venv/bin/python")
         var showOracle = false
-        var extraSingle: [(String, String, String)] = []
         var extraMulti: [(String, String, String)] = []
         var optunaSamplers = "random,tpe,nsga2"
         var csvPath = root.appendingPathComponent("../shared/benchmarks/nas-bench-macro/nas-bench-macro-cifar10.csv").standardized.path
-        var it = args.makeIterator()
-        while let a = it.next() {
+        let single: [(label: String, strategy: String, options: String)] = [
+            ("random", "random", ""),
+            ("evolution", "evolution", ""),
+            ("evolution-plain", "evolution", "candidates=1,exploit=0,smoothing=0,population=10,sample=3"),
+            ("tpe", "tpe", ""),
+            ("bo", "bo", ""),
+        ]
+        let multi: [(String, String, String)] = [
+            ("random", "random", ""),
+            ("nsga2", "nsga2", ""),
+            ("nsga2-plain", "nsga2", "candidates=1"),
+        ]
+        // --config adds a one-objective row, --config2 a two-objective one (LABEL=STRATEGY:k=v,...).
+        let parsed = try SuiteArguments(
+            args, defaults: single,
+            usage: "--seeds N --budgets 25,50,100,200 --workers N --only LABEL,... --python PATH --no-optuna --csv PATH --config LABEL=STRATEGY:k=v,... --config2 (two objectives) --optuna-samplers LIST --oracle",
+            requireConfig: false
+        ) { a, it in
             switch a {
-            case "--seeds": seeds = Int(it.next() ?? "") ?? seeds
-            case "--budgets": budgets = (it.next() ?? "").split(separator: ",").compactMap { Int($0) }
             case "--workers": workers = max(1, Int(it.next() ?? "") ?? workers)
-            case "--only": only = Set((it.next() ?? "").split(separator: ",").map(String.init))
-            case "--python": python = it.next()
-            case "--no-optuna": python = nil
             case "--oracle": showOracle = true
             case "--csv": csvPath = it.next() ?? csvPath
             case "--optuna-samplers": optunaSamplers = it.next() ?? optunaSamplers
-            case "--config", "--config2":
-                // LABEL=STRATEGY:key=value,... adds a row (--config2: two objectives).
-                let spec = it.next() ?? ""
-                guard let eq = spec.firstIndex(of: "=") else { throw BenchError("--config takes LABEL=STRATEGY[:key=value,...]") }
-                let rest = spec[spec.index(after: eq)...]
-                let parts = rest.split(separator: ":", maxSplits: 1).map(String.init)
-                let row = (String(spec[..<eq]), parts[0], parts.count > 1 ? parts[1] : "")
-                if a == "--config" { extraSingle.append(row) } else { extraMulti.append(row) }
-            default:
-                throw BenchError("unknown option \(a); use --seeds N --budgets 25,50,100,200 --workers N --only LABEL,... --python PATH --no-optuna --csv PATH --config LABEL=STRATEGY:k=v,... --config2 (two objectives) --optuna-samplers LIST")
+            case "--config2": extraMulti.append(try SuiteArguments.config(it.next() ?? ""))
+            default: return false
             }
+            return true
         }
-        guard !budgets.isEmpty, budgets.allSatisfy({ $0 > 0 }) else { throw BenchError("--budgets takes positive integers, e.g. 25,50,100,200") }
-        budgets.sort()
+        let (seeds, budgets, python, only) = (parsed.seeds, parsed.budgets, parsed.python, parsed.only)
+        if parsed.onlyBenchmarks != nil { throw BenchError("strategies runs one table: name it with --csv (--benchmarks is the suite's)") }
         let space = try SearchSpace.load(path: root.appendingPathComponent("SearchSpaces/nas-bench-macro.yaml").path)
         let table = try loadTable(csvPath)
         let bestFront = hypervolume(table.values.map { ($0.mean, $0.flops) })
@@ -94,19 +92,8 @@ enum StrategyBench {
         print("    " + "strategy".padding(toLength: 22, withPad: " ", startingAt: 0)
               + budgets.map { "@\($0)".leftPad(16) }.joined())
 
-        let single: [(String, String, String)] = [
-            ("random", "random", ""),
-            ("evolution", "evolution", ""),
-            ("evolution-plain", "evolution", "candidates=1,exploit=0,smoothing=0,population=10,sample=3"),
-            ("tpe", "tpe", ""),
-        ]
-        let multi: [(String, String, String)] = [
-            ("random", "random", ""),
-            ("nsga2", "nsga2", ""),
-            ("nsga2-plain", "nsga2", "candidates=1"),
-        ]
         var hvRows: [String] = []
-        for (label, name, opts) in single + extraSingle where only?.contains(label) ?? true {
+        for (label, name, opts) in parsed.configs {
             let t0 = Date()
             var at: [Int: [Double]] = [:]
             var oracle: [Int: [Double]] = [:]

@@ -10,11 +10,15 @@ struct SuiteArguments {
     var python: String? = ProcessInfo.processInfo.environment["TOPIARY_BENCH_PYTHON"]
         ?? (FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/topiary/bench-venv/bin/python")
     var configs: [(label: String, strategy: String, options: String)]
+    /// `--only`: the labels to run (nil: all); `configs` is already filtered by it.
+    var only: Set<String>?
 
+    /// `requireConfig` false: `--only` may leave no configuration here (a bench with a
+    /// second list of configurations, filtered by `only` too).
     init(_ args: [String], defaults: [(label: String, strategy: String, options: String)], usage: String,
+         requireConfig: Bool = true,
          extra: (String, inout IndexingIterator<[String]>) throws -> Bool = { _, _ in false }) throws {
         configs = defaults
-        var only: Set<String>?
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
@@ -24,11 +28,7 @@ struct SuiteArguments {
             case "--benchmarks": onlyBenchmarks = Set((it.next() ?? "").split(separator: ",").map(String.init))
             case "--python": python = it.next()
             case "--no-optuna": python = nil
-            case "--config":
-                let spec = it.next() ?? ""
-                guard let eq = spec.firstIndex(of: "=") else { throw BenchError("--config takes LABEL=STRATEGY[:key=value,...]") }
-                let parts = spec[spec.index(after: eq)...].split(separator: ":", maxSplits: 1).map(String.init)
-                configs.append((String(spec[..<eq]), parts[0], parts.count > 1 ? parts[1] : ""))
+            case "--config": configs.append(try Self.config(it.next() ?? ""))
             default:
                 guard try extra(a, &it) else { throw BenchError("unknown option \(a); use \(usage)") }
             }
@@ -36,6 +36,14 @@ struct SuiteArguments {
         guard !budgets.isEmpty, budgets.allSatisfy({ $0 > 0 }) else { throw BenchError("--budgets takes positive integers, e.g. 25,50,100,200") }
         budgets.sort()
         if let only { configs = configs.filter { only.contains($0.label) } }
-        guard !configs.isEmpty else { throw BenchError("--only left no configuration to run") }
+        guard !configs.isEmpty || !requireConfig else { throw BenchError("--only left no configuration to run") }
+    }
+
+    /// A configuration from `LABEL=STRATEGY[:key=value,...]`.
+    static func config(_ spec: String) throws -> (label: String, strategy: String, options: String) {
+        guard let eq = spec.firstIndex(of: "=") else { throw BenchError("--config takes LABEL=STRATEGY[:key=value,...]") }
+        let parts = spec[spec.index(after: eq)...].split(separator: ":", maxSplits: 1).map(String.init)
+        guard let strategy = parts.first else { throw BenchError("--config \(spec): name a strategy after '='") }
+        return (String(spec[..<eq]), strategy, parts.count > 1 ? parts[1] : "")
     }
 }

@@ -10,6 +10,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "latency-loo": LatencyLOO.run,
     "strategies": StrategyBench.run,
     "suite": StrategySuite.run,
+    "strategy-cost": StrategyCostBench.run,
     "pareto-suite": ParetoSuite.run,
     "workers": ManyWorkersBench.run,
     "dashboard": DashboardBench.run,
