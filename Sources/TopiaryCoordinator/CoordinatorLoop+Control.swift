@@ -31,12 +31,8 @@ extension CoordinatorLoop {
                                                  workers: registry.count, searches: searches.count))
         case .startSearch(let r):
             do {
-                let (id, chosen) = try startSearch(r)
+                let (id, chosen, warning) = try startSearch(r)
                 let strategy = chosen?.name ?? r.strategy
-                // The table answers the same at every fidelity: ASHA's promotions buy nothing.
-                let warning = strategy == "asha" && (r.trainer ?? "table") == "table" && r.spaceYAML.contains("benchmark:")
-                    ? "the table trainer answers the same at every fidelity: ASHA re-runs promoted candidates for the same figures "
-                        + "(about a quarter of the budget); tpe or evolution use all of it" : nil
                 if let warning { logger.warning("\(warning)", metadata: ["search": "\(id)"]) }
                 return ControlReply.encode(StartedReply(search: id, strategy: strategy, chosenBecause: chosen?.why, warning: warning))
             } catch { throw ControlError("search.start: \(error)") }
@@ -144,7 +140,9 @@ extension CoordinatorLoop {
     /// Checks a search in full (space, target, calibration, strategy, objectives,
     /// constraints), stores it and loads it; the space and target are parsed once, here.
     /// Returns the search's id, and what `auto` chose (nil when a strategy was named).
-    mutating func startSearch(_ r: StartSearchRequest) throws -> (Int64, (name: String, why: String)?) {
+    /// The new search's id, auto's choice (nil when the strategy was named) and what the
+    /// user is warned of (`StartWarnings`).
+    mutating func startSearch(_ r: StartSearchRequest) throws -> (Int64, (name: String, why: String)?, String?) {
         try r.check()
         let space = try SearchSpace.parse(yaml: r.spaceYAML, file: r.spaceFile)
         guard r.strategy == "auto" || Strategies.names.contains(r.strategy) else {
@@ -245,7 +243,7 @@ extension CoordinatorLoop {
         searches[rec.id!] = try recovery.load(rec, space: space, settings: settings, model: model, calibratedFrom: calibratedFrom)
         logger.notice("search started", metadata: ["search": "\(rec.id!)", "space": "\(space.name)", "budget": "\(r.budget)",
                                                    "trainer": "\(trainer)", "target": "\(rec.target)"])
-        return (rec.id!, chosen)
+        return (rec.id!, chosen, StartWarnings.warning(r, space: space, strategy: strategy, trainer: trainer))
     }
 
     /// The checkpoint an `evaluator` names (`supernet`: the space's latest trained supernet;

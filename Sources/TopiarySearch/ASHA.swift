@@ -18,15 +18,17 @@ import TopiaryCore
 /// Ranking uses the primary objective (with the latency reward when set; see `Fitness`).
 ///
 /// New candidates are random (`sampler=random`) or, as BOHB (Falkner et al. 2018) does,
-/// drawn from a TPE model (`sampler=tpe`): fitted to the values of the highest rung with at
-/// least TPE's `startup` results (a stopped trial counts at the rungs it reached), its
-/// `candidates` draws from l(x) scored by l(x)/g(x); a `random_fraction` of new candidates
-/// stays uniformly random so the model never starves the search of coverage.
+/// chosen by a model of the values at the highest rung with at least the model's `startup`
+/// (10) results (a stopped trial counts at the rungs it reached): TPE's (`sampler=tpe`: its
+/// `candidates` draws from l(x) scored by l(x)/g(x)) or `bo`'s Gaussian process
+/// (`sampler=bo`: the largest expected improvement over its pool; trials running at the
+/// fidelity new candidates start at count at the model's belief). A `random_fraction` of
+/// new candidates stays uniformly random so the model never starves the search of coverage.
 ///
 /// Options: `eta` (3), `min_fidelity` (the problem's fidelity / eta³), `mode`
 /// (`promote` or `stop`), `metric` (the reported metric to rank by, `NAME[:max|min]`;
-/// default the primary objective), `sampler` (random), `random_fraction` (1/3), and the
-/// latency reward options.
+/// default the primary objective), `sampler` (random, tpe or bo), `random_fraction` (1/3),
+/// and the latency reward options.
 public struct ASHA: CoreBackedStrategy {
     public struct Settings: Sendable, Equatable {
         public var eta: Int
@@ -34,8 +36,10 @@ public struct ASHA: CoreBackedStrategy {
         public var stopMode: Bool
         public var randomFraction: Double
         var fitness: Fitness
-        /// The model's settings (TPE's defaults) when `sampler=tpe`; nil for random sampling.
+        /// The model's settings (TPE's or bo's defaults) when `sampler=tpe` or `bo`; both nil
+        /// for random sampling.
         var tpe: TPE.Settings?
+        var bo: BayesianOptimization.Settings?
 
         public init(options: StrategyOptions, problem: SearchProblem) throws(StrategyError) {
             var r = StrategyOptions.Reader("asha", options)
@@ -49,14 +53,18 @@ public struct ASHA: CoreBackedStrategy {
                     throw .invalidOption(strategy: "asha", option: "metric", value: m, expected: "METRIC, METRIC:max or METRIC:min (e.g. accuracy, val_loss:min)")
                 }
             }
-            let modelSampler = try r.choice("sampler", default: "random", of: ["random", "tpe"]) == "tpe"
+            let sampler = try r.choice("sampler", default: "random", of: ["random", "tpe", "bo"])
             randomFraction = try r.double("random_fraction", default: 1.0 / 3, in: 0...1)!
             fitness = try Fitness(objective: objective, reading: &r)
             try r.finish()
-            if modelSampler {
+            if sampler == "tpe" {
                 var model = try TPE.Settings(options: StrategyOptions(), problem: problem)
                 model.fitness = fitness
                 tpe = model
+            } else if sampler == "bo" {
+                var model = try BayesianOptimization.Settings(options: StrategyOptions(), problem: problem)
+                model.fitness = fitness
+                bo = model
             }
             guard minFidelity <= top else {
                 throw .invalidOption(strategy: "asha", option: "min_fidelity", value: r.options["min_fidelity"] ?? "",
@@ -90,21 +98,31 @@ public struct ASHA: CoreBackedStrategy {
     public mutating func suggest(count: Int) -> [Suggestion] {
         let s = settings
         let rungs = rungs
-        // One model per call, as TPE (no result arrives within a batch).
-        let model = s.tpe.flatMap { modelOfHighestRung($0) }
+        // One model per call, as TPE and bo (no result arrives within a batch).
+        let tpeModel = s.tpe.flatMap { m in valuesOfHighestRung(atLeast: m.startup).flatMap { TPE.model($0, m, core.problem.space) } }
+        let dims = core.problem.space.dimensions
+        let gpFit = s.bo.flatMap { m in valuesOfHighestRung(atLeast: m.startup).flatMap { BayesianOptimization.fit($0, m, dims) } }
         return core.suggest(count: count) { core, rng in
             if !s.stopMode, let p = Self.promotion(core, s, rungs) { return p }
             let f = s.stopMode ? core.problem.fidelity : rungs[0]
-            if let model, let tpe = s.tpe, !rng.chance(s.randomFraction),
-               let c = TPE.bestDraw(model, tpe.candidates, core, fidelity: f, &rng) {
-                return Suggestion(candidate: c, fidelity: f)
+            if (tpeModel != nil || gpFit != nil) && !rng.chance(s.randomFraction) {
+                if let model = tpeModel, let tpe = s.tpe, let c = TPE.bestDraw(model, tpe.candidates, core, fidelity: f, &rng) {
+                    return Suggestion(candidate: c, fidelity: f)
+                }
+                if let fit = gpFit, let bo = s.bo {
+                    let gp = BayesianOptimization.withPending(fit, BayesianOptimization.pending(core, fidelity: f), dims)
+                    if let c = BayesianOptimization.bestOfPool(gp, fit, bo, core, fidelity: f, &rng) {
+                        return Suggestion(candidate: c, fidelity: f)
+                    }
+                }
             }
             return core.randomCandidate(&rng).map { Suggestion(candidate: $0, fidelity: f) }
         }
     }
 
-    /// BOHB's model: TPE's l and g over the values at the highest rung with enough of them.
-    func modelOfHighestRung(_ tpe: TPE.Settings) -> TPE.Model? {
+    /// What BOHB's model is fitted to: the trials and their values at the highest rung that
+    /// has at least `count` of them (nil when none has).
+    func valuesOfHighestRung(atLeast count: Int) -> [(Trial, Double)]? {
         for k in rungs.indices.reversed() {
             let scored: [(Trial, Double)] = core.history.trials.compactMap { t in
                 if k == rungs.count - 1 || !settings.stopMode {
@@ -113,7 +131,7 @@ public struct ASHA: CoreBackedStrategy {
                 }
                 return value(t, rung: k).map { (t, $0) }
             }
-            if scored.count >= tpe.startup { return TPE.model(scored, tpe, core.problem.space) }
+            if scored.count >= count { return scored }
         }
         return nil
     }

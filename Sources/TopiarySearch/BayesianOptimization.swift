@@ -74,11 +74,16 @@ public struct BayesianOptimization: CoreBackedStrategy {
         return core.suggest(count: count) { core, rng in
             let fidelity = core.problem.fidelity
             guard let fitted else { return core.randomCandidate(&rng).map { Suggestion(candidate: $0, fidelity: fidelity) } }
-            let gp = Self.withPending(fitted, core, dims)
+            let gp = Self.withPending(fitted, Self.pending(core, fidelity: fidelity), dims)
             // An exhausted pool (a small space nearly all tried): a fresh random one.
-            let c = Self.bestOfPool(gp, fitted, settings, core, &rng) ?? core.randomCandidate(&rng)
+            let c = Self.bestOfPool(gp, fitted, settings, core, fidelity: fidelity, &rng) ?? core.randomCandidate(&rng)
             return c.map { Suggestion(candidate: $0, fidelity: fidelity) }
         }
+    }
+
+    /// The candidates of the trials still running (or queued) at a fidelity.
+    static func pending(_ core: StrategyCore, fidelity: Double) -> [Candidate] {
+        core.history.trials.filter { $0.status.isPending && $0.fidelity == fidelity }.map(\.candidate)
     }
 
     /// The completed trials at full fidelity with their fitness: the best `history_limit`.
@@ -101,15 +106,22 @@ public struct BayesianOptimization: CoreBackedStrategy {
 
     static func fit(_ core: StrategyCore, _ settings: Settings, _ dims: [Parameter]) -> Fit? {
         let s = scored(core, settings)
-        guard s.count >= settings.startup else { return nil }
-        let candidates = s.map(\.trial.candidate), y = s.map(\.y)
+        return fit(s.map { ($0.trial, $0.y) }, settings, dims)
+    }
+
+    /// The process fitted to the given trials and values (another strategy's, e.g. ASHA's at
+    /// one rung; the best `history_limit` of them); nil with fewer than `startup` of them.
+    static func fit(_ scored: [(Trial, Double)], _ settings: Settings, _ dims: [Parameter]) -> Fit? {
+        guard scored.count >= settings.startup else { return nil }
+        let kept = scored.count <= settings.historyLimit ? scored
+            : scored.indices.sorted { (scored[$0].1, -$0) > (scored[$1].1, -$1) }.prefix(settings.historyLimit).sorted().map { scored[$0] }
+        let candidates = kept.map(\.0.candidate), y = kept.map(\.1)
         return CategoricalGP(dimensions: dims, candidates: candidates, y: y, selectOn: settings.selectOn).map { Fit(gp: $0, candidates: candidates, y: y) }
     }
 
     /// The fit redone (same hyperparameters) with every pending trial observed at its
     /// predicted mean, so running trials lower the uncertainty around them.
-    static func withPending(_ fit: Fit, _ core: StrategyCore, _ dims: [Parameter]) -> CategoricalGP {
-        let pending = core.history.trials.filter { $0.status.isPending && $0.fidelity == core.problem.fidelity }.map(\.candidate)
+    static func withPending(_ fit: Fit, _ pending: [Candidate], _ dims: [Parameter]) -> CategoricalGP {
         guard !pending.isEmpty else { return fit.gp }
         let beliefs = pending.map { fit.gp.predict($0).mean }
         return CategoricalGP(dimensions: dims, candidates: fit.candidates + pending, y: fit.y + beliefs, hyper: fit.gp.hyper) ?? fit.gp
@@ -119,7 +131,7 @@ public struct BayesianOptimization: CoreBackedStrategy {
     /// candidate with the largest expected improvement over the best fitted value; nil when
     /// the pool has none.
     static func bestOfPool(_ gp: CategoricalGP, _ fit: Fit, _ settings: Settings, _ core: StrategyCore,
-                           _ rng: inout SeededGenerator) -> Candidate? {
+                           fidelity: Double, _ rng: inout SeededGenerator) -> Candidate? {
         let means = fit.gp.fittedMeans
         guard let incumbent = means.max() else { return nil }
         var seen: Set<[Int32]> = []
@@ -146,7 +158,7 @@ public struct BayesianOptimization: CoreBackedStrategy {
         }
         // Best first; ties: the earlier in the pool.
         let order = pool.indices.sorted { (pool[$0].ei, -$0) > (pool[$1].ei, -$1) }
-        return order.lazy.map { pool[$0].candidate }.first { core.isFresh($0, fidelity: core.problem.fidelity) && !core.history.containsCandidate($0.id) }
+        return order.lazy.map { pool[$0].candidate }.first { core.isFresh($0, fidelity: fidelity) && !core.history.containsCandidate($0.id) }
     }
 
     public func recommendation(count: Int) -> [Trial] {

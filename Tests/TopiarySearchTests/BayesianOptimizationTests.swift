@@ -61,7 +61,7 @@ struct BayesianOptimizationTests {
         let bo = try #require(s as? BayesianOptimization)
         let fit = try #require(BayesianOptimization.fit(bo.core, bo.settings, bo.dimensions))
         let before = fit.gp.predict(running.candidate).sd
-        let after = BayesianOptimization.withPending(fit, bo.core, bo.dimensions).predict(running.candidate).sd
+        let after = BayesianOptimization.withPending(fit, BayesianOptimization.pending(bo.core, fidelity: bo.problem.fidelity), bo.dimensions).predict(running.candidate).sd
         #expect(after < 0.9 * before, "sd \(before) → \(after)")
     }
 
