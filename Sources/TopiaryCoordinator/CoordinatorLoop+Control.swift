@@ -139,9 +139,8 @@ extension CoordinatorLoop {
 
     /// Checks a search in full (space, target, calibration, strategy, objectives,
     /// constraints), stores it and loads it; the space and target are parsed once, here.
-    /// Returns the search's id, and what `auto` chose (nil when a strategy was named).
-    /// The new search's id, auto's choice (nil when the strategy was named) and what the
-    /// user is warned of (`StartWarnings`).
+    /// Returns the search's id, what `auto` chose (nil when a strategy was named) and what
+    /// the user is warned of (`StartWarnings`).
     mutating func startSearch(_ r: StartSearchRequest) throws -> (Int64, (name: String, why: String)?, String?) {
         try r.check()
         let space = try SearchSpace.parse(yaml: r.spaceYAML, file: r.spaceFile)

@@ -7,8 +7,8 @@ enum StartWarnings {
     /// The warning for a search about to start with `strategy` (auto's choice resolved), or
     /// nil; several are joined with "; ".
     static func warning(_ r: StartSearchRequest, space: SearchSpace, strategy: String, trainer: String) -> String? {
-        var out: [String] = []
         guard strategy == "asha" else { return nil }
+        var out: [String] = []
         if trainer == "table" && space.benchmark != nil {
             // The table answers the same at every fidelity: ASHA's promotions buy nothing.
             out.append("the table trainer answers the same at every fidelity: ASHA re-runs promoted candidates for the same figures "
