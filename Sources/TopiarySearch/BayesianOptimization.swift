@@ -88,12 +88,16 @@ public struct BayesianOptimization: CoreBackedStrategy {
 
     /// The completed trials at full fidelity with their fitness: the best `history_limit`.
     static func scored(_ core: StrategyCore, _ settings: Settings) -> [(trial: Trial, y: Double, order: Int)] {
-        var s = core.history.trials.enumerated().compactMap { (i, t) in
+        let s = core.history.trials.enumerated().compactMap { (i, t) in
             t.fidelity == core.problem.fidelity ? settings.fitness.score(t, core).map { (t, $0, i) } : nil
         }
-        guard s.count > settings.historyLimit else { return s }
-        s.sort { ($0.1, -$0.2) > ($1.1, -$1.2) }
-        return Array(s.prefix(settings.historyLimit)).sorted { $0.2 < $1.2 }
+        return best(s, settings.historyLimit) { $0.1 }
+    }
+
+    /// The `limit` items of largest value (ties: the earlier), in their order.
+    static func best<T>(_ items: [T], _ limit: Int, value: (T) -> Double) -> [T] {
+        guard items.count > limit else { return items }
+        return items.indices.sorted { (value(items[$0]), -$0) > (value(items[$1]), -$1) }.prefix(limit).sorted().map { items[$0] }
     }
 
     /// The process fitted to the completed trials, with what it was fitted to; nil during
@@ -113,8 +117,7 @@ public struct BayesianOptimization: CoreBackedStrategy {
     /// one rung; the best `history_limit` of them); nil with fewer than `startup` of them.
     static func fit(_ scored: [(Trial, Double)], _ settings: Settings, _ dims: [Parameter]) -> Fit? {
         guard scored.count >= settings.startup else { return nil }
-        let kept = scored.count <= settings.historyLimit ? scored
-            : scored.indices.sorted { (scored[$0].1, -$0) > (scored[$1].1, -$1) }.prefix(settings.historyLimit).sorted().map { scored[$0] }
+        let kept = best(scored, settings.historyLimit) { $0.1 }
         let candidates = kept.map(\.0.candidate), y = kept.map(\.1)
         return CategoricalGP(dimensions: dims, candidates: candidates, y: y, selectOn: settings.selectOn).map { Fit(gp: $0, candidates: candidates, y: y) }
     }
