@@ -31,12 +31,9 @@ enum StartWarnings {
         return channel || lowRank
     }
 
+    /// Whether the fidelity has the trainer train compressed architectures from the start
+    /// (a number 1, as the trainer reads it; it refuses anything else).
     static func fromScratch(_ fidelity: [String: FidelityValue]) -> Bool {
-        switch fidelity["from_scratch"] {
-        case .int(let i): return i == 1
-        case .double(let d): return d == 1
-        case .string(let s): return s == "1"
-        case nil: return false
-        }
+        fidelity["from_scratch"]?.json.doubleValue == 1
     }
 }
