@@ -3,7 +3,7 @@
 # four spaces x runtime settings on this machine (ONNX Runtime fp32 1 thread, 2 threads,
 # int8; LiteRT fp32 and int8), seed 31. Each set is one CSV named RUNTIME-SPACE.csv; a set
 # already written is skipped (delete it to measure again); a sweep goes on from where it
-# stopped. About 90 minutes on 2 cores (LiteRT converts each network: 10-30 s); keep the
+# stopped. About 90 minutes on 2 cores (LiteRT converts each network: 4-18 s); keep the
 # machine otherwise idle.
 #     bash bench/latency_loo_measure.sh [PYTHON]
 set -euo pipefail
@@ -31,9 +31,13 @@ done
 set_ litert-nas-bench-201 40 --runtime litert --passes 2 --spaces nas-bench-201
 set_ litert-nas-bench-macro 30 --runtime litert --passes 2 --spaces nas-bench-macro
 set_ litert-nas-bench-201-int8 25 --runtime litert --passes 2 --spaces $D/nas-bench-201-int8.yaml
-# Kernel sweeps (topiary target profile, the release build). LiteRT's would convert every
-# kernel (10-30 s each here): not measured.
+# Kernel sweeps (topiary target profile, the release build).
 mkdir -p $D/sweeps
 .build/release/topiary target profile host-cpu --minutes 10 --python "$PY" --out $D/sweeps/ort1.kernels.csv
 .build/release/topiary target profile host-cpu --minutes 4 --threads 2 --python "$PY" --out $D/sweeps/ort2.kernels.csv
+# LiteRT: a sweep without the three families checked against it, then those families (and
+# NAS-Bench-201) measured in the same hour (pairs-litert1.tsv; docs/HARDWARE.md, "A LiteRT kernel sweep").
+.build/release/topiary target profile host-cpu --runtime litert --minutes 10 --space SearchSpaces/nas-bench-201.yaml \
+    --space SearchSpaces/mobilenetv3-imagenet.yaml --python "$PY" --out $D/sweeps/litert1-batched.kernels.csv
+set_ litert1-four-spaces 15 --runtime litert --passes 2 --seed 41 --spaces fashion-fused fashion-mobilenet nas-bench-macro nas-bench-201
 echo "done ($(date +%T))"

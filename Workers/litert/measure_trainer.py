@@ -85,23 +85,29 @@ def measure(graph: dict[str, Any], precision: str = "auto", runs: int = 50, warm
             shutil.copyfile(path, cached)
         run = tflite_export.Runner(path, threads=threads)
         image = np.random.default_rng(seed).standard_normal((1, *shape)).astype(np.float32)
-        for _ in range(max(0, warmup)):
-            run(image)
-        times: list[float] = []
-        start = time.perf_counter()
-        while len(times) < runs or time.perf_counter() - start < min_seconds:
-            t0 = time.perf_counter()
-            run(image)
-            times.append((time.perf_counter() - t0) * 1000)
-            if len(times) >= 100_000:
-                break
+        figures = time_runs(run, image, runs=runs, warmup=warmup, min_seconds=min_seconds)
         size = path.stat().st_size
-    times.sort()
     from ai_edge_litert import __version__ as litert_version
-    return {"median_ms": round(statistics.median(times), 5), "min_ms": round(times[0], 5),
-            "p90_ms": round(times[min(len(times) - 1, int(0.9 * len(times)))], 5), "runs": len(times), "warmup": warmup,
-            "precision": chosen, "threads": threads, "litert": litert_version, "tflite_bytes": size,
+    return {**figures, "precision": chosen, "threads": threads, "litert": litert_version, "tflite_bytes": size,
             "convert_seconds": round(convert_s, 2)}
+
+
+def time_runs(run, image, runs: int, warmup: int, min_seconds: float) -> dict[str, Any]:
+    """Times `run(image)` after `warmup` untimed runs: at least `runs` runs and `min_seconds`
+    of them (at most 100,000); the median, fastest and 90th-percentile milliseconds."""
+    for _ in range(max(0, warmup)):
+        run(image)
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < runs or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        run(image)
+        times.append((time.perf_counter() - t0) * 1000)
+        if len(times) >= 100_000:
+            break
+    times.sort()
+    return {"median_ms": round(statistics.median(times), 5), "min_ms": round(times[0], 5),
+            "p90_ms": round(times[min(len(times) - 1, int(0.9 * len(times)))], 5), "runs": len(times), "warmup": warmup}
 
 
 def main() -> int:

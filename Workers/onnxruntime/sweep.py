@@ -2,15 +2,18 @@
 
     python Workers/onnxruntime/sweep.py --kernels kernels.jsonl [--runtime onnxruntime|litert]
                                         [--seconds 600] [--threads 1] [--runs 20] [--min-seconds 0.05]
+                                        [--batch 16]
 
 Reads one JSON object per line — {"signature": S, "precision": "fp32"|"int8", "graph": {...}}
 (the graph JSON of docs/PROTOCOL.md: one layer behind an input) — and times each in the
 runtime as a measuring worker would (ONNX Runtime through measure.py; LiteRT through
-Workers/litert/measure_trainer.py: converted, then timed). Writes one JSON line per
-kernel to stdout as soon as it is measured — {"signature", "median_ms", "min_ms", "runs"},
-or {"signature", "error"} for a kernel the runtime cannot build — so that a sweep stopped
-halfway keeps what it measured. Stops after --seconds (the kernels are in the order to
-measure them). Exit status 2 for a bad kernels file.
+Workers/litert/measure_trainer.py: converted, then timed — for LiteRT, --batch kernels of
+one precision are converted as one file, a signature each, Workers/litert/batch.py, since
+the converter's cost is per file). Writes one JSON line per kernel to stdout as soon as it
+is measured — {"signature", "median_ms", "min_ms", "runs"}, or {"signature", "error"} for a
+kernel the runtime cannot build — so that a sweep stopped halfway keeps what it measured.
+Stops after --seconds (the kernels are in the order to measure them; a LiteRT batch begun
+is finished). Exit status 2 for a bad kernels file.
 """
 
 from __future__ import annotations
@@ -27,14 +30,34 @@ sys.path.insert(0, HERE)
 
 
 def load_measure(runtime: str):
+    """measure(graph, precision=…, runs=…, …) of the runtime: one network at a time."""
     if runtime == "onnxruntime":
         from measure import measure
         return measure
-    path = os.path.join(os.path.dirname(HERE), "litert", "measure_trainer.py")
-    spec = importlib.util.spec_from_file_location("litert_measure", path)
+    return _litert_module("measure_trainer.py").measure
+
+
+def _litert_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"litert_{name[:-3]}", os.path.join(os.path.dirname(HERE), "litert", name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.measure
+    return module
+
+
+def batches(kernels: list[dict], size: int):
+    """The kernels in order, `size` at a time, each group split by precision (a file holds one)."""
+    for start in range(0, len(kernels), size):
+        group = kernels[start:start + size]
+        for precision in ("fp32", "int8"):
+            same = [k for k in group if k["precision"] == precision]
+            if same:
+                yield precision, same
+
+
+def line(k: dict, r: dict | Exception) -> str:
+    if isinstance(r, Exception):
+        return json.dumps({"signature": k["signature"], "error": f"{type(r).__name__}: {r}"[:300]})
+    return json.dumps({"signature": k["signature"], "median_ms": r["median_ms"], "min_ms": r["min_ms"], "runs": r["runs"]})
 
 
 def read_kernels(path: str) -> list[dict]:
@@ -63,7 +86,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--min-seconds", type=float, default=0.05, help="least timed seconds per kernel")
+    ap.add_argument("--batch", type=int, default=16, help="LiteRT: kernels converted as one file (1: one file each)")
     args = ap.parse_args()
+    if args.batch < 1:
+        print("error: --batch must be at least 1", file=sys.stderr)
+        return 2
     try:
         kernels = read_kernels(args.kernels)
     except (OSError, ValueError) as e:
@@ -75,16 +102,27 @@ def main() -> int:
         print(f"error: the {args.runtime} runtime is not installed here ({e}); run `bash scripts/setup.sh --python`", file=sys.stderr)
         return 2
     deadline = time.monotonic() + args.seconds
+    timing = {"runs": args.runs, "warmup": args.warmup, "threads": args.threads, "min_seconds": args.min_seconds}
+    if args.runtime == "litert" and args.batch > 1:
+        measure_many = _litert_module("batch.py").measure_many
+        for precision, group in batches(kernels, args.batch):
+            if time.monotonic() >= deadline:
+                break
+            try:
+                results = measure_many([k["graph"] for k in group], precision, **timing)
+            except Exception as e:  # noqa: BLE001 — the runtime missing: every kernel says so
+                results = [e] * len(group)
+            for k, r in zip(group, results):
+                print(line(k, r), flush=True)
+        return 0
     for k in kernels:
         if time.monotonic() >= deadline:
             break
         try:
-            r = measure(k["graph"], precision=k["precision"], runs=args.runs, warmup=args.warmup, threads=args.threads,
-                        min_seconds=args.min_seconds)
-            out = {"signature": k["signature"], "median_ms": r["median_ms"], "min_ms": r["min_ms"], "runs": r["runs"]}
+            r = measure(k["graph"], precision=k["precision"], **timing)
         except Exception as e:  # noqa: BLE001 — one kernel the runtime cannot build must not end the sweep
-            out = {"signature": k["signature"], "error": f"{type(e).__name__}: {e}"[:300]}
-        print(json.dumps(out), flush=True)
+            r = e
+        print(line(k, r), flush=True)
     return 0
 
 

@@ -80,17 +80,64 @@ def convert_int8(model, shape: tuple[int, int, int], calibration, path: Path) ->
         litert_torch.convert(g, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(str(path))
 
 
+def convert_many(models: list[tuple[str, Any, tuple[int, int, int]]], path: Path, int8: bool = False,
+                 calibration_seed: int = 1) -> None:
+    """Several networks as one .tflite file, each its own signature (named as given), float32
+    or int8 as `convert_float` and `convert_int8` make them (int8 calibrated on 64 seeded
+    random images of each network's input). The converter's fixed cost per file is paid once:
+    what lets a kernel sweep convert many small networks (Workers/litert/batch.py)."""
+    import torch
+
+    import litert_torch
+
+    converter = None
+    quant = None
+    with _quiet():
+        for name, model, shape in models:
+            model.eval()
+            sample = (torch.zeros(1, *shape),)
+            if int8:
+                from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+                from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+                from litert_torch.quantize.quant_config import QuantConfig
+
+                quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+                quant = QuantConfig(pt2e_quantizer=quantizer)
+                g = prepare_pt2e(torch.export.export_for_training(model, sample).module(), quantizer)
+                images = torch.randn(64, *shape, generator=torch.Generator().manual_seed(calibration_seed))
+                with torch.no_grad():
+                    for i in range(0, len(images), 32):
+                        g(images[i:i + 32])
+                model = convert_pt2e(g, fold_quantize=False)
+            converter = litert_torch.signature(name, model, sample) if converter is None else converter.signature(name, model, sample)
+        if converter is None:
+            raise ValueError("no networks to convert")
+        with torch.no_grad():
+            converter.convert(quant_config=quant).export(str(path))
+
+
 class Runner:
     """A .tflite file in the LiteRT interpreter, one image at a time; float in, float out
-    (an int8 model's input is quantized and its output dequantized with the file's own scales)."""
+    (an int8 model's input is quantized and its output dequantized with the file's own scales).
+    `signature`: which network of a file of several (`convert_many`) to run; `interpreter`: one
+    already made for the file (its networks' runners share it, and the weights it packed)."""
 
-    def __init__(self, path: Path, threads: int = 1):
+    def __init__(self, path: Path, threads: int = 1, signature: str | None = None, interpreter=None):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.it = Interpreter(model_path=str(path), num_threads=threads)
+        self.it = interpreter or Interpreter(model_path=str(path), num_threads=threads)
         self.it.allocate_tensors()
-        self.inp = self.it.get_input_details()[0]
-        self.out = self.it.get_output_details()[0]
+        if signature is None:
+            self.subgraph = 0
+            self.inp = self.it.get_input_details()[0]
+            self.out = self.it.get_output_details()[0]
+        else:
+            runner = self.it.get_signature_runner(signature)
+            self.subgraph = runner._subgraph_index  # noqa: SLF001 - the public calls below run subgraph 0 only
+            self.it._interpreter.AllocateTensors(self.subgraph)  # noqa: SLF001 - allocate_tensors() does subgraph 0
+            self.inp = next(iter(runner.get_input_details().values()))
+            self.out = next(iter(runner.get_output_details().values()))
 
     def __call__(self, image):
         """`image`: a float NumPy array of the input's shape (1 x C x H x W)."""
@@ -101,9 +148,16 @@ class Runner:
             scale, zero = self.inp["quantization"]
             info = np.iinfo(self.inp["dtype"])
             x = np.clip(np.round(image / scale + zero), info.min, info.max).astype(self.inp["dtype"])
-        self.it.set_tensor(self.inp["index"], x)
-        self.it.invoke()
-        y = self.it.get_tensor(self.out["index"])
+        if self.subgraph == 0:
+            self.it.set_tensor(self.inp["index"], x)
+            self.it.invoke()
+            y = self.it.get_tensor(self.out["index"])
+        else:
+            # The same calls as set_tensor, invoke and get_tensor make, on another subgraph.
+            w = self.it._interpreter  # noqa: SLF001
+            w.SetTensor(self.inp["index"], x, self.subgraph)
+            w.Invoke(self.subgraph)
+            y = w.GetTensor(self.out["index"], self.subgraph)
         if self.out["dtype"] != np.float32:
             scale, zero = self.out["quantization"]
             y = (y.astype(np.float32) - zero) * scale
