@@ -71,8 +71,20 @@ public struct Calibrator: Sendable {
         /// The models to choose between by cross-validation (the per-layer model is
         /// always fitted: its coefficients are a later calibration's starting point).
         public var forms: [LatencyForm] = LatencyForm.defaultChoice
+        /// How the model is chosen from their cross-validated errors.
+        public var formChoice: FormChoice = .smallestError
 
         public init() {}
+    }
+
+    /// How `choose` picks a model from the cross-validated errors of those compared.
+    public enum FormChoice: String, Sendable, CaseIterable {
+        /// The smallest held-out error (ties to the per-layer model, then the simpler lines).
+        case smallestError = "smallest"
+        /// Below `oneStandardErrorBelow` samples, the simplest model (FLOPs line, FLOPs and
+        /// memory line, op-count line, per-layer, blend) whose held-out error exceeds the
+        /// smallest by at most one standard error of the paired per-sample difference.
+        case simplestWithinOneSE = "1se"
     }
 
     public var options: Options
@@ -160,7 +172,17 @@ public struct Calibrator: Sendable {
         scores = scores.filter { options.forms.contains($0.form) }
         cal.forms = scores.map { Calibration.FormScore(form: $0.form, error: $0.cv.error, quality: $0.cv.quality) }
         // Ties go to the earlier form: the per-layer model, then the simpler lines.
-        guard let best = scores.enumerated().min(by: { ($0.element.cv.error, $0.offset) < ($1.element.cv.error, $1.offset) })?.element else { return }
+        guard var best = scores.enumerated().min(by: { ($0.element.cv.error, $0.offset) < ($1.element.cv.error, $1.offset) })?.element else { return }
+        if options.formChoice == .simplestWithinOneSE && n < options.oneStandardErrorBelow {
+            let simplicity: [LatencyForm] = [.flops, .flopsMemory, .opCounts, .kernels, .perLayer, .blend]
+            let bestErrors = best.cv.squaredErrors(measured)
+            for candidate in scores.sorted(by: { simplicity.firstIndex(of: $0.form)! < simplicity.firstIndex(of: $1.form)! }) {
+                let diff = zip(candidate.cv.squaredErrors(measured), bestErrors).map { $0 - $1 }
+                let mean = diff.reduce(0, +) / Double(n)
+                let variance = diff.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, n - 1))
+                if mean <= (variance / Double(n)).squareRoot() + 1e-12 { best = candidate; break }
+            }
+        }
         cal.form = best.form
         cal.crossValidated = best.cv.quality
         if LatencyForm.linear.contains(best.form) {
@@ -252,12 +274,19 @@ public struct Calibrator: Sendable {
         init(predicted: [Double], measured: [Double]) {
             let n = predicted.count
             self.predicted = predicted
-            let squared = zip(predicted, measured).map { p, m in pow(log(max(p, 1e-9) / m), 2) }
+            let squared = Self.squaredErrors(predicted, measured)
             let mean = squared.reduce(0, +) / Double(max(1, n))
             let variance = squared.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, n - 1))
             error = mean
             standardError = (variance / Double(max(1, n))).squareRoot()
             quality = FitQuality(predicted: predicted, measured: measured)
+        }
+
+        /// Each sample's squared log-ratio of held-out prediction to measurement.
+        func squaredErrors(_ measured: [Double]) -> [Double] { Self.squaredErrors(predicted, measured) }
+
+        static func squaredErrors(_ predicted: [Double], _ measured: [Double]) -> [Double] {
+            zip(predicted, measured).map { p, m in pow(log(max(p, 1e-9) / m), 2) }
         }
     }
 

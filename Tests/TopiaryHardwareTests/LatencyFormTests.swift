@@ -56,6 +56,19 @@ private func heldOut(_ cal: Calibration, _ test: [CalibrationSample]) -> FitQual
     #expect(ours.withinTenPercent >= 0.95 && ours.withinTenPercent > flops.withinTenPercent, "\(ours) vs FLOPs \(flops)")
 }
 
+@Test func theOneStandardErrorChoiceTakesTheSimplestModelThatIsAsGood() throws {
+    // A FLOPs device: the lines with more terms fit it as well, and the simplest is taken.
+    // A device that follows the profile: no line comes within one standard error of it.
+    var options = Calibrator.Options()
+    options.formChoice = .simplestWithinOneSE
+    let flops = try measured(20, seed: 3) { 0.05 + $0.summary.macs / 40e6 }
+    #expect(try Calibrator(options: options).fit(samples: flops, target: try target("host-cpu")).form == .flops)
+    let truth = Coefficients(defaultValue: 0.3)
+    let profile = try measured(20, seed: 4) { $0.milliseconds(with: truth) }
+    let cal = try Calibrator(options: options).fit(samples: profile, target: try target("host-cpu"))
+    #expect(cal.form == .perLayer || cal.form == .blend, "chose \(cal.form)")
+}
+
 @Test func aFixedModelIsTheOnlyOneFitted() throws {
     let all = try measured(30, seed: 5) { 0.05 + $0.summary.macs / 40e6 }
     var options = Calibrator.Options()

@@ -53,12 +53,14 @@ enum LatencyLOO {
         /// point (`SweepPrior`): `.also` beside the profile as written (the smaller
         /// cross-validated error decides), `.only` instead of it.
         var sweepPrior = SweepUse.no
+        var formChoice = Calibrator.FormChoice.smallestError
 
         /// The calibrator this configuration fits with.
         var calibrator: Calibrator {
             var options = Calibrator.Options()
             options.forms = forms
             options.penaltyUnit = penalty
+            options.formChoice = formChoice
             return Calibrator(options: options)
         }
     }
@@ -331,7 +333,7 @@ enum LatencyLOO {
         print("wrote \(pairs.count) files to \(dir)")
     }
 
-    /// `FORMS[;structures=all|NAME,…][;priors][;penalty=term|network][;sweep|;sweep-only]`.
+    /// `FORMS[;structures=all|NAME,…][;priors][;penalty=term|network][;sweep|;sweep-only][;choose=smallest|1se]`.
     static func config(_ label: String, _ spec: String) throws -> Config {
         let parts = spec.split(separator: ";").map(String.init)
         var c = Config(label: label, forms: try forms(parts.first ?? "auto"))
@@ -343,7 +345,9 @@ enum LatencyLOO {
             } else if p.hasPrefix("penalty="), let u = Calibrator.PenaltyUnit(rawValue: String(p.dropFirst("penalty=".count))) {
                 c.penalty = u
             } else if p == "sweep" { c.sweepPrior = .also } else if p == "sweep-only" { c.sweepPrior = .only
-            } else { throw BenchError("--config \(label): unknown part '\(p)'; use FORMS[;structures=all|NAME,…][;priors][;penalty=term|network][;sweep|;sweep-only]") }
+            } else if p.hasPrefix("choose="), let f = Calibrator.FormChoice(rawValue: String(p.dropFirst("choose=".count))) {
+                c.formChoice = f
+            } else { throw BenchError("--config \(label): unknown part '\(p)'; use FORMS[;structures=all|NAME,…][;priors][;penalty=term|network][;sweep|;sweep-only][;choose=smallest|1se]") }
         }
         return c
     }
