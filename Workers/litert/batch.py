@@ -11,6 +11,7 @@ handle costs only its own result.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 import tempfile
@@ -21,7 +22,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "pytorch"))
 
 
+@functools.cache
 def _measure_trainer():
+    # Loaded by path: Workers/onnxruntime has a measure_trainer.py too, and sweep.py puts
+    # that directory on sys.path.
     spec = importlib.util.spec_from_file_location("litert_measure_trainer", HERE / "measure_trainer.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
