@@ -142,8 +142,9 @@ public struct Calibrator: Sendable {
     }
 
     /// Compares the per-layer model with the straight lines (and their blend) by the
-    /// same cross-validation folds and keeps the one with the smallest held-out error;
-    /// a form with as many parameters as a fold has samples is not tried.
+    /// same cross-validation folds and keeps the one with the smallest held-out error (or,
+    /// with `formChoice` `.simplestWithinOneSE`, the simplest within one standard error of
+    /// it); a form with as many parameters as a fold has samples is not tried.
     func choose(_ cal: inout Calibration, _ samples: [CalibrationSample], _ perLayer: CrossValidation) {
         let measured = samples.map(\.measuredMilliseconds)
         let summaries = samples.map(\.features.summary)
@@ -177,10 +178,8 @@ public struct Calibrator: Sendable {
             let simplicity: [LatencyForm] = [.flops, .flopsMemory, .opCounts, .kernels, .perLayer, .blend]
             let bestErrors = best.cv.squaredErrors(measured)
             for candidate in scores.sorted(by: { simplicity.firstIndex(of: $0.form)! < simplicity.firstIndex(of: $1.form)! }) {
-                let diff = zip(candidate.cv.squaredErrors(measured), bestErrors).map { $0 - $1 }
-                let mean = diff.reduce(0, +) / Double(n)
-                let variance = diff.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, n - 1))
-                if mean <= (variance / Double(n)).squareRoot() + 1e-12 { best = candidate; break }
+                let diff = CrossValidation.meanAndStandardError(zip(candidate.cv.squaredErrors(measured), bestErrors).map { $0 - $1 })
+                if diff.mean <= diff.standardError + 1e-12 { best = candidate; break }
             }
         }
         cal.form = best.form
@@ -272,14 +271,17 @@ public struct Calibrator: Sendable {
         var quality: FitQuality
 
         init(predicted: [Double], measured: [Double]) {
-            let n = predicted.count
             self.predicted = predicted
-            let squared = Self.squaredErrors(predicted, measured)
-            let mean = squared.reduce(0, +) / Double(max(1, n))
-            let variance = squared.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, n - 1))
-            error = mean
-            standardError = (variance / Double(max(1, n))).squareRoot()
+            (error, standardError) = Self.meanAndStandardError(Self.squaredErrors(predicted, measured))
             quality = FitQuality(predicted: predicted, measured: measured)
+        }
+
+        /// The mean of `values` and its standard error.
+        static func meanAndStandardError(_ values: [Double]) -> (mean: Double, standardError: Double) {
+            let n = values.count
+            let mean = values.reduce(0, +) / Double(max(1, n))
+            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(1, n - 1))
+            return (mean, (variance / Double(max(1, n))).squareRoot())
         }
 
         /// Each sample's squared log-ratio of held-out prediction to measurement.
