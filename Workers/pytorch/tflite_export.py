@@ -61,23 +61,31 @@ def convert_int8(model, shape: tuple[int, int, int], calibration, path: Path) ->
     calibrated on `calibration` (N x C x H x W float images), as a .tflite file whose input
     and output are int8 too (what integer-only runtimes such as TFLite Micro need)."""
     import torch
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     import litert_torch
-    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
-    from litert_torch.quantize.quant_config import QuantConfig
 
     model.eval()
     sample = (torch.zeros(1, *shape),)
-    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
     with _quiet():
-        g = torch.export.export_for_training(model, sample).module()
-        g = prepare_pt2e(g, quantizer)
-        with torch.no_grad():
-            for i in range(0, len(calibration), 32):
-                g(calibration[i:i + 32])
-        g = convert_pt2e(g, fold_quantize=False)
-        litert_torch.convert(g, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(str(path))
+        g, quant = _quantized(model, sample, calibration)
+        litert_torch.convert(g, sample, quant_config=quant).export(str(path))
+
+
+def _quantized(model, sample, calibration):
+    """`model` prepared for int8 (weights per channel, activations per tensor, symmetric),
+    calibrated on `calibration` and converted; with the converter's quantization config."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+    g = prepare_pt2e(torch.export.export_for_training(model, sample).module(), quantizer)
+    with torch.no_grad():
+        for i in range(0, len(calibration), 32):
+            g(calibration[i:i + 32])
+    return convert_pt2e(g, fold_quantize=False), QuantConfig(pt2e_quantizer=quantizer)
 
 
 def convert_many(models: list[tuple[str, Any, tuple[int, int, int]]], path: Path, int8: bool = False,
@@ -97,19 +105,8 @@ def convert_many(models: list[tuple[str, Any, tuple[int, int, int]]], path: Path
             model.eval()
             sample = (torch.zeros(1, *shape),)
             if int8:
-                from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-                from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
-                from litert_torch.quantize.quant_config import QuantConfig
-
-                quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
-                quant = QuantConfig(pt2e_quantizer=quantizer)
-                g = prepare_pt2e(torch.export.export_for_training(model, sample).module(), quantizer)
                 images = torch.randn(64, *shape, generator=torch.Generator().manual_seed(calibration_seed))
-                with torch.no_grad():
-                    for i in range(0, len(images), 32):
-                        g(images[i:i + 32])
-                model = convert_pt2e(g, fold_quantize=False)
+                model, quant = _quantized(model, sample, images)
             converter = litert_torch.signature(name, model, sample) if converter is None else converter.signature(name, model, sample)
         if converter is None:
             raise ValueError("no networks to convert")
